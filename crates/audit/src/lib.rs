@@ -1,0 +1,1 @@
+//! alara-audit: placeholder, filled in by its issue.

@@ -1,0 +1,161 @@
+//! Chains for tests and benchmarks: the embedded node and anvil behind one interface.
+//!
+//! Contract tests run against every backend in [`backends`], so a behaviour that differs
+//! between Alara's node and anvil shows up as a failing test rather than a surprise on a
+//! real network.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use alara_chain::testing::{backends, TestChain};
+//! use alloy::providers::Provider;
+//! for backend in backends() {
+//!     let chain = TestChain::start(backend).await?;
+//!     let provider = chain.provider(0);
+//!     assert_eq!(provider.get_chain_id().await?, chain.chain_id());
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::network::EthereumWallet;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+
+use crate::dev;
+
+/// Which node a [`TestChain`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Alara's embedded revm node, in this process, in memory.
+    Embedded,
+    /// Foundry's anvil from `node_modules`, as a child process.
+    Anvil,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Embedded => "embedded",
+            Backend::Anvil => "anvil",
+        })
+    }
+}
+
+/// The backends every contract test runs against.
+pub fn backends() -> Vec<Backend> {
+    vec![Backend::Embedded, Backend::Anvil]
+}
+
+/// A running chain with the ten dev accounts funded; stopped on drop.
+pub struct TestChain {
+    backend: Backend,
+    url: String,
+    chain_id: u64,
+    _guard: Guard,
+}
+
+enum Guard {
+    Embedded(crate::server::ServerHandle),
+    Anvil(Child),
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        match self {
+            Guard::Embedded(_) => {}
+            Guard::Anvil(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Errors starting a test chain.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+impl TestChain {
+    /// Starts a fresh chain on `backend`.
+    pub async fn start(backend: Backend) -> Result<Self, StartError> {
+        match backend {
+            Backend::Embedded => Self::embedded().await,
+            Backend::Anvil => Self::anvil(),
+        }
+    }
+
+    /// Starts Alara's embedded node in memory on a free loopback port.
+    pub async fn embedded() -> Result<Self, StartError> {
+        let node = crate::Node::open(crate::NodeConfig::ephemeral())?;
+        let handle = crate::server::serve(node, "127.0.0.1:0".parse()?).await?;
+        Ok(Self {
+            backend: Backend::Embedded,
+            url: format!("http://{}", handle.local_addr()),
+            chain_id: crate::DEFAULT_CHAIN_ID,
+            _guard: Guard::Embedded(handle),
+        })
+    }
+
+    /// Starts anvil from `node_modules` on a free loopback port.
+    pub fn anvil() -> Result<Self, StartError> {
+        let (child, url) = spawn_anvil(&[])?;
+        Ok(Self {
+            backend: Backend::Anvil,
+            url,
+            chain_id: crate::DEFAULT_CHAIN_ID,
+            _guard: Guard::Anvil(child),
+        })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The HTTP JSON-RPC endpoint.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The chain id (31337 on both backends).
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// A provider that signs locally with dev account `account` and fills nonce, gas and fees.
+    pub fn provider(&self, account: usize) -> DynProvider {
+        let wallet = EthereumWallet::from(dev::dev_signer(account));
+        ProviderBuilder::new()
+            .wallet(wallet)
+            .connect_http(self.url.parse().expect("test chain URL is valid"))
+            .erased()
+    }
+}
+
+/// Spawns anvil on a free port with extra `args`; returns the child and its endpoint.
+///
+/// Waits for anvil's "Listening on" line, so the endpoint answers when this returns.
+pub fn spawn_anvil(args: &[&str]) -> Result<(Child, String), StartError> {
+    let bin = crate::tools::require_foundry_bin("anvil")?;
+    let mut child = Command::new(bin)
+        .args(["--port", "0", "--host", "127.0.0.1"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("anvil stdout not captured")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Some(line) = lines.next() else { break };
+        let line = line?;
+        if let Some(addr) = line.trim().strip_prefix("Listening on ") {
+            // Keep draining anvil's stdout so it never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines.by_ref() {});
+            return Ok((child, format!("http://{}", addr.trim())));
+        }
+    }
+    let _ = child.kill();
+    Err("anvil did not report a listening address within 30 s".into())
+}

@@ -1,0 +1,32 @@
+//! `alara bench …`: each benchmark measures Alara and a peer in the same run and prints
+//! ratios, because absolute numbers on a shared 2-core machine mean little.
+
+use crate::context::Context;
+
+pub mod audit;
+pub mod chain;
+pub mod fl;
+pub mod store;
+
+/// Benchmarks.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// ERC-20 transfers/s over JSON-RPC and cold start: embedded node vs anvil.
+    Chain(chain::Args),
+    /// Audit log appends/s vs the SHA-256 bound, latency, proofs, gas, audited inference.
+    Audit(audit::Args),
+    /// Content store add throughput vs the SHA-256 bound, encryption, memory, market gas.
+    Store(store::Args),
+    /// Federated learning accuracy, robustness, scale and settlement gas.
+    Fl(fl::Args),
+}
+
+/// Runs a benchmark.
+pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
+    match command {
+        Command::Chain(args) => chain::run(ctx, args).await,
+        Command::Audit(args) => audit::run(ctx, args).await,
+        Command::Store(args) => store::run(ctx, args).await,
+        Command::Fl(args) => fl::run(ctx, args).await,
+    }
+}

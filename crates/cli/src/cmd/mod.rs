@@ -1,0 +1,12 @@
+//! One module per subcommand area.
+
+pub mod audit;
+pub mod bench;
+pub mod chain;
+pub mod data;
+pub mod demo;
+pub mod fl;
+pub mod infer;
+pub mod lineage;
+pub mod store;
+pub mod up;

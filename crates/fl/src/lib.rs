@@ -1,0 +1,1 @@
+//! alara-fl: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+//! alara-market: placeholder, filled in by its issue.

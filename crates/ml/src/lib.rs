@@ -1,0 +1,1 @@
+//! alara-ml: placeholder, filled in by its issue.

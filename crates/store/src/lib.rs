@@ -1,0 +1,1 @@
+//! alara-store: placeholder, filled in by its issue.
