@@ -1,0 +1,371 @@
+//! Contribution scores, free-rider detection and the split of a round's reward pool.
+//!
+//! The formula (see also `crates/fl/README.md`), for the accepted updates `Δ_i` of a
+//! round with global model `w`, held-out validation loss `L`:
+//!
+//! - **free riders** are flagged and score 0: *zero* (`‖Δ_i‖ ≤ 1% of the median
+//!   norm`), *copied* (cosine ≥ 0.999 with another client's update of this round or of
+//!   the previous round, whose artifacts are public), *random* (cosine with the
+//!   coordinate-wise median update < 0.05 **and** the update alone does not lower `L`);
+//! - **gain** `g_i = L(w) − L(w + Δ_i)`: does the update on its own help;
+//! - **leave-one-out** `LOO_i = L(w + Δ̄_{S∖i}) − L(w + Δ̄_S)` where `S` is the set of
+//!   eligible updates that the aggregator used and `Δ̄` their capped-sample-weighted
+//!   mean; quality `q_i = max(0, LOO_i)`;
+//! - **quantity** `c_i = min(n_i, cap)` with `cap = cap_multiple × median(n)`: sample
+//!   counts are self-reported, so they count only up to a cap, and only when `g_i > 0`;
+//! - **score** `s_i = β·q_i/Σq + (1 − β)·[g_i > 0]·c_i/Σc`, normalised to sum to 1 over
+//!   the round (β = `quality_weight`).
+//!
+//! Rewards split a per-round pool by score ([`RewardSplit`]), in integer token units
+//! with largest-remainder rounding, so they sum exactly to the pool.
+
+use alara_ml::Dataset;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    aggregate::{l2, weighted_mean},
+    model::{evaluate, Weights},
+    Error, Result,
+};
+
+/// Fixed-point scale of [`ClientScore::score_fixed`] (1e9 = a score of 1).
+pub const SCORE_SCALE: f64 = 1e9;
+
+/// Parameters of the scoring formula.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreConfig {
+    /// β: weight of quality (leave-one-out) against quantity.
+    pub quality_weight: f64,
+    /// Sample counts are capped at this multiple of the round's median count.
+    pub sample_cap_multiple: f64,
+    /// Updates with norm below this fraction of the median norm are "zero" updates.
+    pub zero_norm_ratio: f64,
+    /// Cosine at or above which an update counts as a copy.
+    pub copy_cosine: f64,
+    /// Cosine with the median update below which a non-improving update is "random".
+    pub random_cosine: f64,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        Self {
+            quality_weight: 0.5,
+            sample_cap_multiple: 2.0,
+            zero_norm_ratio: 0.01,
+            copy_cosine: 0.999,
+            random_cosine: 0.05,
+        }
+    }
+}
+
+/// Why an update was flagged as a free rider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreeRider {
+    /// (Almost) no change from the global model.
+    Zero,
+    /// A copy of another client's update.
+    Copied,
+    /// Unrelated to the task (noise).
+    Random,
+}
+
+/// The score of one client in one round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientScore {
+    /// Validation loss improvement of the update on its own.
+    pub gain: f64,
+    /// Leave-one-out marginal contribution.
+    pub loo: f64,
+    /// Capped sample count used for quantity.
+    pub capped_samples: f64,
+    /// Free-rider flag, if any.
+    pub free_rider: Option<FreeRider>,
+    /// Normalised score in `[0, 1]`; the round's scores sum to 1 (or all are 0).
+    pub score: f64,
+    /// `round(score × 1e9)`, for contracts.
+    pub score_fixed: u64,
+}
+
+/// How a round's pool is split by score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum RewardSplit {
+    /// Reward ∝ score.
+    Proportional,
+    /// Reward ∝ score among clients whose score is at least `min_score`; others get 0.
+    Threshold {
+        /// Minimum normalised score.
+        min_score: f64,
+    },
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        ab / (aa.sqrt() * bb.sqrt())
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let k = s.len();
+    if k % 2 == 1 {
+        s[k / 2]
+    } else {
+        (s[k / 2 - 1] + s[k / 2]) / 2.0
+    }
+}
+
+fn coordinate_median(deltas: &[&[f32]]) -> Vec<f32> {
+    let p = deltas.first().map_or(0, |d| d.len());
+    let mut col = vec![0f64; deltas.len()];
+    (0..p)
+        .map(|j| {
+            for (c, d) in col.iter_mut().zip(deltas) {
+                *c = f64::from(d[j]);
+            }
+            median(&col) as f32
+        })
+        .collect()
+}
+
+/// Inputs to [`score_round`].
+pub struct ScoreInput<'a> {
+    /// The global model the round started from.
+    pub global: &'a Weights,
+    /// Accepted updates as deltas, in client order.
+    pub deltas: &'a [&'a [f32]],
+    /// Their sample counts.
+    pub samples: &'a [u64],
+    /// Which updates the aggregator used (Krum selection; all for the others).
+    pub selected: &'a [bool],
+    /// Deltas of the previous round (public artifacts), with their client index in
+    /// this round's order when the same client is present (own updates are not
+    /// copies).
+    pub previous: &'a [(Option<usize>, Vec<f32>)],
+    /// The coordinator's held-out validation set (standardised).
+    pub validation: &'a Dataset,
+}
+
+/// Scores one round; the result is in the order of `input.deltas`.
+pub fn score_round(input: &ScoreInput<'_>, cfg: &ScoreConfig) -> Result<Vec<ClientScore>> {
+    let n = input.deltas.len();
+    if input.samples.len() != n || input.selected.len() != n {
+        return Err(Error::Config("score inputs of different lengths".into()));
+    }
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let base = evaluate(input.global, input.validation).loss;
+    let norms: Vec<f64> = input.deltas.iter().map(|d| l2(d)).collect();
+    let median_norm = median(&norms);
+    let reference = coordinate_median(input.deltas);
+    let gains: Vec<f64> = input
+        .deltas
+        .iter()
+        .map(|d| base - evaluate(&input.global.plus(d), input.validation).loss)
+        .collect();
+
+    let mut flags: Vec<Option<FreeRider>> = vec![None; n];
+    for i in 0..n {
+        if norms[i] == 0.0 || norms[i] <= cfg.zero_norm_ratio * median_norm {
+            flags[i] = Some(FreeRider::Zero);
+            continue;
+        }
+        let copied_now =
+            (0..n).any(|j| j != i && cosine(input.deltas[i], input.deltas[j]) >= cfg.copy_cosine);
+        let copied_before = input
+            .previous
+            .iter()
+            .any(|(owner, d)| *owner != Some(i) && cosine(input.deltas[i], d) >= cfg.copy_cosine);
+        if copied_now || copied_before {
+            flags[i] = Some(FreeRider::Copied);
+            continue;
+        }
+        if gains[i] <= 0.0 && cosine(input.deltas[i], &reference) < cfg.random_cosine {
+            flags[i] = Some(FreeRider::Random);
+        }
+    }
+
+    let eligible: Vec<bool> = (0..n).map(|i| flags[i].is_none()).collect();
+    let cap = cfg.sample_cap_multiple * median(&input.samples.iter().map(|&s| s as f64).collect::<Vec<_>>());
+    let capped: Vec<f64> = input.samples.iter().map(|&s| (s as f64).min(cap)).collect();
+
+    // Leave-one-out on the capped-sample-weighted mean of the eligible, selected set.
+    let in_set: Vec<usize> = (0..n).filter(|&i| eligible[i] && input.selected[i]).collect();
+    let mut loo = vec![0f64; n];
+    if in_set.len() >= 2 {
+        let set_deltas: Vec<&[f32]> = in_set.iter().map(|&i| input.deltas[i]).collect();
+        let set_w: Vec<f64> = in_set.iter().map(|&i| capped[i]).collect();
+        let full = evaluate(&input.global.plus(&weighted_mean(&set_deltas, &set_w)), input.validation).loss;
+        for (k, &i) in in_set.iter().enumerate() {
+            let others: Vec<&[f32]> =
+                set_deltas.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, d)| *d).collect();
+            let others_w: Vec<f64> =
+                set_w.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, w)| *w).collect();
+            let without = evaluate(&input.global.plus(&weighted_mean(&others, &others_w)), input.validation).loss;
+            loo[i] = without - full;
+        }
+    } else if let [i] = in_set[..] {
+        loo[i] = gains[i];
+    }
+
+    let quality: Vec<f64> = (0..n).map(|i| if eligible[i] { loo[i].max(0.0) } else { 0.0 }).collect();
+    let quantity: Vec<f64> =
+        (0..n).map(|i| if eligible[i] && gains[i] > 0.0 { capped[i] } else { 0.0 }).collect();
+    let (sq, sc): (f64, f64) = (quality.iter().sum(), quantity.iter().sum());
+    let raw: Vec<f64> = (0..n)
+        .map(|i| {
+            let q = if sq > 0.0 { quality[i] / sq } else { 0.0 };
+            let c = if sc > 0.0 { quantity[i] / sc } else { 0.0 };
+            cfg.quality_weight * q + (1.0 - cfg.quality_weight) * c
+        })
+        .collect();
+    let total: f64 = raw.iter().sum();
+    Ok((0..n)
+        .map(|i| {
+            let score = if total > 0.0 { raw[i] / total } else { 0.0 };
+            ClientScore {
+                gain: gains[i],
+                loo: loo[i],
+                capped_samples: capped[i],
+                free_rider: flags[i],
+                score,
+                score_fixed: (score * SCORE_SCALE).round() as u64,
+            }
+        })
+        .collect())
+}
+
+/// Splits `pool` token units by `scores` (fixed-point, see [`SCORE_SCALE`]) with
+/// largest-remainder rounding: the result sums to `pool` exactly (or is all zeros when
+/// every score is 0). Ties in remainders go to the lower index.
+pub fn split_rewards(pool: u128, scores_fixed: &[u64], rule: &RewardSplit) -> Vec<u128> {
+    let eligible: Vec<u128> = scores_fixed
+        .iter()
+        .map(|&s| match *rule {
+            RewardSplit::Proportional => u128::from(s),
+            RewardSplit::Threshold { min_score } => {
+                if s as f64 >= min_score * SCORE_SCALE {
+                    u128::from(s)
+                } else {
+                    0
+                }
+            }
+        })
+        .collect();
+    let total: u128 = eligible.iter().sum();
+    if total == 0 {
+        return vec![0; scores_fixed.len()];
+    }
+    // pool × s / total with u128; pool ≤ 2^96 keeps the product in range.
+    let pool = pool.min(1u128 << 96);
+    let mut out: Vec<u128> = eligible.iter().map(|&s| pool * s / total).collect();
+    let mut rem: Vec<(u128, usize)> =
+        eligible.iter().enumerate().map(|(i, &s)| (pool * s % total, i)).collect();
+    rem.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut left = pool - out.iter().sum::<u128>();
+    for (_, i) in rem {
+        if left == 0 {
+            break;
+        }
+        if eligible[i] > 0 {
+            out[i] += 1;
+            left -= 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelSpec;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rewards_sum_to_the_pool() {
+        let r = split_rewards(100, &[1, 1, 1], &RewardSplit::Proportional);
+        assert_eq!(r, vec![34, 33, 33]);
+        let r = split_rewards(10, &[0, 0], &RewardSplit::Proportional);
+        assert_eq!(r, vec![0, 0]);
+        let r = split_rewards(
+            1000,
+            &[600_000_000, 350_000_000, 50_000_000],
+            &RewardSplit::Threshold { min_score: 0.1 },
+        );
+        assert_eq!(r, vec![632, 368, 0]);
+    }
+
+    #[test]
+    fn free_riders_are_flagged_and_score_zero() {
+        let bc = alara_ml::datasets::breast_cancer().unwrap();
+        let s = alara_ml::Standardizer::fit(&bc).unwrap();
+        let data = s.transform(&bc).unwrap();
+        let spec = ModelSpec::logistic(30, 2);
+        let global = spec.init(0);
+        let cfg = crate::train::LocalTraining { epochs: 1, ..Default::default() };
+        let mut deltas = Vec::new();
+        for c in 0..4 {
+            let part = data.subset(&(c * 50..c * 50 + 50).collect::<Vec<_>>()).unwrap();
+            let w = crate::train::train_local(&global, &part, &cfg, c as u64).unwrap();
+            deltas.push(w.delta_from(&global));
+        }
+        let honest_prev = deltas[0].clone();
+        deltas.push(vec![0.0; deltas[0].len()]); // zero
+        deltas.push(honest_prev.iter().map(|x| x * 1.0001).collect()); // copy of client 0's last update
+        let mut r = crate::rng::stream(1, "noise", &[]);
+        let norm = l2(&deltas[1]);
+        let noise: Vec<f32> = (0..deltas[0].len()).map(|_| crate::rng::normal(&mut r) as f32).collect();
+        let k = norm / l2(&noise);
+        deltas.push(noise.iter().map(|x| x * k as f32).collect()); // random
+        let refs: Vec<&[f32]> = deltas.iter().map(Vec::as_slice).collect();
+        let samples = vec![50, 50, 50, 50, 50, 50, 50];
+        let previous = vec![(Some(0), honest_prev)];
+        let validation = data.subset(&(400..569).collect::<Vec<_>>()).unwrap();
+        let scores = score_round(
+            &ScoreInput {
+                global: &global,
+                deltas: &refs,
+                samples: &samples,
+                selected: &[true; 7],
+                previous: &previous,
+                validation: &validation,
+            },
+            &ScoreConfig::default(),
+        )
+        .unwrap();
+        let flags: Vec<_> = scores.iter().map(|s| s.free_rider).collect();
+        assert_eq!(
+            flags,
+            vec![None, None, None, None, Some(FreeRider::Zero), Some(FreeRider::Copied), Some(FreeRider::Random)]
+        );
+        assert!(scores[..4].iter().all(|s| s.score > 0.1));
+        assert!(scores[4..].iter().all(|s| s.score == 0.0));
+        let total: f64 = scores.iter().map(|s| s.score).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+    }
+
+    proptest! {
+        #[test]
+        fn split_never_exceeds_pool_and_is_exact(pool in 0u128..1_000_000_000_000, scores in prop::collection::vec(0u64..1_000_000_000, 1..30)) {
+            let r = split_rewards(pool, &scores, &RewardSplit::Proportional);
+            let sum: u128 = r.iter().sum();
+            if scores.iter().any(|&s| s > 0) { prop_assert_eq!(sum, pool); } else { prop_assert_eq!(sum, 0); }
+            for (i, &s) in scores.iter().enumerate() { if s == 0 { prop_assert_eq!(r[i], 0); } }
+        }
+    }
+}
