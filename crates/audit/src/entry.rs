@@ -1,0 +1,629 @@
+//! Typed, versioned audit entries and their canonical encoding (the bytes that are hashed
+//! into the log).
+//!
+//! Nothing personal enters an entry in the clear: inputs, outputs, people and data subjects
+//! appear only as salted commitments ([`commit`]), whose salts and payloads live in the
+//! [`crate::vault`], keyed by data subject, so they can be erased.
+//!
+//! # Canonical encoding (version 1)
+//!
+//! ```text
+//! format   u8   = 1
+//! kind     u16  (1 inference, 2 model_registered, 3 data_access, 4 training_round,
+//!                5 oracle_report, 6 payout, 7 erasure; later kinds take new numbers)
+//! version  u8   schema version of the kind (1 for all kinds here)
+//! time_ms  u64  Unix time in milliseconds
+//! fields   kind-specific, in declaration order
+//! ```
+//!
+//! Integers are big-endian; a string is `u16 length ‖ UTF-8`; a hash is 32 bytes; an
+//! optional value is `0x00` or `0x01 ‖ value`; `u128`/`i128` are 16 bytes. Decoding
+//! rejects trailing bytes, so every entry has exactly one encoding. Unknown kinds decode to
+//! [`EntryBody::Unknown`] and still verify.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{sha256, Hash};
+use crate::{Error, Result};
+
+/// Current encoding format byte.
+pub const FORMAT: u8 = 1;
+
+/// `SHA-256(salt ‖ bytes)`: a hiding, binding commitment to `bytes`.
+pub fn commit(salt: &[u8; 32], bytes: &[u8]) -> Hash {
+    let mut buf = Vec::with_capacity(32 + bytes.len());
+    buf.extend_from_slice(salt);
+    buf.extend_from_slice(bytes);
+    sha256(&buf)
+}
+
+/// A model and the exact version that ran: `version_hash` is SHA-256 of the model file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRef {
+    /// Model identifier (registry id, name or CID).
+    pub id: String,
+    /// SHA-256 of the model's bytes.
+    pub version_hash: Hash,
+}
+
+/// One use of an AI system: the record EU AI Act Art. 12(3) asks of high-risk systems,
+/// with personal data only as commitments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inference {
+    /// The AI system or deployment that ran (Art. 12(3): identification of the system).
+    pub system: String,
+    /// Model reference and version hash.
+    pub model: ModelRef,
+    /// Start of the period of use, Unix ms (Art. 12(3)(a)).
+    pub started_ms: u64,
+    /// End of the period of use, Unix ms (Art. 12(3)(a)).
+    pub ended_ms: u64,
+    /// Commitment to the input data (Art. 12(3)(c): reference to the input data).
+    pub input: Hash,
+    /// Commitment to the output.
+    pub output: Hash,
+    /// Commitment to the identity of the natural person who verified the result, if any
+    /// (Art. 12(3)(d), Art. 14(5)).
+    pub verified_by: Option<Hash>,
+    /// Declared purpose of the use.
+    pub purpose: String,
+}
+
+/// A model version entered the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRegistered {
+    /// Model and version.
+    pub model: ModelRef,
+    /// Where the model is stored (e.g. `ipfs://…`).
+    pub uri: String,
+    /// Owner (account address).
+    pub owner: String,
+    /// Licence terms identifier.
+    pub license: String,
+}
+
+/// Someone accessed a dataset (download or compute-to-data).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataAccess {
+    /// Dataset identifier (CID).
+    pub dataset: String,
+    /// Who accessed it (account address).
+    pub accessor: String,
+    /// `download` or `compute-to-data`.
+    pub mode: String,
+    /// Declared purpose.
+    pub purpose: String,
+    /// Commitment to the data subject concerned, when the access concerns one person.
+    pub subject: Option<Hash>,
+}
+
+/// A federated learning round closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainingRound {
+    /// Training task identifier.
+    pub task: String,
+    /// Round number.
+    pub round: u64,
+    /// Hash of the aggregated global model.
+    pub model_hash: Hash,
+    /// Merkle root of the participants' update hashes.
+    pub updates_root: Hash,
+    /// Number of participants whose updates were aggregated.
+    pub participants: u32,
+    /// Aggregation rule (e.g. `fedavg`, `krum`).
+    pub aggregator: String,
+}
+
+/// An oracle reported a value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleReport {
+    /// Feed identifier.
+    pub feed: String,
+    /// Report round.
+    pub round: u64,
+    /// Reported value in fixed point.
+    #[serde(with = "dec_i128")]
+    pub value: i128,
+    /// Decimals of `value`.
+    pub decimals: u8,
+    /// Hash of the signed report.
+    pub report_hash: Hash,
+    /// Number of oracle nodes that contributed.
+    pub reporters: u32,
+}
+
+/// Value moved to someone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payout {
+    /// What the payout is for (e.g. `fl/task-7/round/3`).
+    pub context: String,
+    /// Recipient (account address).
+    pub recipient: String,
+    /// Token symbol or address.
+    pub token: String,
+    /// Amount in base units.
+    #[serde(with = "dec_u128")]
+    pub amount: u128,
+    /// Transaction hash, once paid.
+    pub tx: Option<Hash>,
+}
+
+/// A data subject's salts and payloads were deleted (GDPR Art. 17).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// Legal basis, e.g. `GDPR Art. 17(1)(b)`.
+    pub basis: String,
+    /// Commitment to the erasure request; its salt is discarded, so it links to no one.
+    pub request: Hash,
+    /// How many commitments lost their openings.
+    pub commitments_erased: u64,
+}
+
+/// The kind-specific part of an entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EntryBody {
+    /// An AI decision.
+    Inference(Inference),
+    /// A model registration.
+    ModelRegistered(ModelRegistered),
+    /// A data access.
+    DataAccess(DataAccess),
+    /// A training round.
+    TrainingRound(TrainingRound),
+    /// An oracle report.
+    OracleReport(OracleReport),
+    /// A payout.
+    Payout(Payout),
+    /// An erasure.
+    Erasure(Erasure),
+    /// A kind this version does not know; kept as raw fields.
+    Unknown {
+        /// Kind number.
+        kind: u16,
+        /// Schema version.
+        version: u8,
+        /// Hex of the encoded fields.
+        fields: String,
+    },
+}
+
+impl EntryBody {
+    /// Kind number in the encoding.
+    pub fn kind(&self) -> u16 {
+        match self {
+            EntryBody::Inference(_) => 1,
+            EntryBody::ModelRegistered(_) => 2,
+            EntryBody::DataAccess(_) => 3,
+            EntryBody::TrainingRound(_) => 4,
+            EntryBody::OracleReport(_) => 5,
+            EntryBody::Payout(_) => 6,
+            EntryBody::Erasure(_) => 7,
+            EntryBody::Unknown { kind, .. } => *kind,
+        }
+    }
+
+    /// Kind name as used in JSON and queries.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            EntryBody::Inference(_) => "inference",
+            EntryBody::ModelRegistered(_) => "model_registered",
+            EntryBody::DataAccess(_) => "data_access",
+            EntryBody::TrainingRound(_) => "training_round",
+            EntryBody::OracleReport(_) => "oracle_report",
+            EntryBody::Payout(_) => "payout",
+            EntryBody::Erasure(_) => "erasure",
+            EntryBody::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// The model version hash the entry concerns, if any.
+    pub fn model_hash(&self) -> Option<Hash> {
+        match self {
+            EntryBody::Inference(i) => Some(i.model.version_hash),
+            EntryBody::ModelRegistered(m) => Some(m.model.version_hash),
+            EntryBody::TrainingRound(t) => Some(t.model_hash),
+            _ => None,
+        }
+    }
+
+    /// The model id the entry concerns, if any.
+    pub fn model_id(&self) -> Option<&str> {
+        match self {
+            EntryBody::Inference(i) => Some(&i.model.id),
+            EntryBody::ModelRegistered(m) => Some(&m.model.id),
+            _ => None,
+        }
+    }
+
+    /// Every commitment in the entry (what the vault can open).
+    pub fn commitments(&self) -> Vec<Hash> {
+        match self {
+            EntryBody::Inference(i) => {
+                let mut v = vec![i.input, i.output];
+                v.extend(i.verified_by);
+                v
+            }
+            EntryBody::DataAccess(d) => d.subject.into_iter().collect(),
+            EntryBody::Erasure(e) => vec![e.request],
+            _ => vec![],
+        }
+    }
+}
+
+/// Names of the known kinds, for CLI help and validation.
+pub const KIND_NAMES: [&str; 7] =
+    ["inference", "model_registered", "data_access", "training_round", "oracle_report", "payout", "erasure"];
+
+/// An audit entry: when, and what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Unix time in milliseconds.
+    pub time_ms: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub body: EntryBody,
+}
+
+/// Current Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Entry {
+    /// An entry stamped with the current time.
+    pub fn now(body: EntryBody) -> Self {
+        Self { time_ms: now_ms(), body }
+    }
+
+    /// Canonical bytes (see the module docs).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(256));
+        w.u8(FORMAT);
+        w.u16(self.body.kind());
+        let version = match &self.body {
+            EntryBody::Unknown { version, .. } => *version,
+            _ => 1,
+        };
+        w.u8(version);
+        w.u64(self.time_ms);
+        match &self.body {
+            EntryBody::Inference(i) => {
+                w.str(&i.system);
+                w.model(&i.model);
+                w.u64(i.started_ms);
+                w.u64(i.ended_ms);
+                w.hash(&i.input);
+                w.hash(&i.output);
+                w.opt_hash(&i.verified_by);
+                w.str(&i.purpose);
+            }
+            EntryBody::ModelRegistered(m) => {
+                w.model(&m.model);
+                w.str(&m.uri);
+                w.str(&m.owner);
+                w.str(&m.license);
+            }
+            EntryBody::DataAccess(d) => {
+                w.str(&d.dataset);
+                w.str(&d.accessor);
+                w.str(&d.mode);
+                w.str(&d.purpose);
+                w.opt_hash(&d.subject);
+            }
+            EntryBody::TrainingRound(t) => {
+                w.str(&t.task);
+                w.u64(t.round);
+                w.hash(&t.model_hash);
+                w.hash(&t.updates_root);
+                w.u32(t.participants);
+                w.str(&t.aggregator);
+            }
+            EntryBody::OracleReport(o) => {
+                w.str(&o.feed);
+                w.u64(o.round);
+                w.0.extend_from_slice(&o.value.to_be_bytes());
+                w.u8(o.decimals);
+                w.hash(&o.report_hash);
+                w.u32(o.reporters);
+            }
+            EntryBody::Payout(p) => {
+                w.str(&p.context);
+                w.str(&p.recipient);
+                w.str(&p.token);
+                w.0.extend_from_slice(&p.amount.to_be_bytes());
+                w.opt_hash(&p.tx);
+            }
+            EntryBody::Erasure(e) => {
+                w.str(&e.basis);
+                w.hash(&e.request);
+                w.u64(e.commitments_erased);
+            }
+            EntryBody::Unknown { fields, .. } => {
+                w.0.extend_from_slice(&hex::decode(fields).unwrap_or_default());
+            }
+        }
+        w.0
+    }
+
+    /// Decodes canonical bytes; rejects anything that would not re-encode identically.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader { b: bytes, pos: 0 };
+        let format = r.u8()?;
+        if format != FORMAT {
+            return Err(r.err(format!("format {format}, only {FORMAT} is known")));
+        }
+        let kind = r.u16()?;
+        let version = r.u8()?;
+        let time_ms = r.u64()?;
+        if (1..=7).contains(&kind) && version != 1 {
+            return Err(r.err(format!("kind {kind} version {version}, only version 1 is known")));
+        }
+        let body = match kind {
+            1 => EntryBody::Inference(Inference {
+                system: r.str()?,
+                model: r.model()?,
+                started_ms: r.u64()?,
+                ended_ms: r.u64()?,
+                input: r.hash()?,
+                output: r.hash()?,
+                verified_by: r.opt_hash()?,
+                purpose: r.str()?,
+            }),
+            2 => EntryBody::ModelRegistered(ModelRegistered {
+                model: r.model()?,
+                uri: r.str()?,
+                owner: r.str()?,
+                license: r.str()?,
+            }),
+            3 => EntryBody::DataAccess(DataAccess {
+                dataset: r.str()?,
+                accessor: r.str()?,
+                mode: r.str()?,
+                purpose: r.str()?,
+                subject: r.opt_hash()?,
+            }),
+            4 => EntryBody::TrainingRound(TrainingRound {
+                task: r.str()?,
+                round: r.u64()?,
+                model_hash: r.hash()?,
+                updates_root: r.hash()?,
+                participants: r.u32()?,
+                aggregator: r.str()?,
+            }),
+            5 => EntryBody::OracleReport(OracleReport {
+                feed: r.str()?,
+                round: r.u64()?,
+                value: i128::from_be_bytes(r.array::<16>()?),
+                decimals: r.u8()?,
+                report_hash: r.hash()?,
+                reporters: r.u32()?,
+            }),
+            6 => EntryBody::Payout(Payout {
+                context: r.str()?,
+                recipient: r.str()?,
+                token: r.str()?,
+                amount: u128::from_be_bytes(r.array::<16>()?),
+                tx: r.opt_hash()?,
+            }),
+            7 => EntryBody::Erasure(Erasure { basis: r.str()?, request: r.hash()?, commitments_erased: r.u64()? }),
+            _ => {
+                let rest = &bytes[r.pos..];
+                r.pos = bytes.len();
+                EntryBody::Unknown { kind, version, fields: hex::encode(rest) }
+            }
+        };
+        if r.pos != bytes.len() {
+            return Err(r.err(format!("{} trailing bytes", bytes.len() - r.pos)));
+        }
+        Ok(Entry { time_ms, body })
+    }
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn hash(&mut self, h: &Hash) {
+        self.0.extend_from_slice(&h.0);
+    }
+    fn opt_hash(&mut self, h: &Option<Hash>) {
+        match h {
+            None => self.u8(0),
+            Some(h) => {
+                self.u8(1);
+                self.hash(h);
+            }
+        }
+    }
+    /// Strings longer than 65535 bytes are cut at a character boundary: entries hold
+    /// identifiers, never documents.
+    fn str(&mut self, s: &str) {
+        let mut end = s.len().min(u16::MAX as usize);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.u16(end as u16);
+        self.0.extend_from_slice(&s.as_bytes()[..end]);
+    }
+    fn model(&mut self, m: &ModelRef) {
+        self.str(&m.id);
+        self.hash(&m.version_hash);
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn err(&self, detail: String) -> Error {
+        Error::Malformed { what: "entry", detail: format!("{detail} (at byte {})", self.pos) }
+    }
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.b.len());
+        let Some(end) = end else {
+            return Err(self.err(format!("needed {n} more bytes, {} left", self.b.len() - self.pos)));
+        };
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+    fn hash(&mut self) -> Result<Hash> {
+        Ok(Hash(self.array()?))
+    }
+    fn opt_hash(&mut self) -> Result<Option<Hash>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.hash()?)),
+            t => Err(self.err(format!("option tag {t}, expected 0 or 1"))),
+        }
+    }
+    fn str(&mut self) -> Result<String> {
+        let n = self.u16()? as usize;
+        let bytes = self.take(n)?.to_vec();
+        String::from_utf8(bytes).map_err(|_| self.err("string is not UTF-8".into()))
+    }
+    fn model(&mut self) -> Result<ModelRef> {
+        Ok(ModelRef { id: self.str()?, version_hash: self.hash()? })
+    }
+}
+
+mod dec_u128 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod dec_i128 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hash() -> impl Strategy<Value = Hash> {
+        any::<[u8; 32]>().prop_map(Hash)
+    }
+    fn text() -> impl Strategy<Value = String> {
+        ".{0,24}"
+    }
+    fn model() -> impl Strategy<Value = ModelRef> {
+        (text(), hash()).prop_map(|(id, version_hash)| ModelRef { id, version_hash })
+    }
+
+    pub(crate) fn arb_entry() -> impl Strategy<Value = Entry> {
+        let body = prop_oneof![
+            (text(), model(), any::<u64>(), any::<u64>(), hash(), hash(), proptest::option::of(hash()), text())
+                .prop_map(|(system, model, started_ms, ended_ms, input, output, verified_by, purpose)| {
+                    EntryBody::Inference(Inference { system, model, started_ms, ended_ms, input, output, verified_by, purpose })
+                }),
+            (model(), text(), text(), text())
+                .prop_map(|(model, uri, owner, license)| EntryBody::ModelRegistered(ModelRegistered { model, uri, owner, license })),
+            (text(), text(), text(), text(), proptest::option::of(hash()))
+                .prop_map(|(dataset, accessor, mode, purpose, subject)| EntryBody::DataAccess(DataAccess { dataset, accessor, mode, purpose, subject })),
+            (text(), any::<u64>(), hash(), hash(), any::<u32>(), text())
+                .prop_map(|(task, round, model_hash, updates_root, participants, aggregator)| EntryBody::TrainingRound(TrainingRound { task, round, model_hash, updates_root, participants, aggregator })),
+            (text(), any::<u64>(), any::<i128>(), any::<u8>(), hash(), any::<u32>())
+                .prop_map(|(feed, round, value, decimals, report_hash, reporters)| EntryBody::OracleReport(OracleReport { feed, round, value, decimals, report_hash, reporters })),
+            (text(), text(), text(), any::<u128>(), proptest::option::of(hash()))
+                .prop_map(|(context, recipient, token, amount, tx)| EntryBody::Payout(Payout { context, recipient, token, amount, tx })),
+            (text(), hash(), any::<u64>())
+                .prop_map(|(basis, request, commitments_erased)| EntryBody::Erasure(Erasure { basis, request, commitments_erased })),
+            (100u16..1000, any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40))
+                .prop_map(|(kind, version, f)| EntryBody::Unknown { kind, version, fields: hex::encode(f) }),
+        ];
+        (any::<u64>(), body).prop_map(|(time_ms, body)| Entry { time_ms, body })
+    }
+
+    proptest! {
+        #[test]
+        fn encoding_round_trips(e in arb_entry()) {
+            let bytes = e.encode();
+            prop_assert_eq!(Entry::decode(&bytes).unwrap(), e.clone());
+            let json = serde_json::to_string(&e).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Entry>(&json).unwrap(), e);
+        }
+
+        #[test]
+        fn decoder_rejects_trailing_bytes(e in arb_entry(), extra in 1u8..=255) {
+            if !matches!(e.body, EntryBody::Unknown { .. }) {
+                let mut bytes = e.encode();
+                bytes.push(extra);
+                prop_assert!(Entry::decode(&bytes).is_err());
+            }
+        }
+
+        #[test]
+        fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(e) = Entry::decode(&bytes) {
+                prop_assert_eq!(e.encode(), bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn json_shape_is_readable() {
+        let e = Entry {
+            time_ms: 1,
+            body: EntryBody::Payout(Payout { context: "c".into(), recipient: "r".into(), token: "ALR".into(), amount: u128::MAX, tx: None }),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "payout");
+        assert_eq!(v["amount"], u128::MAX.to_string());
+        assert_eq!(v["time_ms"], 1);
+    }
+
+    #[test]
+    fn commitments_hide_and_bind() {
+        let s1 = [1u8; 32];
+        let s2 = [2u8; 32];
+        assert_ne!(commit(&s1, b"x"), commit(&s2, b"x"));
+        assert_ne!(commit(&s1, b"x"), commit(&s1, b"y"));
+        assert_eq!(commit(&s1, b"x"), sha256(&[&s1[..], b"x"].concat()));
+    }
+}
