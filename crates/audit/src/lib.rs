@@ -28,16 +28,23 @@
 //! ```
 
 pub mod checkpoint;
+pub mod crash;
 pub mod entry;
 mod error;
 pub mod hash;
 pub mod keyfile;
 pub mod log;
 pub mod proof;
+pub mod receipt;
+pub mod trail;
 pub mod tree;
+pub mod vault;
 
 pub use checkpoint::{Checkpoint, NoteSigner, NoteVerifier, SignedCheckpoint};
 pub use error::{Error, Result};
 pub use hash::{leaf_hash, node_hash, Hash};
 pub use log::{Appended, Log, LogConfig, Ticket};
 pub use proof::{ConsistencyProof, InclusionProof};
+pub use receipt::Receipt;
+pub use trail::{AuditTrail, ErasureReport, Query, TrailConfig};
+pub use vault::Opening;

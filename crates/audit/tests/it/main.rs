@@ -1,1 +1,5 @@
-//! Integration tests.
+//! Integration tests of alara-audit: the trail end to end, erasure, queries, and crash
+//! recovery with a writer process killed by SIGKILL.
+
+mod crash;
+mod trail;
