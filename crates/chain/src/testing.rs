@@ -57,14 +57,14 @@ pub struct TestChain {
 }
 
 enum Guard {
-    Embedded(crate::server::ServerHandle),
+    Embedded { _server: crate::server::ServerHandle },
     Anvil(Child),
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         match self {
-            Guard::Embedded(_) => {}
+            Guard::Embedded { .. } => {}
             Guard::Anvil(child) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -93,7 +93,7 @@ impl TestChain {
             backend: Backend::Embedded,
             url: format!("http://{}", handle.local_addr()),
             chain_id: crate::DEFAULT_CHAIN_ID,
-            _guard: Guard::Embedded(handle),
+            _guard: Guard::Embedded { _server: handle },
         })
     }
 

@@ -35,8 +35,11 @@ pub async fn deploy_core<P: Provider>(
         .await?
         .map(|b| b.header.hash)
         .unwrap_or_default();
-    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)?
-        .unwrap_or(AddressBook { chain_id, genesis_hash, ..Default::default() });
+    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)?.unwrap_or(AddressBook {
+        chain_id,
+        genesis_hash,
+        ..Default::default()
+    });
 
     let token = match deployed(provider, &book, "AlaraToken").await? {
         Some(addr) => addr,

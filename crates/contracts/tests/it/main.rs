@@ -1,7 +1,7 @@
 //! Integration tests of the contracts toolchain and the core deployment.
 
 use alara_chain::testing::{backends, TestChain};
-use alara_contracts::{deploy_core, AlaraToken, AddressBook};
+use alara_contracts::{deploy_core, AddressBook, AlaraToken};
 use alloy::primitives::U256;
 use alloy::providers::Provider;
 
@@ -51,7 +51,10 @@ async fn deploy_core_is_idempotent_on_every_backend() {
             token.balanceOf(me).call().await.unwrap(),
             alara_contracts::deploy::initial_supply()
         );
-        assert_eq!(token.totalSupply().call().await.unwrap(), token.balanceOf(me).call().await.unwrap());
+        assert_eq!(
+            token.totalSupply().call().await.unwrap(),
+            token.balanceOf(me).call().await.unwrap()
+        );
         let _ = U256::ZERO;
     }
 }

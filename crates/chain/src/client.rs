@@ -1,0 +1,149 @@
+//! The one path to a chain: an alloy [`DynProvider`] with a wallet, whatever is behind it.
+//!
+//! `--rpc-url` picks the endpoint: the embedded node, anvil, geth, or a public RPC. Without
+//! one, Alara uses the local node that `alara up` serves on 127.0.0.1:8545 if it answers, and
+//! otherwise opens the embedded chain in this process on the data directory. Everything
+//! above this module sees only a `Provider`, so the same code runs on every chain.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::Address;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+
+use crate::{dev, Error, Node, NodeConfig, Result, ServerHandle};
+
+/// Where the local node listens by default.
+pub const DEFAULT_LOCAL_RPC: &str = "http://127.0.0.1:8545";
+
+/// Environment variable holding a keystore password (otherwise it is prompted for).
+pub const KEYSTORE_PASSWORD_ENV: &str = "ALARA_KEYSTORE_PASSWORD";
+
+/// How transactions are signed.
+#[derive(Debug, Clone)]
+pub enum WalletSource {
+    /// Dev account `i` (0..10) of the public test mnemonic: dev chains only.
+    Dev(usize),
+    /// A Web3 Secret Storage (v3) keystore file.
+    Keystore(PathBuf),
+}
+
+impl WalletSource {
+    /// Loads the signer. A keystore's password comes from [`KEYSTORE_PASSWORD_ENV`] or a
+    /// prompt on the terminal; it is never logged.
+    pub fn signer(&self) -> Result<PrivateKeySigner> {
+        match self {
+            WalletSource::Dev(i) if *i < dev::DEV_KEYS.len() => Ok(dev::dev_signer(*i)),
+            WalletSource::Dev(i) => Err(Error::InvalidParams(format!(
+                "--account {i}: there are {} dev accounts (0-{})",
+                dev::DEV_KEYS.len(),
+                dev::DEV_KEYS.len() - 1
+            ))),
+            WalletSource::Keystore(path) => {
+                let password = match std::env::var(KEYSTORE_PASSWORD_ENV) {
+                    Ok(p) => p,
+                    Err(_) => {
+                        rpassword::prompt_password(format!("Password for {}: ", path.display()))
+                            .map_err(|e| Error::Io(path.clone(), e))?
+                    }
+                };
+                PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
+                    Error::Signer(format!(
+                        "cannot decrypt keystore {}: {e} (wrong password?)",
+                        path.display()
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// Creates a new random key in a keystore file under `dir`, encrypted with `password`.
+/// Returns the file path and the address.
+pub fn create_keystore(dir: &Path, password: &str) -> Result<(PathBuf, Address)> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Io(dir.to_path_buf(), e))?;
+    let mut rng = rand::thread_rng();
+    let (signer, name) = PrivateKeySigner::new_keystore(dir, &mut rng, password, None)
+        .map_err(|e| Error::Signer(format!("cannot write keystore: {e}")))?;
+    Ok((dir.join(name), signer.address()))
+}
+
+/// An embedded chain opened by this process because no node was running.
+pub struct EmbeddedChain {
+    /// The node.
+    pub node: Arc<Node>,
+    /// Its JSON-RPC server on a free loopback port.
+    pub server: ServerHandle,
+}
+
+/// A connected chain: provider, signer, chain id.
+pub struct Connection {
+    /// Provider that signs with the chosen wallet and fills nonce, gas and fees.
+    pub provider: DynProvider,
+    /// The signing address.
+    pub signer: Address,
+    /// Chain id reported by the endpoint.
+    pub chain_id: u64,
+    /// Endpoint URL.
+    pub url: String,
+    /// Set when the chain runs inside this process.
+    pub embedded: Option<EmbeddedChain>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &self.url)
+            .field("chain_id", &self.chain_id)
+            .field("signer", &self.signer)
+            .field("embedded", &self.embedded.is_some())
+            .finish()
+    }
+}
+
+/// A provider for `url` signing with `signer`.
+pub fn provider_for(url: &str, signer: PrivateKeySigner) -> Result<DynProvider> {
+    let parsed = url
+        .parse()
+        .map_err(|e| Error::InvalidParams(format!("--rpc-url {url:?} is not a URL: {e}")))?;
+    Ok(ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(parsed).erased())
+}
+
+async fn answers(url: &str) -> bool {
+    let Ok(parsed) = url.parse() else { return false };
+    let provider = ProviderBuilder::new().connect_http(parsed);
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), provider.get_chain_id()).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Connects as described in the module docs.
+pub async fn connect(
+    rpc_url: Option<&str>,
+    data_dir: &Path,
+    wallet: &WalletSource,
+) -> Result<Connection> {
+    let signer = wallet.signer()?;
+    let address = signer.address();
+    let (url, embedded) = match rpc_url {
+        Some(url) => (url.to_string(), None),
+        None if answers(DEFAULT_LOCAL_RPC).await => (DEFAULT_LOCAL_RPC.to_string(), None),
+        None => {
+            let node = Node::open(NodeConfig::persistent(data_dir))?;
+            let server =
+                crate::serve(node.clone(), "127.0.0.1:0".parse().expect("valid addr")).await?;
+            tracing::info!(url = %server.url(), "no node at {DEFAULT_LOCAL_RPC}; opened the embedded chain in this process");
+            (server.url(), Some(EmbeddedChain { node, server }))
+        }
+    };
+    let provider = provider_for(&url, signer)?;
+    let chain_id = provider.get_chain_id().await.map_err(|e| Error::Remote {
+        url: url.clone(),
+        message: format!("eth_chainId failed: {e}"),
+    })?;
+    Ok(Connection { provider, signer: address, chain_id, url, embedded })
+}

@@ -1,0 +1,34 @@
+//! `alara-chain`: an embedded EVM devnet on revm with a standard Ethereum JSON-RPC, and the
+//! one path — an alloy `Provider` — by which the rest of Alara reaches any chain.
+//!
+//! What it owns:
+//! - [`Node`]: blocks, transactions, receipts and logs as Ethereum clients expect them;
+//!   automine or interval mining; the ten dev accounts of anvil and hardhat; persistence in
+//!   redb with group commit (an acknowledged block survives `kill -9`); snapshots and
+//!   cheat codes for tests.
+//! - [`server`]: JSON-RPC over HTTP so cast, ethers, web3.py and alloy talk to it.
+//! - [`client`]: connecting to the embedded node or any RPC URL with a wallet (dev account
+//!   or Web3 Secret Storage keystore).
+//! - [`testing`]: the embedded node and anvil behind one interface for tests and benches.
+//!
+//! What it does not own: contracts (`alara-contracts`) and anything above them.
+//!
+//! The state root in block headers is not a Merkle-Patricia root: it chains a keccak
+//! commitment of each block's state changes onto the parent's. Clients do not recompute
+//! it, `eth_getProof` is not offered, and keeping a full trie would cost every block.
+
+pub mod client;
+pub mod dev;
+mod error;
+pub mod exec;
+pub mod node;
+pub mod rpc;
+pub mod server;
+pub mod state;
+pub mod storage;
+pub mod testing;
+pub mod tools;
+
+pub use error::{Error, Result};
+pub use node::{Mining, Node, NodeConfig, DEFAULT_CHAIN_ID};
+pub use server::{serve, ServerHandle};

@@ -1,0 +1,1065 @@
+//! The embedded node: configuration, the public handle, and the miner thread that owns
+//! every state change.
+//!
+//! All writes — transactions, cheat codes, snapshots — are messages to one miner thread,
+//! so they are applied in one order without locks. The miner drains whatever messages are
+//! waiting, mines them (one block per transaction in automine mode), and writes the whole
+//! batch in one durable commit before it answers anyone: an acknowledged transaction is on
+//! disk, and many concurrent senders share one fsync.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alloy::consensus::constants::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH};
+use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy::consensus::{
+    Header, Receipt, ReceiptEnvelope, SignableTransaction, Transaction as _, TxEnvelope, TxType,
+};
+use alloy::eips::eip1559::BaseFeeParams;
+use alloy::eips::eip2718::Decodable2718;
+use alloy::eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy::primitives::{keccak256, Address, Bloom, Bytes, B256, B64, KECCAK256_EMPTY, U256};
+use alloy::signers::local::PrivateKeySigner;
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::exec::{self, BlockContext, Leniency};
+use crate::state::{MinerState, StateDiff};
+use crate::storage::{
+    meta, AccountRecord, BlockRecord, Changeset, CommitBatch, Storage, StorageReader,
+    StoredReceipt, StoredTx,
+};
+use crate::{dev, Error, Result};
+
+/// Chain id of the embedded devnet (the same as anvil's and hardhat's).
+pub const DEFAULT_CHAIN_ID: u64 = 31337;
+/// Block gas limit.
+pub const DEFAULT_GAS_LIMIT: u64 = 30_000_000;
+/// Base fee of the genesis block: 1 gwei, as in anvil.
+pub const INITIAL_BASE_FEE: u64 = 1_000_000_000;
+/// Priority fee the node suggests (`eth_maxPriorityFeePerGas`).
+pub const SUGGESTED_PRIORITY_FEE: u128 = 1_000_000_000;
+/// How far ahead of the account's nonce a queued transaction may be.
+pub const MAX_NONCE_GAP: u64 = 1024;
+/// Most messages the miner takes into one batch (one commit).
+const MAX_BATCH: usize = 4096;
+
+/// When blocks are mined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mining {
+    /// One block per transaction, as soon as it arrives.
+    Auto,
+    /// One block every interval with whatever is pending (possibly none).
+    Interval(Duration),
+}
+
+/// How to run a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Chain id (EIP-155).
+    pub chain_id: u64,
+    /// Database file; `None` keeps everything in memory.
+    pub db_path: Option<PathBuf>,
+    /// Mining mode.
+    pub mining: Mining,
+    /// Block gas limit.
+    pub gas_limit: u64,
+    /// Fund and unlock the ten dev accounts at genesis.
+    pub dev_accounts: bool,
+}
+
+impl NodeConfig {
+    /// An in-memory devnet with automine and the dev accounts.
+    pub fn ephemeral() -> Self {
+        Self {
+            chain_id: DEFAULT_CHAIN_ID,
+            db_path: None,
+            mining: Mining::Auto,
+            gas_limit: DEFAULT_GAS_LIMIT,
+            dev_accounts: true,
+        }
+    }
+
+    /// A devnet persisted in `data_dir/chain.redb`.
+    pub fn persistent(data_dir: impl Into<PathBuf>) -> Self {
+        Self { db_path: Some(data_dir.into().join("chain.redb")), ..Self::ephemeral() }
+    }
+}
+
+/// A transaction waiting to be mined.
+struct PoolTx {
+    envelope: TxEnvelope,
+    hash: B256,
+    sender: Address,
+    reply: Option<oneshot::Sender<Result<B256>>>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+enum Msg {
+    Submit(Box<PoolTx>),
+    Mine { blocks: u64, timestamp: Option<u64>, reply: Reply<u64> },
+    SetAccount { addr: Address, change: AccountChange, reply: Reply<()> },
+    SetStorage { addr: Address, key: U256, value: U256, reply: Reply<()> },
+    IncreaseTime { seconds: i64, reply: Reply<i64> },
+    SetNextTimestamp { timestamp: u64, reply: Reply<()> },
+    Snapshot { reply: Reply<U256> },
+    Revert { id: U256, reply: Reply<bool> },
+    PendingNonce { addr: Address, reply: Reply<u64> },
+    Tick,
+    Shutdown,
+}
+
+/// A cheat-code change to one account.
+#[derive(Debug, Clone)]
+pub enum AccountChange {
+    /// Set the balance.
+    Balance(U256),
+    /// Set the nonce.
+    Nonce(u64),
+    /// Replace the code.
+    Code(Bytes),
+}
+
+/// A transaction in the pool, for `eth_getTransactionByHash` before it is mined.
+#[derive(Debug, Clone)]
+pub struct PendingTx {
+    /// The transaction.
+    pub envelope: TxEnvelope,
+    /// Its sender.
+    pub sender: Address,
+}
+
+/// Handle to a running embedded node. Cheap to clone through `Arc`.
+pub struct Node {
+    config: NodeConfig,
+    storage: Arc<Storage>,
+    to_miner: Mutex<Sender<Msg>>,
+    pending: Arc<Mutex<HashMap<B256, PendingTx>>>,
+    signers: HashMap<Address, PrivateKeySigner>,
+    miner: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+fn next_base_fee(parent: &Header) -> u64 {
+    parent.next_block_base_fee(BaseFeeParams::ethereum()).unwrap_or(INITIAL_BASE_FEE)
+}
+
+impl Node {
+    /// Opens the node's database (creating the genesis block on first use) and starts
+    /// the miner. Returns quickly even for a long chain: nothing is replayed.
+    pub fn open(config: NodeConfig) -> Result<Arc<Node>> {
+        let storage = Arc::new(match &config.db_path {
+            Some(path) => Storage::open(path)?,
+            None => Storage::in_memory()?,
+        });
+        let reader = storage.reader()?;
+        match reader.meta_u64(meta::CHAIN_ID)? {
+            Some(id) if id != config.chain_id => {
+                return Err(Error::InvalidParams(format!(
+                    "the data directory holds chain {id}, not chain {}; use another --data-dir",
+                    config.chain_id
+                )))
+            }
+            Some(_) => {}
+            None => write_genesis(&storage, &config)?,
+        }
+        drop(reader);
+
+        let (tx, rx) = mpsc::channel();
+        let pending = Arc::new(Mutex::new(HashMap::new()));
+        let mut miner = Miner::new(config.clone(), storage.clone(), pending.clone())?;
+        let handle = std::thread::Builder::new()
+            .name("alara-miner".into())
+            .spawn(move || miner.run(rx))
+            .map_err(|e| Error::Io(PathBuf::from("miner thread"), e))?;
+        if let Mining::Interval(every) = config.mining {
+            let ticker = tx.clone();
+            std::thread::Builder::new()
+                .name("alara-interval".into())
+                .spawn(move || loop {
+                    std::thread::sleep(every);
+                    if ticker.send(Msg::Tick).is_err() {
+                        break;
+                    }
+                })
+                .map_err(|e| Error::Io(PathBuf::from("interval thread"), e))?;
+        }
+        let signers = if config.dev_accounts {
+            dev::dev_signers().into_iter().map(|s| (s.address(), s)).collect()
+        } else {
+            HashMap::new()
+        };
+        Ok(Arc::new(Node {
+            config,
+            storage,
+            to_miner: Mutex::new(tx),
+            pending,
+            signers,
+            miner: Mutex::new(Some(handle)),
+        }))
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.config.chain_id
+    }
+
+    /// A consistent read view of everything committed.
+    pub fn reader(&self) -> Result<StorageReader> {
+        self.storage.reader()
+    }
+
+    /// The unlocked account `addr`, if this node holds its key.
+    pub fn signer(&self, addr: &Address) -> Option<&PrivateKeySigner> {
+        self.signers.get(addr)
+    }
+
+    /// Addresses of the unlocked accounts, dev account 0 first.
+    pub fn accounts(&self) -> Vec<Address> {
+        if self.config.dev_accounts {
+            dev::dev_addresses()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A transaction still in the pool.
+    pub fn pending_tx(&self, hash: &B256) -> Option<PendingTx> {
+        self.pending.lock().get(hash).cloned()
+    }
+
+    async fn ask<T>(&self, msg: impl FnOnce(Reply<T>) -> Msg) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.to_miner.lock().send(msg(tx)).map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Decodes, checks and submits a raw EIP-2718 transaction. In automine mode this
+    /// returns once the transaction is mined and durable; otherwise once it is pooled.
+    pub async fn send_raw(&self, raw: &[u8]) -> Result<B256> {
+        let mut buf = raw;
+        let envelope = TxEnvelope::decode_2718(&mut buf)
+            .map_err(|e| Error::InvalidParams(format!("transaction could not be decoded: {e}")))?;
+        if !buf.is_empty() {
+            return Err(Error::InvalidParams(format!(
+                "transaction could not be decoded: {} trailing bytes",
+                buf.len()
+            )));
+        }
+        self.send_envelope(envelope).await
+    }
+
+    /// Submits a signed transaction (see [`Node::send_raw`]).
+    pub async fn send_envelope(&self, envelope: TxEnvelope) -> Result<B256> {
+        use alloy::consensus::transaction::SignerRecoverable;
+        if envelope.is_eip4844() {
+            return Err(Error::InvalidTx(
+                "transaction type not supported: blob transactions (EIP-4844)".into(),
+            ));
+        }
+        if let Some(id) = envelope.chain_id() {
+            if id != self.config.chain_id {
+                return Err(Error::InvalidTx(format!(
+                    "invalid chain id for signer: have {id} want {}",
+                    self.config.chain_id
+                )));
+            }
+        }
+        let sender = envelope.recover_signer().map_err(|_| {
+            Error::InvalidTx("invalid sender: the signature does not recover".into())
+        })?;
+        let hash = *envelope.tx_hash();
+        let (tx, rx) = oneshot::channel();
+        let msg = Msg::Submit(Box::new(PoolTx { envelope, hash, sender, reply: Some(tx) }));
+        self.to_miner.lock().send(msg).map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Signs `tx` with the unlocked account `from` and submits it.
+    pub async fn send_unsigned(
+        &self,
+        from: Address,
+        tx: alloy::consensus::TypedTransaction,
+    ) -> Result<B256> {
+        use alloy::network::TxSignerSync;
+        let signer = self.signer(&from).ok_or_else(|| {
+            Error::InvalidTx(format!(
+                "no signer available for {from}: the account is not unlocked on this node"
+            ))
+        })?;
+        let envelope = match tx {
+            alloy::consensus::TypedTransaction::Legacy(mut t) => {
+                let sig = signer
+                    .sign_transaction_sync(&mut t)
+                    .map_err(|e| Error::Signer(e.to_string()))?;
+                TxEnvelope::from(t.into_signed(sig))
+            }
+            alloy::consensus::TypedTransaction::Eip2930(mut t) => {
+                let sig = signer
+                    .sign_transaction_sync(&mut t)
+                    .map_err(|e| Error::Signer(e.to_string()))?;
+                TxEnvelope::from(t.into_signed(sig))
+            }
+            alloy::consensus::TypedTransaction::Eip1559(mut t) => {
+                let sig = signer
+                    .sign_transaction_sync(&mut t)
+                    .map_err(|e| Error::Signer(e.to_string()))?;
+                TxEnvelope::from(t.into_signed(sig))
+            }
+            alloy::consensus::TypedTransaction::Eip7702(mut t) => {
+                let sig = signer
+                    .sign_transaction_sync(&mut t)
+                    .map_err(|e| Error::Signer(e.to_string()))?;
+                TxEnvelope::from(t.into_signed(sig))
+            }
+            alloy::consensus::TypedTransaction::Eip4844(_) => {
+                return Err(Error::InvalidTx(
+                    "transaction type not supported: blob transactions (EIP-4844)".into(),
+                ))
+            }
+        };
+        self.send_envelope(envelope).await
+    }
+
+    /// The next nonce for `addr` counting pooled transactions.
+    pub async fn pending_nonce(&self, addr: Address) -> Result<u64> {
+        self.ask(|reply| Msg::PendingNonce { addr, reply }).await
+    }
+
+    /// Mines `blocks` blocks (with pending transactions, if any); returns the new head.
+    pub async fn mine(&self, blocks: u64, timestamp: Option<u64>) -> Result<u64> {
+        self.ask(|reply| Msg::Mine { blocks, timestamp, reply }).await
+    }
+
+    /// Changes one account directly (`anvil_setBalance`, `anvil_setNonce`, `anvil_setCode`).
+    pub async fn set_account(&self, addr: Address, change: AccountChange) -> Result<()> {
+        self.ask(|reply| Msg::SetAccount { addr, change, reply }).await
+    }
+
+    /// Sets one storage slot directly (`anvil_setStorageAt`).
+    pub async fn set_storage(&self, addr: Address, key: U256, value: U256) -> Result<()> {
+        self.ask(|reply| Msg::SetStorage { addr, key, value, reply }).await
+    }
+
+    /// Moves the clock forward for future blocks; returns the total offset in seconds.
+    pub async fn increase_time(&self, seconds: i64) -> Result<i64> {
+        self.ask(|reply| Msg::IncreaseTime { seconds, reply }).await
+    }
+
+    /// Fixes the timestamp of the next block.
+    pub async fn set_next_timestamp(&self, timestamp: u64) -> Result<()> {
+        self.ask(|reply| Msg::SetNextTimestamp { timestamp, reply }).await
+    }
+
+    /// Takes a snapshot of the chain; returns its id.
+    pub async fn snapshot(&self) -> Result<U256> {
+        self.ask(|reply| Msg::Snapshot { reply }).await
+    }
+
+    /// Reverts to snapshot `id` (deleting it and every later one); false if unknown.
+    pub async fn revert(&self, id: U256) -> Result<bool> {
+        self.ask(|reply| Msg::Revert { id, reply }).await
+    }
+
+    /// Stops the miner after it finishes the batch in hand.
+    pub fn shutdown(&self) {
+        let _ = self.to_miner.lock().send(Msg::Shutdown);
+        if let Some(h) = self.miner.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn write_genesis(storage: &Storage, config: &NodeConfig) -> Result<()> {
+    let mut batch = CommitBatch::default();
+    if config.dev_accounts {
+        for addr in dev::dev_addresses() {
+            batch.accounts.push((
+                addr,
+                Some(AccountRecord {
+                    nonce: 0,
+                    balance: dev::DEV_BALANCE,
+                    code_hash: KECCAK256_EMPTY,
+                }),
+            ));
+        }
+    }
+    let mut alloc = Vec::new();
+    for (addr, rec) in &batch.accounts {
+        alloc.extend_from_slice(addr.as_slice());
+        alloc.extend_from_slice(&rec.map(|r| r.balance).unwrap_or_default().to_be_bytes::<32>());
+    }
+    let timestamp = now_secs();
+    let header = Header {
+        parent_hash: B256::ZERO,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: Address::ZERO,
+        state_root: keccak256(
+            [b"alara-genesis".as_slice(), &config.chain_id.to_be_bytes(), &alloc].concat(),
+        ),
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        logs_bloom: Bloom::ZERO,
+        difficulty: U256::ZERO,
+        number: 0,
+        gas_limit: config.gas_limit,
+        gas_used: 0,
+        timestamp,
+        extra_data: Bytes::from_static(b"alara"),
+        mix_hash: B256::ZERO,
+        nonce: B64::ZERO,
+        base_fee_per_gas: Some(INITIAL_BASE_FEE),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        ..Default::default()
+    };
+    let hash = header.hash_slow();
+    batch.blocks.push(BlockRecord { header, hash, txs: Vec::new(), receipts: Vec::new() });
+    batch.meta = vec![
+        (meta::HEAD, 0u64.to_be_bytes().to_vec()),
+        (meta::LAST_SEQ, 0u64.to_be_bytes().to_vec()),
+        (meta::TIME_OFFSET, 0i64.to_be_bytes().to_vec()),
+        (meta::CHAIN_ID, config.chain_id.to_be_bytes().to_vec()),
+    ];
+    storage.commit(&batch)
+}
+
+struct SnapshotPoint {
+    seq: u64,
+    head: u64,
+    time_offset: i64,
+}
+
+/// Queued transactions by sender and nonce.
+#[derive(Default)]
+struct Pool {
+    by_sender: HashMap<Address, BTreeMap<u64, PoolTx>>,
+}
+
+impl Pool {
+    fn highest_nonce(&self, addr: &Address) -> Option<u64> {
+        self.by_sender.get(addr).and_then(|m| m.keys().next_back().copied())
+    }
+
+    fn take(&mut self, addr: &Address, nonce: u64) -> Option<PoolTx> {
+        let queue = self.by_sender.get_mut(addr)?;
+        let tx = queue.remove(&nonce);
+        if queue.is_empty() {
+            self.by_sender.remove(addr);
+        }
+        tx
+    }
+}
+
+/// Work in progress between two commits.
+struct Batch {
+    reader: StorageReader,
+    commit: CommitBatch,
+    diff: StateDiff,
+    tx_replies: Vec<(oneshot::Sender<Result<B256>>, B256)>,
+    done: Vec<Box<dyn FnOnce(&Result<()>) + Send>>,
+}
+
+struct Miner {
+    config: NodeConfig,
+    storage: Arc<Storage>,
+    state: MinerState,
+    pool: Pool,
+    pending: Arc<Mutex<HashMap<B256, PendingTx>>>,
+    head: Header,
+    head_hash: B256,
+    last_seq: u64,
+    time_offset: i64,
+    next_timestamp: Option<u64>,
+    snapshots: BTreeMap<U256, SnapshotPoint>,
+    next_snapshot: U256,
+}
+
+impl Miner {
+    fn new(
+        config: NodeConfig,
+        storage: Arc<Storage>,
+        pending: Arc<Mutex<HashMap<B256, PendingTx>>>,
+    ) -> Result<Self> {
+        let mut miner = Miner {
+            config,
+            storage,
+            state: MinerState::default(),
+            pool: Pool::default(),
+            pending,
+            head: Header::default(),
+            head_hash: B256::ZERO,
+            last_seq: 0,
+            time_offset: 0,
+            next_timestamp: None,
+            snapshots: BTreeMap::new(),
+            next_snapshot: U256::from(1),
+        };
+        miner.reload()?;
+        Ok(miner)
+    }
+
+    /// Re-reads head, sequence and clock from the database (start-up, after an unwind or
+    /// a failed commit) and forgets the cache.
+    fn reload(&mut self) -> Result<()> {
+        let reader = self.storage.reader()?;
+        let head =
+            reader.meta_u64(meta::HEAD)?.ok_or_else(|| Error::Corrupt("no head block".into()))?;
+        self.head = reader
+            .header(head)?
+            .ok_or_else(|| Error::Corrupt(format!("head block {head} missing")))?;
+        self.head_hash = self.head.hash_slow();
+        self.last_seq = reader.meta_u64(meta::LAST_SEQ)?.unwrap_or(0);
+        self.time_offset = reader.meta_i64(meta::TIME_OFFSET)?.unwrap_or(0);
+        self.state.clear();
+        for h in reader.headers(head.saturating_sub(255), head)? {
+            self.state.note_block_hash(h.number, h.hash_slow());
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, rx: Receiver<Msg>) {
+        loop {
+            let first = match self.config.mining {
+                Mining::Auto => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Mining::Interval(_) => rx.recv_timeout(Duration::from_secs(3600)),
+            };
+            let first = match first {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let mut msgs = vec![first];
+            while msgs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+            }
+            if self.process(msgs) {
+                return;
+            }
+        }
+    }
+
+    fn new_batch(&self) -> Result<Batch> {
+        Ok(Batch {
+            reader: self.storage.reader()?,
+            commit: CommitBatch::default(),
+            diff: StateDiff::default(),
+            tx_replies: Vec::new(),
+            done: Vec::new(),
+        })
+    }
+
+    /// Handles a group of messages; returns true on shutdown.
+    fn process(&mut self, msgs: Vec<Msg>) -> bool {
+        let mut batch = match self.new_batch() {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the chain database");
+                return false;
+            }
+        };
+        let started = Instant::now();
+        for msg in msgs {
+            match msg {
+                Msg::Shutdown => {
+                    self.flush(batch);
+                    return true;
+                }
+                Msg::Revert { id, reply } => {
+                    self.flush(batch);
+                    let _ = reply.send(self.revert(id));
+                    batch = match self.new_batch() {
+                        Ok(b) => b,
+                        Err(_) => return false,
+                    };
+                }
+                msg => self.handle(msg, &mut batch),
+            }
+        }
+        let blocks = batch.commit.blocks.len();
+        self.flush(batch);
+        if blocks > 0 {
+            tracing::debug!(blocks, elapsed = ?started.elapsed(), "committed batch");
+        }
+        false
+    }
+
+    fn handle(&mut self, msg: Msg, batch: &mut Batch) {
+        match msg {
+            Msg::Submit(tx) => self.submit(*tx, batch),
+            Msg::Mine { blocks, timestamp, reply } => {
+                let mut result = Ok(self.head.number);
+                for i in 0..blocks.max(1) {
+                    if let Some(ts) = timestamp.filter(|_| i == 0) {
+                        self.next_timestamp = Some(ts);
+                    }
+                    let txs = self.take_executable();
+                    match self.mine_block(txs, batch, true) {
+                        Ok(_) => result = Ok(self.head.number),
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                after_commit(batch, reply, result);
+            }
+            Msg::SetAccount { addr, change, reply } => {
+                let r = self.set_account(addr, change, batch);
+                after_commit(batch, reply, r);
+            }
+            Msg::SetStorage { addr, key, value, reply } => {
+                let mut cs = Changeset::default();
+                let r =
+                    self.state.set_slot(&batch.reader, addr, key, value, &mut cs, &mut batch.diff);
+                self.record(cs, batch);
+                after_commit(batch, reply, r);
+            }
+            Msg::IncreaseTime { seconds, reply } => {
+                self.time_offset = self.time_offset.saturating_add(seconds);
+                let total = self.time_offset;
+                after_commit(batch, reply, Ok(total));
+            }
+            Msg::SetNextTimestamp { timestamp, reply } => {
+                let r = if timestamp < self.head.timestamp {
+                    Err(Error::InvalidParams(format!(
+                        "timestamp {timestamp} is before the head block's {}",
+                        self.head.timestamp
+                    )))
+                } else {
+                    self.next_timestamp = Some(timestamp);
+                    Ok(())
+                };
+                let _ = reply.send(r);
+            }
+            Msg::Snapshot { reply } => {
+                let id = self.next_snapshot;
+                self.next_snapshot += U256::from(1);
+                self.snapshots.insert(
+                    id,
+                    SnapshotPoint {
+                        seq: self.last_seq,
+                        head: self.head.number,
+                        time_offset: self.time_offset,
+                    },
+                );
+                after_commit(batch, reply, Ok(id));
+            }
+            Msg::PendingNonce { addr, reply } => {
+                let r = self.state.account(&batch.reader, addr).map(|a| {
+                    let state = a.map(|a| a.nonce).unwrap_or(0);
+                    self.pool.highest_nonce(&addr).map_or(state, |n| state.max(n + 1))
+                });
+                let _ = reply.send(r);
+            }
+            Msg::Tick => {
+                let txs = self.take_executable();
+                if let Err(e) = self.mine_block(txs, batch, true) {
+                    tracing::error!(error = %e, "interval block failed");
+                }
+            }
+            Msg::Revert { .. } | Msg::Shutdown => unreachable!("handled by process"),
+        }
+    }
+
+    fn set_account(
+        &mut self,
+        addr: Address,
+        change: AccountChange,
+        batch: &mut Batch,
+    ) -> Result<()> {
+        let mut rec = self.state.account(&batch.reader, addr)?.unwrap_or(AccountRecord {
+            nonce: 0,
+            balance: U256::ZERO,
+            code_hash: KECCAK256_EMPTY,
+        });
+        match change {
+            AccountChange::Balance(b) => rec.balance = b,
+            AccountChange::Nonce(n) => rec.nonce = n,
+            AccountChange::Code(code) => rec.code_hash = self.state.put_code(code, &mut batch.diff),
+        }
+        let mut cs = Changeset::default();
+        self.state.set_account(&batch.reader, addr, Some(rec), &mut cs, &mut batch.diff)?;
+        self.record(cs, batch);
+        Ok(())
+    }
+
+    fn record(&mut self, cs: Changeset, batch: &mut Batch) {
+        if cs.accounts.is_empty() && cs.storage.is_empty() && cs.block.is_none() {
+            return;
+        }
+        self.last_seq += 1;
+        batch.commit.changesets.push((self.last_seq, cs));
+    }
+
+    /// Validates a new transaction against current state and the pool, then mines it
+    /// (automine) or queues it.
+    fn submit(&mut self, mut tx: PoolTx, batch: &mut Batch) {
+        let mut reply = tx.reply.take();
+        let mut respond_now = |r: Result<B256>| {
+            if let Some(reply) = reply.take() {
+                let _ = reply.send(r);
+            }
+        };
+        let account = match self.state.account(&batch.reader, tx.sender) {
+            Ok(a) => a.unwrap_or_default(),
+            Err(e) => return respond_now(Err(e)),
+        };
+        let nonce = tx.envelope.nonce();
+        if nonce < account.nonce {
+            return respond_now(Err(Error::InvalidTx(format!(
+                "nonce too low: next nonce {}, tx nonce {nonce}",
+                account.nonce
+            ))));
+        }
+        if let Some(existing) = self.pool.by_sender.get(&tx.sender).and_then(|q| q.get(&nonce)) {
+            if existing.hash == tx.hash {
+                return respond_now(Err(Error::InvalidTx("already known".into())));
+            }
+            let old = existing.envelope.max_fee_per_gas();
+            if tx.envelope.max_fee_per_gas() < old + old / 10 {
+                return respond_now(Err(Error::InvalidTx(
+                    "replacement transaction underpriced".into(),
+                )));
+            }
+        }
+        if nonce > account.nonce + MAX_NONCE_GAP {
+            return respond_now(Err(Error::InvalidTx(format!(
+                "nonce too high: next nonce {}, tx nonce {nonce} (at most {MAX_NONCE_GAP} may be queued ahead)",
+                account.nonce
+            ))));
+        }
+        if tx.envelope.gas_limit() > self.config.gas_limit {
+            return respond_now(Err(Error::InvalidTx(format!(
+                "exceeds block gas limit: gas {} > block gas limit {}",
+                tx.envelope.gas_limit(),
+                self.config.gas_limit
+            ))));
+        }
+        let base_fee = next_base_fee(&self.head);
+        let max_fee = tx.envelope.max_fee_per_gas();
+        if max_fee < base_fee as u128 {
+            return respond_now(Err(Error::InvalidTx(format!(
+                "max fee per gas less than block base fee: address {}, maxFeePerGas: {max_fee}, baseFee: {base_fee}",
+                tx.sender
+            ))));
+        }
+        let cost = U256::from(tx.envelope.gas_limit()) * U256::from(max_fee) + tx.envelope.value();
+        if account.balance < cost {
+            return respond_now(Err(Error::InvalidTx(format!(
+                "insufficient funds for gas * price + value: address {} have {} want {cost}",
+                tx.sender, account.balance
+            ))));
+        }
+
+        let (hash, sender) = (tx.hash, tx.sender);
+        self.pending.lock().insert(hash, PendingTx { envelope: tx.envelope.clone(), sender });
+        match self.config.mining {
+            Mining::Auto if nonce == account.nonce => {
+                tx.reply = reply;
+                self.automine_from(tx, batch);
+            }
+            _ => {
+                // Queued behind a nonce gap, or waiting for the next interval block.
+                if let Some(old) = self.pool.by_sender.entry(sender).or_default().insert(nonce, tx)
+                {
+                    self.pending.lock().remove(&old.hash);
+                }
+                respond_now(Ok(hash));
+            }
+        }
+    }
+
+    /// Mines `tx` in a block of its own, then any queued successors of its sender.
+    fn automine_from(&mut self, tx: PoolTx, batch: &mut Batch) {
+        let sender = tx.sender;
+        let mut next = Some(tx);
+        while let Some(tx) = next.take() {
+            let nonce = tx.envelope.nonce();
+            if let Err(e) = self.mine_block(vec![tx], batch, false) {
+                tracing::error!(error = %e, "mining failed");
+                return;
+            }
+            next = self.pool.take(&sender, nonce + 1);
+        }
+    }
+
+    /// Pooled transactions that can run now, in nonce order per sender.
+    fn take_executable(&mut self) -> Vec<PoolTx> {
+        let mut out = Vec::new();
+        let reader = match self.storage.reader() {
+            Ok(r) => r,
+            Err(_) => return out,
+        };
+        let senders: Vec<Address> = self.pool.by_sender.keys().copied().collect();
+        for sender in senders {
+            let mut nonce = match self.state.account(&reader, sender) {
+                Ok(a) => a.map(|a| a.nonce).unwrap_or(0),
+                Err(_) => continue,
+            };
+            while let Some(tx) = self.pool.take(&sender, nonce) {
+                out.push(tx);
+                nonce += 1;
+            }
+        }
+        out
+    }
+
+    fn block_context(&mut self) -> BlockContext {
+        let wall = (now_secs() as i64).saturating_add(self.time_offset).max(0) as u64;
+        let timestamp = self.next_timestamp.take().unwrap_or_else(|| wall.max(self.head.timestamp));
+        BlockContext {
+            number: self.head.number + 1,
+            timestamp,
+            base_fee: next_base_fee(&self.head),
+            gas_limit: self.config.gas_limit,
+            prevrandao: keccak256(self.head_hash),
+            coinbase: Address::ZERO,
+        }
+    }
+
+    /// Executes `txs` into one new block. Transactions that are refused get their error
+    /// and are left out; with `allow_empty` false, a block nobody got into is not made.
+    fn mine_block(&mut self, txs: Vec<PoolTx>, batch: &mut Batch, allow_empty: bool) -> Result<()> {
+        let ctx = self.block_context();
+        let mut changeset = Changeset { block: Some(ctx.number), ..Default::default() };
+        let mut block_diff = StateDiff::default();
+        let mut included: Vec<(B256, StoredTx)> = Vec::with_capacity(txs.len());
+        let mut receipts: Vec<StoredReceipt> = Vec::with_capacity(txs.len());
+        let mut replies = Vec::with_capacity(txs.len());
+        let mut cumulative = 0u64;
+        let mut log_index = 0u64;
+        for mut tx in txs {
+            let reply = tx.reply.take();
+            if cumulative + tx.envelope.gas_limit() > ctx.gas_limit {
+                // Does not fit: back to the pool for the next block.
+                tx.reply = reply;
+                self.pool.by_sender.entry(tx.sender).or_default().insert(tx.envelope.nonce(), tx);
+                continue;
+            }
+            let env = exec::tx_env(&tx.envelope, tx.sender);
+            let outcome = exec::execute(
+                self.state.db(&batch.reader),
+                self.config.chain_id,
+                &ctx,
+                env,
+                Leniency::default(),
+            );
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    self.pending.lock().remove(&tx.hash);
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(e));
+                    }
+                    continue;
+                }
+            };
+            self.state.apply(&batch.reader, outcome.state, &mut changeset, &mut block_diff)?;
+            let gas_used = outcome.result.tx_gas_used();
+            cumulative += gas_used;
+            let success = outcome.result.is_success();
+            let logs = outcome.result.into_logs();
+            let n_logs = logs.len() as u64;
+            let receipt = Receipt { status: success.into(), cumulative_gas_used: cumulative, logs };
+            let tx_type = tx.envelope.tx_type();
+            let envelope = receipt_envelope(tx_type, receipt);
+            let to = tx.envelope.to();
+            let contract_address = to.is_none().then(|| tx.sender.create(tx.envelope.nonce()));
+            receipts.push(StoredReceipt {
+                receipt: envelope,
+                gas_used,
+                effective_gas_price: tx.envelope.effective_gas_price(Some(ctx.base_fee)),
+                from: tx.sender,
+                to,
+                contract_address,
+                first_log_index: log_index,
+            });
+            log_index += n_logs;
+            let index = included.len() as u64;
+            included.push((
+                tx.hash,
+                StoredTx {
+                    envelope: tx.envelope,
+                    sender: tx.sender,
+                    block_number: ctx.number,
+                    index,
+                },
+            ));
+            replies.push((reply, tx.hash));
+        }
+        if included.is_empty() && !allow_empty {
+            return Ok(());
+        }
+
+        let envelopes: Vec<&TxEnvelope> = included.iter().map(|(_, t)| &t.envelope).collect();
+        let receipt_envs: Vec<&ReceiptEnvelope> = receipts.iter().map(|r| &r.receipt).collect();
+        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut acc, r| {
+            acc.accrue_bloom(r.receipt.logs_bloom());
+            acc
+        });
+        let state_root = keccak256([self.head.state_root.0, block_diff.digest().0].concat());
+        let header = Header {
+            parent_hash: self.head_hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: ctx.coinbase,
+            state_root,
+            transactions_root: calculate_transaction_root(&envelopes),
+            receipts_root: calculate_receipt_root(&receipt_envs),
+            logs_bloom,
+            difficulty: U256::ZERO,
+            number: ctx.number,
+            gas_limit: ctx.gas_limit,
+            gas_used: cumulative,
+            timestamp: ctx.timestamp,
+            extra_data: Bytes::new(),
+            mix_hash: ctx.prevrandao,
+            nonce: B64::ZERO,
+            base_fee_per_gas: Some(ctx.base_fee),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            ..Default::default()
+        };
+        let hash = header.hash_slow();
+        self.state.note_block_hash(header.number, hash);
+        block_diff.merge_into(&mut batch.diff);
+        self.record(changeset, batch);
+        self.head = header.clone();
+        self.head_hash = hash;
+        for (reply, tx_hash) in replies {
+            if let Some(reply) = reply {
+                batch.tx_replies.push((reply, tx_hash));
+            }
+        }
+        batch.commit.blocks.push(BlockRecord { header, hash, txs: included, receipts });
+        Ok(())
+    }
+
+    /// Writes the batch durably, then answers everyone waiting on it.
+    fn flush(&mut self, mut batch: Batch) {
+        let nothing = batch.commit.blocks.is_empty()
+            && batch.commit.changesets.is_empty()
+            && batch.diff_is_empty();
+        let result = if nothing && batch.done.is_empty() && batch.tx_replies.is_empty() {
+            Ok(())
+        } else {
+            batch.diff.drain_into(&mut batch.commit);
+            batch.commit.meta = vec![
+                (meta::HEAD, self.head.number.to_be_bytes().to_vec()),
+                (meta::LAST_SEQ, self.last_seq.to_be_bytes().to_vec()),
+                (meta::TIME_OFFSET, self.time_offset.to_be_bytes().to_vec()),
+            ];
+            let r = self.storage.commit(&batch.commit);
+            if let Err(e) = &r {
+                tracing::error!(error = %e, "commit failed; the batch is dropped");
+            }
+            r
+        };
+        {
+            let mut pending = self.pending.lock();
+            for block in &batch.commit.blocks {
+                for (hash, _) in &block.txs {
+                    pending.remove(hash);
+                }
+            }
+        }
+        match &result {
+            Ok(()) => {
+                for (reply, hash) in batch.tx_replies {
+                    let _ = reply.send(Ok(hash));
+                }
+            }
+            Err(e) => {
+                for (reply, _) in batch.tx_replies {
+                    let _ = reply
+                        .send(Err(Error::Corrupt(format!("the block could not be stored: {e}"))));
+                }
+                if let Err(e) = self.reload() {
+                    tracing::error!(error = %e, "reloading after a failed commit failed");
+                }
+            }
+        }
+        for done in batch.done {
+            done(&result);
+        }
+    }
+
+    fn revert(&mut self, id: U256) -> Result<bool> {
+        let Some(point) = self.snapshots.remove(&id) else { return Ok(false) };
+        self.snapshots.retain(|k, _| *k < id);
+        self.storage.unwind(
+            point.seq,
+            &[
+                (meta::HEAD, point.head.to_be_bytes().to_vec()),
+                (meta::LAST_SEQ, point.seq.to_be_bytes().to_vec()),
+                (meta::TIME_OFFSET, point.time_offset.to_be_bytes().to_vec()),
+            ],
+        )?;
+        self.pool = Pool::default();
+        self.pending.lock().clear();
+        self.next_timestamp = None;
+        self.reload()?;
+        Ok(true)
+    }
+}
+
+impl Batch {
+    fn diff_is_empty(&self) -> bool {
+        self.diff.is_empty()
+    }
+}
+
+/// Queues `reply` to be answered with `result` once the batch is durable.
+fn after_commit<T: Send + 'static>(batch: &mut Batch, reply: Reply<T>, result: Result<T>) {
+    batch.done.push(Box::new(move |commit: &Result<()>| {
+        let r = match commit {
+            Ok(()) => result,
+            Err(e) => Err(Error::Corrupt(format!("the change could not be stored: {e}"))),
+        };
+        let _ = reply.send(r);
+    }));
+}
+
+fn receipt_envelope(tx_type: TxType, receipt: Receipt) -> ReceiptEnvelope {
+    let with_bloom = receipt.with_bloom();
+    match tx_type {
+        TxType::Legacy => ReceiptEnvelope::Legacy(with_bloom),
+        TxType::Eip2930 => ReceiptEnvelope::Eip2930(with_bloom),
+        TxType::Eip1559 => ReceiptEnvelope::Eip1559(with_bloom),
+        TxType::Eip4844 => ReceiptEnvelope::Eip4844(with_bloom),
+        TxType::Eip7702 => ReceiptEnvelope::Eip7702(with_bloom),
+    }
+}

@@ -1,0 +1,881 @@
+//! Answers to each request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{Header, Transaction as _, TxEnvelope};
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::rpc::types::{
+    Block, BlockTransactions, FeeHistory, Filter, FilterBlockOption, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
+};
+use alloy::signers::SignerSync;
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::request::{MineOptions, Request};
+use super::{Response, RpcError, MAX_BATCH};
+use crate::exec::{self, BlockContext, Leniency};
+use crate::node::{AccountChange, Node, SUGGESTED_PRIORITY_FEE};
+use crate::state::{Rewind, SnapshotDb};
+use crate::storage::{meta, StorageReader, StoredReceipt, StoredTx};
+use crate::{Error, Result};
+
+/// Most logs one `eth_getLogs` returns.
+pub const MAX_LOGS: usize = 10_000;
+/// Filters not polled for this long are dropped, as in geth.
+const FILTER_TTL: Duration = Duration::from_secs(300);
+
+type RpcResult = std::result::Result<Value, RpcError>;
+
+enum FilterKind {
+    Logs(Box<Filter>),
+    Blocks,
+    PendingTransactions,
+}
+
+struct InstalledFilter {
+    kind: FilterKind,
+    next_block: u64,
+    last_poll: Instant,
+}
+
+/// The Ethereum JSON-RPC API over an embedded [`Node`].
+pub struct EthApi {
+    node: Arc<Node>,
+    filters: Mutex<(HashMap<U256, InstalledFilter>, u64)>,
+    client_version: String,
+}
+
+fn to_value<T: Serialize>(v: T) -> RpcResult {
+    serde_json::to_value(v)
+        .map_err(|e| RpcError::new(-32603, format!("serializing the result: {e}")))
+}
+
+fn header_not_found() -> RpcError {
+    RpcError::new(-32000, "header not found")
+}
+
+impl EthApi {
+    /// An API answering for `node`.
+    pub fn new(node: Arc<Node>) -> Self {
+        Self {
+            node,
+            filters: Mutex::new((HashMap::new(), 1)),
+            client_version: format!("alara/v{}/revm", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// The node behind this API.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Answers an HTTP body holding one request or a batch. `None` means no response is
+    /// due (a lone notification).
+    pub async fn handle_body(&self, body: &[u8]) -> Option<Value> {
+        let parsed: Value = match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                let err = RpcError::parse_error(format!("parse error: {e}"));
+                return Some(json!(Response::err(Value::Null, err)));
+            }
+        };
+        match parsed {
+            Value::Array(items) => {
+                if items.is_empty() {
+                    let err = RpcError::invalid_request("empty batch");
+                    return Some(json!(Response::err(Value::Null, err)));
+                }
+                if items.len() > MAX_BATCH {
+                    let err = RpcError::invalid_request(format!(
+                        "batch of {} requests exceeds the limit of {MAX_BATCH}",
+                        items.len()
+                    ));
+                    return Some(json!(Response::err(Value::Null, err)));
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    if let Some(r) = self.handle_one(item).await {
+                        out.push(json!(r));
+                    }
+                }
+                (!out.is_empty()).then_some(Value::Array(out))
+            }
+            single => self.handle_one(single).await.map(|r| json!(r)),
+        }
+    }
+
+    async fn handle_one(&self, item: Value) -> Option<Response> {
+        let Value::Object(mut obj) = item else {
+            return Some(Response::err(
+                Value::Null,
+                RpcError::invalid_request("invalid request: expected an object"),
+            ));
+        };
+        let id = obj.remove("id");
+        let is_notification = id.is_none();
+        let id = id.unwrap_or(Value::Null);
+        if !matches!(id, Value::Null | Value::Number(_) | Value::String(_)) {
+            return Some(Response::err(
+                Value::Null,
+                RpcError::invalid_request("invalid request: id must be a number, string or null"),
+            ));
+        }
+        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return Some(Response::err(
+                id,
+                RpcError::invalid_request("invalid request: jsonrpc must be \"2.0\""),
+            ));
+        }
+        let Some(Value::String(method)) = obj.remove("method") else {
+            return Some(Response::err(
+                id,
+                RpcError::invalid_request("invalid request: method must be a string"),
+            ));
+        };
+        let result = match Request::parse(&method, obj.remove("params")) {
+            Ok(req) => self.handle(req).await,
+            Err(e) => Err(e),
+        };
+        if is_notification {
+            return None;
+        }
+        Some(match result {
+            Ok(v) => Response::ok(id, v),
+            Err(e) => Response::err(id, e),
+        })
+    }
+
+    /// Answers one parsed request.
+    pub async fn handle(&self, req: Request) -> RpcResult {
+        use Request::*;
+        let node = &self.node;
+        match req {
+            Web3ClientVersion => to_value(&self.client_version),
+            Web3Sha3(data) => to_value(keccak256(&data)),
+            NetVersion => to_value(node.chain_id().to_string()),
+            NetListening => Ok(Value::Bool(true)),
+            NetPeerCount => to_value(U256::ZERO),
+            EthChainId => to_value(U256::from(node.chain_id())),
+            EthBlockNumber => to_value(U256::from(self.head(&node.reader()?)?)),
+            EthAccounts => to_value(node.accounts()),
+            EthSyncing | EthMining => Ok(Value::Bool(false)),
+            EthHashrate => to_value(U256::ZERO),
+            EthCoinbase => to_value(Address::ZERO),
+            EthProtocolVersion => to_value("0x41"),
+            EthGasPrice => {
+                let base = self.next_base_fee(&node.reader()?)?;
+                to_value(U256::from(base as u128 + SUGGESTED_PRIORITY_FEE))
+            }
+            EthMaxPriorityFeePerGas => to_value(U256::from(SUGGESTED_PRIORITY_FEE)),
+            EthBlobBaseFee => to_value(U256::from(1)),
+            EthFeeHistory(count, newest, percentiles) => {
+                self.fee_history(count, newest, &percentiles)
+            }
+            EthGetBalance(addr, block) => {
+                let account = self.account_at(addr, block)?;
+                to_value(account.map(|a| a.balance).unwrap_or_default())
+            }
+            EthGetTransactionCount(addr, block) => {
+                if block == BlockId::pending() {
+                    return to_value(U256::from(node.pending_nonce(addr).await?));
+                }
+                let account = self.account_at(addr, block)?;
+                to_value(U256::from(account.map(|a| a.nonce).unwrap_or_default()))
+            }
+            EthGetCode(addr, block) => {
+                let reader = node.reader()?;
+                let (_, rewind) = self.state_at(&reader, block)?;
+                let view = SnapshotDb::new(&reader, rewind.as_ref());
+                let code = match view.account(&addr)? {
+                    Some(a) => view.code(&a.code_hash)?,
+                    None => Bytes::new(),
+                };
+                to_value(code)
+            }
+            EthGetStorageAt(addr, slot, block) => {
+                let reader = node.reader()?;
+                let (_, rewind) = self.state_at(&reader, block)?;
+                let value = SnapshotDb::new(&reader, rewind.as_ref()).slot(&addr, &slot)?;
+                to_value(B256::from(value))
+            }
+            EthCall(tx, block) => {
+                let out = self.call(&tx, block)?;
+                to_value(out)
+            }
+            EthEstimateGas(tx, block) => to_value(U256::from(self.estimate_gas(&tx, block)?)),
+            EthSendRawTransaction(raw) => to_value(node.send_raw(&raw).await?),
+            EthSendTransaction(tx) => to_value(self.send_transaction(tx).await?),
+            EthGetTransactionByHash(hash) => {
+                let reader = node.reader()?;
+                if let Some(stored) = reader.tx(&hash)? {
+                    return to_value(self.rpc_tx(&reader, stored)?);
+                }
+                match node.pending_tx(&hash) {
+                    Some(p) => to_value(Transaction {
+                        inner: alloy::consensus::transaction::Recovered::new_unchecked(
+                            p.envelope, p.sender,
+                        ),
+                        block_hash: None,
+                        block_number: None,
+                        transaction_index: None,
+                        effective_gas_price: None,
+                        block_timestamp: None,
+                    }),
+                    None => Ok(Value::Null),
+                }
+            }
+            EthGetTransactionReceipt(hash) => {
+                let reader = node.reader()?;
+                match (reader.tx(&hash)?, reader.receipt(&hash)?) {
+                    (Some(tx), Some(r)) => to_value(self.rpc_receipt(&reader, hash, &tx, r)?),
+                    _ => Ok(Value::Null),
+                }
+            }
+            EthGetBlockByNumber(tag, full) => {
+                let reader = node.reader()?;
+                match self.number_of(&reader, tag)? {
+                    Some(n) => self.rpc_block(&reader, n, full),
+                    None => Ok(Value::Null),
+                }
+            }
+            EthGetBlockByHash(hash, full) => {
+                let reader = node.reader()?;
+                match reader.block_number(&hash)? {
+                    Some(n) => self.rpc_block(&reader, n, full),
+                    None => Ok(Value::Null),
+                }
+            }
+            EthGetBlockReceipts(block) => {
+                let reader = node.reader()?;
+                let Some(n) = self.block_id_number(&reader, block)? else { return Ok(Value::Null) };
+                let mut out = Vec::new();
+                for hash in reader.block_tx_hashes(n)? {
+                    if let (Some(tx), Some(r)) = (reader.tx(&hash)?, reader.receipt(&hash)?) {
+                        out.push(self.rpc_receipt(&reader, hash, &tx, r)?);
+                    }
+                }
+                to_value(out)
+            }
+            EthGetBlockTransactionCountByNumber(tag) => {
+                let reader = node.reader()?;
+                match self.number_of(&reader, tag)? {
+                    Some(n) => to_value(U256::from(reader.block_tx_hashes(n)?.len())),
+                    None => Ok(Value::Null),
+                }
+            }
+            EthGetBlockTransactionCountByHash(hash) => {
+                let reader = node.reader()?;
+                match reader.block_number(&hash)? {
+                    Some(n) => to_value(U256::from(reader.block_tx_hashes(n)?.len())),
+                    None => Ok(Value::Null),
+                }
+            }
+            EthGetTransactionByBlockNumberAndIndex(tag, index) => {
+                let reader = node.reader()?;
+                match self.number_of(&reader, tag)? {
+                    Some(n) => self.tx_at(&reader, n, index.0),
+                    None => Ok(Value::Null),
+                }
+            }
+            EthGetTransactionByBlockHashAndIndex(hash, index) => {
+                let reader = node.reader()?;
+                match reader.block_number(&hash)? {
+                    Some(n) => self.tx_at(&reader, n, index.0),
+                    None => Ok(Value::Null),
+                }
+            }
+            EthGetUncleCountByBlockNumber(_) | EthGetUncleCountByBlockHash(_) => {
+                to_value(U256::ZERO)
+            }
+            EthGetLogs(filter) => to_value(self.logs(&node.reader()?, &filter, None)?),
+            EthSign(addr, msg) | PersonalSign(msg, addr) => {
+                let signer = self.unlocked(&addr)?;
+                let sig =
+                    signer.sign_message_sync(&msg).map_err(|e| Error::Signer(e.to_string()))?;
+                to_value(Bytes::from(sig.as_bytes().to_vec()))
+            }
+            EthSignTypedDataV4(addr, typed) => {
+                let signer = self.unlocked(&addr)?;
+                let hash = typed
+                    .eip712_signing_hash()
+                    .map_err(|e| RpcError::invalid_params(format!("eth_signTypedData_v4: {e}")))?;
+                let sig = signer.sign_hash_sync(&hash).map_err(|e| Error::Signer(e.to_string()))?;
+                to_value(Bytes::from(sig.as_bytes().to_vec()))
+            }
+            EthNewFilter(filter) => self.install(FilterKind::Logs(filter)),
+            EthNewBlockFilter => self.install(FilterKind::Blocks),
+            EthNewPendingTransactionFilter => self.install(FilterKind::PendingTransactions),
+            EthGetFilterChanges(id) => self.filter_changes(id),
+            EthGetFilterLogs(id) => {
+                let filter = {
+                    let filters = self.filters.lock();
+                    match filters.0.get(&id).map(|f| &f.kind) {
+                        Some(FilterKind::Logs(f)) => (**f).clone(),
+                        _ => return Err(RpcError::new(-32000, "filter not found")),
+                    }
+                };
+                to_value(self.logs(&node.reader()?, &filter, None)?)
+            }
+            EthUninstallFilter(id) => Ok(Value::Bool(self.filters.lock().0.remove(&id).is_some())),
+            EvmSnapshot => to_value(node.snapshot().await?),
+            EvmRevert(id) => Ok(Value::Bool(node.revert(id).await?)),
+            EvmMine(MineOptions { timestamp, blocks }) => {
+                node.mine(blocks.unwrap_or(1), timestamp).await?;
+                to_value("0x0")
+            }
+            EvmIncreaseTime(seconds) => to_value(node.increase_time(seconds).await?),
+            EvmSetNextBlockTimestamp(ts) => {
+                node.set_next_timestamp(ts).await?;
+                Ok(Value::Null)
+            }
+            AnvilMine(blocks, interval) => {
+                let reader = node.reader()?;
+                let head = self.head(&reader)?;
+                let head_ts = reader.header(head)?.map(|h| h.timestamp).unwrap_or_default();
+                match interval {
+                    Some(step) => {
+                        for i in 1..=blocks {
+                            node.mine(1, Some(head_ts + step * i)).await?;
+                        }
+                    }
+                    None => {
+                        node.mine(blocks, None).await?;
+                    }
+                }
+                Ok(Value::Null)
+            }
+            AnvilSetBalance(addr, balance) => {
+                node.set_account(addr, AccountChange::Balance(balance)).await?;
+                Ok(Value::Null)
+            }
+            AnvilSetNonce(addr, nonce) => {
+                node.set_account(addr, AccountChange::Nonce(nonce)).await?;
+                Ok(Value::Null)
+            }
+            AnvilSetCode(addr, code) => {
+                node.set_account(addr, AccountChange::Code(code)).await?;
+                Ok(Value::Null)
+            }
+            AnvilSetStorageAt(addr, slot, value) => {
+                node.set_storage(addr, slot, U256::from_be_bytes(value.0)).await?;
+                Ok(Value::Bool(true))
+            }
+        }
+    }
+
+    fn unlocked(
+        &self,
+        addr: &Address,
+    ) -> std::result::Result<&alloy::signers::local::PrivateKeySigner, RpcError> {
+        self.node.signer(addr).ok_or_else(|| {
+            RpcError::new(
+                -32000,
+                format!("no signer available for {addr}: the account is not unlocked on this node"),
+            )
+        })
+    }
+
+    fn head(&self, reader: &StorageReader) -> Result<u64> {
+        reader.meta_u64(meta::HEAD)?.ok_or_else(|| Error::Corrupt("no head block".into()))
+    }
+
+    fn head_header(&self, reader: &StorageReader) -> Result<Header> {
+        let n = self.head(reader)?;
+        reader.header(n)?.ok_or_else(|| Error::Corrupt(format!("head block {n} missing")))
+    }
+
+    fn next_base_fee(&self, reader: &StorageReader) -> Result<u64> {
+        let head = self.head_header(reader)?;
+        Ok(head
+            .next_block_base_fee(alloy::eips::eip1559::BaseFeeParams::ethereum())
+            .unwrap_or(crate::node::INITIAL_BASE_FEE))
+    }
+
+    /// The block number a tag refers to, if that block exists.
+    fn number_of(&self, reader: &StorageReader, tag: BlockNumberOrTag) -> Result<Option<u64>> {
+        let head = self.head(reader)?;
+        Ok(match tag {
+            BlockNumberOrTag::Earliest => Some(0),
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+            _ => Some(head),
+        })
+    }
+
+    fn block_id_number(&self, reader: &StorageReader, id: BlockId) -> Result<Option<u64>> {
+        match id {
+            BlockId::Number(tag) => self.number_of(reader, tag),
+            BlockId::Hash(h) => reader.block_number(&h.block_hash),
+        }
+    }
+
+    /// The header at `block` and, for an older block, the overlay that rewinds state to it.
+    fn state_at(
+        &self,
+        reader: &StorageReader,
+        block: BlockId,
+    ) -> std::result::Result<(Header, Option<Rewind>), RpcError> {
+        let n = self.block_id_number(reader, block)?.ok_or_else(header_not_found)?;
+        let header = reader.header(n)?.ok_or_else(header_not_found)?;
+        if n == self.head(reader)? {
+            return Ok((header, None));
+        }
+        let last = reader.meta_u64(meta::LAST_SEQ)?.unwrap_or(0);
+        let from = match reader.block_seq(n)? {
+            Some(seq) => seq + 1,
+            None => 1, // genesis: every record is newer
+        };
+        Ok((header, Some(Rewind::from_changesets(reader.changesets(from, last)?))))
+    }
+
+    fn account_at(
+        &self,
+        addr: Address,
+        block: BlockId,
+    ) -> std::result::Result<Option<crate::storage::AccountRecord>, RpcError> {
+        let reader = self.node.reader()?;
+        let (_, rewind) = self.state_at(&reader, block)?;
+        Ok(SnapshotDb::new(&reader, rewind.as_ref()).account(&addr)?)
+    }
+
+    fn call_context(header: &Header) -> BlockContext {
+        BlockContext {
+            number: header.number,
+            timestamp: header.timestamp,
+            base_fee: header.base_fee_per_gas.unwrap_or_default(),
+            gas_limit: header.gas_limit,
+            prevrandao: header.mix_hash,
+            coinbase: header.beneficiary,
+        }
+    }
+
+    fn run_call(
+        &self,
+        tx: &TransactionRequest,
+        block: BlockId,
+        gas: Option<u64>,
+    ) -> std::result::Result<exec::Outcome, RpcError> {
+        let reader = self.node.reader()?;
+        let (header, rewind) = self.state_at(&reader, block)?;
+        let view = SnapshotDb::new(&reader, rewind.as_ref());
+        let nonce = match tx.nonce {
+            Some(n) => n,
+            None => view.account(&tx.from.unwrap_or_default())?.map(|a| a.nonce).unwrap_or(0),
+        };
+        let mut env = exec::call_env(tx, self.node.chain_id(), header.gas_limit, nonce);
+        if let Some(g) = gas {
+            env.gas_limit = g;
+        }
+        let leniency = Leniency { no_base_fee: env.gas_price == 0, no_nonce_check: true };
+        if env.gas_price == 0 {
+            env.gas_priority_fee = None;
+        }
+        let ctx = Self::call_context(&header);
+        Ok(exec::execute(view, self.node.chain_id(), &ctx, env, leniency)?)
+    }
+
+    fn call(
+        &self,
+        tx: &TransactionRequest,
+        block: BlockId,
+    ) -> std::result::Result<Bytes, RpcError> {
+        let outcome = self.run_call(tx, block, None)?;
+        if let Some(e) = exec::result_error(&outcome.result) {
+            return Err(e.into());
+        }
+        Ok(outcome.result.into_output().unwrap_or_default())
+    }
+
+    /// Binary search for the least gas limit that succeeds, as geth does.
+    fn estimate_gas(
+        &self,
+        tx: &TransactionRequest,
+        block: BlockId,
+    ) -> std::result::Result<u64, RpcError> {
+        let reader = self.node.reader()?;
+        let cap = tx.gas.unwrap_or(self.head_header(&reader)?.gas_limit);
+        drop(reader);
+        let first = self.run_call(tx, block, Some(cap))?;
+        if let Some(e) = exec::result_error(&first.result) {
+            return Err(e.into());
+        }
+        let used = first.result.tx_gas_used();
+        let refunded = first.result.gas().inner_refunded();
+        let succeeds = |gas: u64| -> std::result::Result<bool, RpcError> {
+            match self.run_call(tx, block, Some(gas)) {
+                Ok(o) => Ok(o.result.is_success()),
+                Err(e) if e.code == -32000 && e.message.starts_with("intrinsic gas too low") => {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        // Most transactions succeed with what they used plus refunds and the 63/64 rule.
+        let optimistic = ((used + refunded + 2300) * 64 / 63).min(cap);
+        let (mut lo, mut hi) = (used.saturating_sub(1), cap);
+        if optimistic < hi && succeeds(optimistic)? {
+            hi = optimistic;
+        }
+        while hi - lo > 1 && (hi - lo) * 1000 > hi * 15 {
+            let mid = lo + (hi - lo) / 2;
+            if succeeds(mid)? {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(hi)
+    }
+
+    async fn send_transaction(
+        &self,
+        mut tx: TransactionRequest,
+    ) -> std::result::Result<B256, RpcError> {
+        let from = tx
+            .from
+            .ok_or_else(|| RpcError::invalid_params("eth_sendTransaction: from is required"))?;
+        self.unlocked(&from)?;
+        if tx.nonce.is_none() {
+            tx.nonce = Some(self.node.pending_nonce(from).await?);
+        }
+        tx.chain_id = Some(self.node.chain_id());
+        if tx.gas.is_none() {
+            tx.gas = Some(self.estimate_gas(&tx, BlockId::pending())?);
+        }
+        if tx.gas_price.is_none() {
+            let base = self.next_base_fee(&self.node.reader()?)? as u128;
+            let tip = tx.max_priority_fee_per_gas.unwrap_or(SUGGESTED_PRIORITY_FEE);
+            tx.max_priority_fee_per_gas = Some(tip);
+            if tx.max_fee_per_gas.is_none() {
+                tx.max_fee_per_gas = Some(2 * base + tip);
+            }
+        }
+        if tx.to.is_none() {
+            tx.to = Some(alloy::primitives::TxKind::Create);
+        }
+        let typed = tx.build_typed_tx().map_err(|req| {
+            RpcError::invalid_params(format!(
+                "eth_sendTransaction: incomplete transaction: {req:?}"
+            ))
+        })?;
+        Ok(self.node.send_unsigned(from, typed).await?)
+    }
+
+    fn fee_history(&self, count: u64, newest: BlockNumberOrTag, percentiles: &[f64]) -> RpcResult {
+        let reader = self.node.reader()?;
+        let newest = self.number_of(&reader, newest)?.ok_or_else(header_not_found)?;
+        let count = count.clamp(1, 1024);
+        let oldest = newest.saturating_sub(count - 1);
+        let headers = reader.headers(oldest, newest)?;
+        let mut base_fees = Vec::with_capacity(headers.len() + 1);
+        let mut ratios = Vec::with_capacity(headers.len());
+        let mut rewards = Vec::with_capacity(headers.len());
+        for h in &headers {
+            let base = h.base_fee_per_gas.unwrap_or_default();
+            base_fees.push(base as u128);
+            ratios.push(if h.gas_limit == 0 {
+                0.0
+            } else {
+                h.gas_used as f64 / h.gas_limit as f64
+            });
+            if !percentiles.is_empty() {
+                let mut tips: Vec<(u128, u64)> = Vec::new();
+                for hash in reader.block_tx_hashes(h.number)? {
+                    if let (Some(tx), Some(r)) = (reader.tx(&hash)?, reader.receipt(&hash)?) {
+                        let tip = tx.envelope.effective_tip_per_gas(base).unwrap_or_default();
+                        tips.push((tip, r.gas_used));
+                    }
+                }
+                tips.sort_unstable();
+                let total: u64 = tips.iter().map(|t| t.1).sum();
+                let row = percentiles
+                    .iter()
+                    .map(|p| {
+                        let threshold = (total as f64 * p / 100.0) as u64;
+                        let mut acc = 0u64;
+                        tips.iter()
+                            .find(|(_, g)| {
+                                acc += g;
+                                acc >= threshold
+                            })
+                            .or(tips.last())
+                            .map(|t| t.0)
+                            .unwrap_or(0)
+                    })
+                    .collect::<Vec<u128>>();
+                rewards.push(row);
+            }
+        }
+        if let Some(last) = headers.last() {
+            base_fees.push(
+                last.next_block_base_fee(alloy::eips::eip1559::BaseFeeParams::ethereum())
+                    .unwrap_or_default() as u128,
+            );
+        }
+        let n = base_fees.len();
+        to_value(FeeHistory {
+            base_fee_per_gas: base_fees,
+            gas_used_ratio: ratios,
+            base_fee_per_blob_gas: vec![1; n],
+            blob_gas_used_ratio: vec![0.0; n.saturating_sub(1)],
+            oldest_block: oldest,
+            reward: (!percentiles.is_empty()).then_some(rewards),
+        })
+    }
+
+    fn rpc_tx(&self, reader: &StorageReader, stored: StoredTx) -> Result<Transaction> {
+        let header = reader
+            .header(stored.block_number)?
+            .ok_or_else(|| Error::Corrupt(format!("block {} missing", stored.block_number)))?;
+        Ok(Self::rpc_tx_in(&header, header.hash_slow(), stored))
+    }
+
+    fn rpc_tx_in(header: &Header, block_hash: B256, stored: StoredTx) -> Transaction {
+        let price = stored.envelope.effective_gas_price(header.base_fee_per_gas);
+        Transaction {
+            inner: alloy::consensus::transaction::Recovered::new_unchecked(
+                stored.envelope,
+                stored.sender,
+            ),
+            block_hash: Some(block_hash),
+            block_number: Some(stored.block_number),
+            transaction_index: Some(stored.index),
+            effective_gas_price: Some(price),
+            block_timestamp: None,
+        }
+    }
+
+    fn tx_at(&self, reader: &StorageReader, number: u64, index: usize) -> RpcResult {
+        match reader.block_tx_hashes(number)?.get(index) {
+            Some(hash) => match reader.tx(hash)? {
+                Some(stored) => to_value(self.rpc_tx(reader, stored)?),
+                None => Ok(Value::Null),
+            },
+            None => Ok(Value::Null),
+        }
+    }
+
+    fn rpc_logs(
+        header: &Header,
+        block_hash: B256,
+        tx_hash: B256,
+        tx_index: u64,
+        r: &StoredReceipt,
+    ) -> Vec<Log> {
+        r.receipt
+            .logs()
+            .iter()
+            .enumerate()
+            .map(|(i, log)| Log {
+                inner: log.clone(),
+                block_hash: Some(block_hash),
+                block_number: Some(header.number),
+                block_timestamp: Some(header.timestamp),
+                transaction_hash: Some(tx_hash),
+                transaction_index: Some(tx_index),
+                log_index: Some(r.first_log_index + i as u64),
+                removed: false,
+            })
+            .collect()
+    }
+
+    fn rpc_receipt(
+        &self,
+        reader: &StorageReader,
+        hash: B256,
+        tx: &StoredTx,
+        r: StoredReceipt,
+    ) -> Result<TransactionReceipt> {
+        let header = reader
+            .header(tx.block_number)?
+            .ok_or_else(|| Error::Corrupt(format!("block {} missing", tx.block_number)))?;
+        let block_hash = header.hash_slow();
+        let logs = Self::rpc_logs(&header, block_hash, hash, tx.index, &r);
+        let inner = r.receipt.clone().map_logs(|_| ());
+        let inner = rebuild_with_logs(inner, logs);
+        Ok(TransactionReceipt {
+            inner,
+            transaction_hash: hash,
+            transaction_index: Some(tx.index),
+            block_hash: Some(block_hash),
+            block_number: Some(tx.block_number),
+            gas_used: r.gas_used,
+            effective_gas_price: r.effective_gas_price,
+            blob_gas_used: None,
+            blob_gas_price: None,
+            from: r.from,
+            to: r.to,
+            contract_address: r.contract_address,
+        })
+    }
+
+    fn rpc_block(&self, reader: &StorageReader, number: u64, full: bool) -> RpcResult {
+        let Some(header) = reader.header(number)? else { return Ok(Value::Null) };
+        let hash = header.hash_slow();
+        let hashes = reader.block_tx_hashes(number)?;
+        let mut txs: Vec<TxEnvelope> = Vec::with_capacity(hashes.len());
+        let mut full_txs = Vec::new();
+        for h in &hashes {
+            if let Some(stored) = reader.tx(h)? {
+                txs.push(stored.envelope.clone());
+                if full {
+                    full_txs.push(Self::rpc_tx_in(&header, hash, stored));
+                }
+            }
+        }
+        let size = alloy::consensus::Block {
+            header: header.clone(),
+            body: alloy::consensus::BlockBody {
+                transactions: txs,
+                ommers: vec![],
+                withdrawals: Some(Default::default()),
+            },
+        };
+        let size = alloy::rlp::Encodable::length(&size);
+        let transactions = if full {
+            BlockTransactions::Full(full_txs)
+        } else {
+            BlockTransactions::Hashes(hashes)
+        };
+        to_value(Block {
+            header: alloy::rpc::types::Header {
+                hash,
+                inner: header,
+                total_difficulty: Some(U256::ZERO),
+                size: Some(U256::from(size)),
+            },
+            uncles: vec![],
+            transactions,
+            withdrawals: Some(Default::default()),
+        })
+    }
+
+    /// Logs matching `filter`; `since` overrides the start block (filter polling).
+    fn logs(
+        &self,
+        reader: &StorageReader,
+        filter: &Filter,
+        since: Option<u64>,
+    ) -> std::result::Result<Vec<Log>, RpcError> {
+        let head = self.head(reader)?;
+        let (from, to) = match &filter.block_option {
+            FilterBlockOption::AtBlockHash(h) => {
+                let n = reader
+                    .block_number(h)?
+                    .ok_or_else(|| RpcError::new(-32000, "unknown block"))?;
+                (n, n)
+            }
+            FilterBlockOption::Range { from_block, to_block } => {
+                let resolve = |t: &Option<BlockNumberOrTag>| match t {
+                    None => head,
+                    Some(BlockNumberOrTag::Earliest) => 0,
+                    Some(BlockNumberOrTag::Number(n)) => (*n).min(head),
+                    Some(_) => head,
+                };
+                (resolve(from_block), resolve(to_block))
+            }
+        };
+        let from = since.map_or(from, |s| s.max(from));
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for header in reader.headers(from, to)? {
+            if !filter.matches_bloom(header.logs_bloom) {
+                continue;
+            }
+            let block_hash = header.hash_slow();
+            for hash in reader.block_tx_hashes(header.number)? {
+                let (Some(tx), Some(r)) = (reader.tx(&hash)?, reader.receipt(&hash)?) else {
+                    continue;
+                };
+                for log in Self::rpc_logs(&header, block_hash, hash, tx.index, &r) {
+                    if filter.matches(&log.inner) {
+                        if out.len() == MAX_LOGS {
+                            return Err(RpcError::new(
+                                -32005,
+                                format!("query returned more than {MAX_LOGS} results. Try with this block range [{from:#x}, {:#x}].", header.number.saturating_sub(1).max(from)),
+                            ));
+                        }
+                        out.push(log);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn install(&self, kind: FilterKind) -> RpcResult {
+        let reader = self.node.reader()?;
+        let next_block = self.head(&reader)? + 1;
+        let mut filters = self.filters.lock();
+        filters.0.retain(|_, f| f.last_poll.elapsed() < FILTER_TTL);
+        let id = U256::from(filters.1);
+        filters.1 += 1;
+        filters.0.insert(id, InstalledFilter { kind, next_block, last_poll: Instant::now() });
+        to_value(id)
+    }
+
+    fn filter_changes(&self, id: U256) -> RpcResult {
+        let reader = self.node.reader()?;
+        let head = self.head(&reader)?;
+        let (kind_logs, next) = {
+            let mut filters = self.filters.lock();
+            let Some(f) = filters.0.get_mut(&id) else {
+                return Err(RpcError::new(-32000, "filter not found"));
+            };
+            f.last_poll = Instant::now();
+            let next = f.next_block;
+            f.next_block = head + 1;
+            let kind = match &f.kind {
+                FilterKind::Logs(filter) => Some(Some((**filter).clone())),
+                FilterKind::Blocks => Some(None),
+                FilterKind::PendingTransactions => None,
+            };
+            (kind, next)
+        };
+        match kind_logs {
+            None => to_value(Vec::<B256>::new()),
+            Some(None) => {
+                let hashes: Vec<B256> = if next > head {
+                    Vec::new()
+                } else {
+                    reader.headers(next, head)?.iter().map(|h| h.hash_slow()).collect()
+                };
+                to_value(hashes)
+            }
+            Some(Some(filter)) => {
+                if next > head {
+                    return to_value(Vec::<Log>::new());
+                }
+                to_value(self.logs(&reader, &filter, Some(next))?)
+            }
+        }
+    }
+}
+
+fn rebuild_with_logs(
+    inner: alloy::consensus::ReceiptEnvelope<()>,
+    logs: Vec<Log>,
+) -> alloy::consensus::ReceiptEnvelope<Log> {
+    use alloy::consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom};
+    let convert = |r: ReceiptWithBloom<Receipt<()>>| ReceiptWithBloom {
+        receipt: Receipt {
+            status: r.receipt.status,
+            cumulative_gas_used: r.receipt.cumulative_gas_used,
+            logs,
+        },
+        logs_bloom: r.logs_bloom,
+    };
+    match inner {
+        ReceiptEnvelope::Legacy(r) => ReceiptEnvelope::Legacy(convert(r)),
+        ReceiptEnvelope::Eip2930(r) => ReceiptEnvelope::Eip2930(convert(r)),
+        ReceiptEnvelope::Eip1559(r) => ReceiptEnvelope::Eip1559(convert(r)),
+        ReceiptEnvelope::Eip4844(r) => ReceiptEnvelope::Eip4844(convert(r)),
+        ReceiptEnvelope::Eip7702(r) => ReceiptEnvelope::Eip7702(convert(r)),
+    }
+}

@@ -1,0 +1,330 @@
+//! `alara bench chain`: the embedded node against anvil, same workload, same run.
+//!
+//! Throughput: ERC-20 transfers signed ahead of time, submitted with
+//! `eth_sendRawTransaction` by several concurrent senders, and confirmed by receipts; the
+//! clock runs from the first submission to the last confirmation. Cold start: process
+//! start until the first JSON-RPC answer — for Alara with a persisted chain of many blocks
+//! to reopen, for anvil with an empty in-memory chain.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, TxKind, B256, U256};
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use alara_chain::{client, dev};
+use alara_contracts::AlaraToken;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::context::Context;
+
+/// Arguments of `alara bench chain`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// ERC-20 transfers to submit to each node.
+    #[arg(long, default_value_t = 4000)]
+    pub txs: usize,
+    /// Concurrent senders (each a dev account with its own nonce sequence), 1-9.
+    #[arg(long, default_value_t = 8)]
+    pub senders: usize,
+    /// Blocks in the persisted chain Alara reopens for the cold-start measurement.
+    #[arg(long, default_value_t = 100_000)]
+    pub cold_blocks: u64,
+    /// Cold starts per node (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    pub cold_runs: usize,
+}
+
+#[derive(Serialize, Default)]
+struct Side {
+    transfers_per_sec: f64,
+    elapsed_ms: f64,
+    cold_start_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    workload: String,
+    alara: Side,
+    anvil: Side,
+    anvil_version: String,
+    throughput_ratio: f64,
+    cold_start_ratio: f64,
+    cold_blocks: u64,
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> eyre::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// One raw HTTP JSON-RPC call on a fresh connection; `None` until something answers.
+fn probe(addr: SocketAddr) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(50)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.contains("\"result\"").then_some(out)
+}
+
+fn alara_node(data_dir: &Path, port: u16) -> eyre::Result<Proc> {
+    let exe = std::env::current_exe()?;
+    let child = Command::new(exe)
+        .args(["--data-dir"])
+        .arg(data_dir)
+        .args(["chain", "node", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(Proc(child))
+}
+
+fn anvil_node(port: u16) -> eyre::Result<Proc> {
+    let bin = alara_chain::tools::require_foundry_bin("anvil")?;
+    let child = Command::new(bin)
+        .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--silent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(Proc(child))
+}
+
+/// Starts a process and returns it once its endpoint answers, with the time that took.
+fn cold_start(start: impl Fn(u16) -> eyre::Result<Proc>) -> eyre::Result<(Proc, Duration, SocketAddr)> {
+    let port = free_port()?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let t0 = Instant::now();
+    let proc = start(port)?;
+    loop {
+        if probe(addr).is_some() {
+            return Ok((proc, t0.elapsed(), addr));
+        }
+        eyre::ensure!(t0.elapsed() < Duration::from_secs(60), "node on {addr} did not answer within 60 s");
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn sign_transfer(signer: &PrivateKeySigner, token: Address, nonce: u64, to: Address) -> (B256, String) {
+    let input = AlaraToken::transferCall { to, value: U256::from(1) }.abi_encode();
+    let mut tx = TxEip1559 {
+        chain_id: dev_chain_id(),
+        nonce,
+        gas_limit: 80_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(token),
+        value: U256::ZERO,
+        input: input.into(),
+        ..Default::default()
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).expect("local signing cannot fail");
+    let env = TxEnvelope::from(tx.into_signed(sig));
+    (*env.tx_hash(), format!("0x{}", hex::encode(env.encoded_2718())))
+}
+
+fn dev_chain_id() -> u64 {
+    alara_chain::DEFAULT_CHAIN_ID
+}
+
+/// Deploys a token, funds the senders, then times the signed transfers.
+async fn throughput(url: &str, txs: usize, senders: usize, label: &str) -> eyre::Result<Duration> {
+    let owner = client::provider_for(url, dev::dev_signer(0))?;
+    let supply = U256::from(10u64).pow(U256::from(27));
+    let token = AlaraToken::deploy(&owner, dev::dev_addresses()[0], supply).await?;
+    let signers: Vec<PrivateKeySigner> = (1..=senders).map(dev::dev_signer).collect();
+    for s in &signers {
+        token.transfer(s.address(), U256::from(10u64).pow(U256::from(24))).send().await?.get_receipt().await?;
+    }
+    let per_sender = txs.div_ceil(senders);
+    let mut work = Vec::new();
+    for (i, s) in signers.iter().enumerate() {
+        let nonce = owner.get_transaction_count(s.address()).await?;
+        let list: Vec<(B256, String)> = (0..per_sender as u64)
+            .map(|k| {
+                // Fresh recipients, so storage grows as in real use.
+                let mut to = [0u8; 20];
+                to[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                to[8..16].copy_from_slice(&k.to_be_bytes());
+                to[19] = 1;
+                sign_transfer(s, *token.address(), nonce + k, Address::from(to))
+            })
+            .collect();
+        work.push(list);
+    }
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(senders * 2).build()?;
+    let bar = ProgressBar::new((per_sender * senders) as u64).with_style(
+        ProgressStyle::with_template("{prefix:>8} {bar:40} {pos}/{len} transfers")?,
+    );
+    bar.set_prefix(label.to_string());
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for list in work {
+        let http = http.clone();
+        let url = url.to_string();
+        let bar = bar.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut last = B256::ZERO;
+            for (i, (hash, raw)) in list.into_iter().enumerate() {
+                let body = format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"eth_sendRawTransaction","params":["{raw}"]}}"#);
+                let resp = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?
+                    .text()
+                    .await?;
+                eyre::ensure!(!resp.contains("\"error\""), "submission refused: {resp}");
+                last = hash;
+                bar.inc(1);
+            }
+            Ok::<B256, eyre::Report>(last)
+        }));
+    }
+    let mut lasts = Vec::new();
+    for t in tasks {
+        lasts.push(t.await??);
+    }
+    // Confirmed: every sender's last transaction has a successful receipt.
+    for hash in lasts {
+        loop {
+            if let Some(r) = owner.get_transaction_receipt(hash).await? {
+                eyre::ensure!(r.status(), "transfer {hash} failed");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let elapsed = t0.elapsed();
+    bar.finish_and_clear();
+    for s in &signers {
+        let n = owner.get_transaction_count(s.address()).await?;
+        eyre::ensure!(n as usize >= per_sender, "{label}: sender {} has nonce {n}, expected ≥ {per_sender}", s.address());
+    }
+    Ok(elapsed)
+}
+
+/// Builds a chain of `blocks` empty blocks in `dir` (once), for the cold-start measurement.
+async fn persisted_chain(dir: &Path, blocks: u64) -> eyre::Result<()> {
+    let (proc, _, addr) = cold_start(|port| alara_node(dir, port))?;
+    let url = format!("http://{addr}");
+    let provider = client::provider_for(&url, dev::dev_signer(0))?;
+    let head = provider.get_block_number().await?;
+    if head < blocks {
+        let missing = blocks - head;
+        let _: serde_json::Value = provider.raw_request("anvil_mine".into(), (U256::from(missing),)).await?;
+    }
+    drop(proc);
+    Ok(())
+}
+
+fn anvil_version() -> String {
+    alara_chain::tools::foundry_bin("anvil")
+        .and_then(|b| Command::new(b).arg("--version").output().ok())
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+/// Runs the benchmark and prints the table.
+pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
+    eyre::ensure!((1..=9).contains(&args.senders), "--senders must be 1-9 (dev accounts 1-9 send)");
+    eyre::ensure!(args.cold_runs >= 1, "--cold-runs must be at least 1");
+    let scratch = tempfile::tempdir()?;
+    let mut report = Report {
+        workload: format!(
+            "{} ERC-20 transfers, {} concurrent senders, eth_sendRawTransaction + receipts",
+            args.txs.div_ceil(args.senders) * args.senders,
+            args.senders
+        ),
+        alara: Side::default(),
+        anvil: Side::default(),
+        anvil_version: anvil_version(),
+        throughput_ratio: 0.0,
+        cold_start_ratio: 0.0,
+        cold_blocks: args.cold_blocks,
+    };
+
+    // Throughput, Alara first (persisted, durable), then anvil (in memory).
+    {
+        let dir = scratch.path().join("throughput");
+        let (_proc, _, addr) = cold_start(|port| alara_node(&dir, port))?;
+        let t = throughput(&format!("http://{addr}"), args.txs, args.senders, "alara").await?;
+        report.alara.elapsed_ms = t.as_secs_f64() * 1e3;
+    }
+    {
+        let (_proc, _, addr) = cold_start(anvil_node)?;
+        let t = throughput(&format!("http://{addr}"), args.txs, args.senders, "anvil").await?;
+        report.anvil.elapsed_ms = t.as_secs_f64() * 1e3;
+    }
+    let n = (args.txs.div_ceil(args.senders) * args.senders) as f64;
+    report.alara.transfers_per_sec = n / (report.alara.elapsed_ms / 1e3);
+    report.anvil.transfers_per_sec = n / (report.anvil.elapsed_ms / 1e3);
+    report.throughput_ratio = report.alara.transfers_per_sec / report.anvil.transfers_per_sec;
+
+    // Cold start: alternate the two so machine noise hits both alike.
+    let cold_dir = scratch.path().join("cold");
+    eprintln!("building a persisted chain of {} blocks for the cold start…", args.cold_blocks);
+    persisted_chain(&cold_dir, args.cold_blocks).await?;
+    let (mut alara_runs, mut anvil_runs) = (Vec::new(), Vec::new());
+    for _ in 0..args.cold_runs {
+        let (p, t, _) = cold_start(|port| alara_node(&cold_dir, port))?;
+        drop(p);
+        alara_runs.push(t);
+        let (p, t, _) = cold_start(anvil_node)?;
+        drop(p);
+        anvil_runs.push(t);
+    }
+    report.alara.cold_start_ms = median(alara_runs).as_secs_f64() * 1e3;
+    report.anvil.cold_start_ms = median(anvil_runs).as_secs_f64() * 1e3;
+    report.cold_start_ratio = report.alara.cold_start_ms / report.anvil.cold_start_ms;
+
+    ctx.emit(&report, || print_report(&report))
+}
+
+fn print_report(r: &Report) {
+    println!("alara bench chain — {}", r.workload);
+    println!("peer: {}", r.anvil_version);
+    println!();
+    println!("{:<34} {:>14} {:>14} {:>10}   target", "", "alara", "anvil", "ratio");
+    println!(
+        "{:<34} {:>14.0} {:>14.0} {:>9.2}×   ≥ 1.5× anvil",
+        "transfers/s (submitted+confirmed)", r.alara.transfers_per_sec, r.anvil.transfers_per_sec, r.throughput_ratio
+    );
+    println!(
+        "{:<34} {:>14.1} {:>14.1} {:>9.2}×   ≤ 1.0× anvil",
+        format!("cold start ms (alara: {} blocks)", r.cold_blocks),
+        r.alara.cold_start_ms,
+        r.anvil.cold_start_ms,
+        r.cold_start_ratio
+    );
+    println!();
+    println!("alara persists every block with an fsync before answering; anvil keeps its chain in memory.");
+}

@@ -1,0 +1,81 @@
+//! `alara chain …`: node-only commands.
+
+use std::path::PathBuf;
+
+use alloy::providers::Provider;
+use serde::Serialize;
+
+use crate::context::Context;
+
+/// Node-only subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Run the embedded node without deploying contracts (same flags as `alara up`).
+    Node(super::up::Args),
+    /// Show what the chain at --rpc-url is: chain id, head block, client.
+    Info,
+    /// Create a new key in an encrypted Web3 Secret Storage keystore file.
+    ///
+    /// The password comes from ALARA_KEYSTORE_PASSWORD or is prompted for. Use the file
+    /// with --keystore on any command that signs.
+    KeystoreNew {
+        /// Directory for the keystore file. Default: <data-dir>/keystore.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Serialize)]
+struct Info {
+    rpc_url: String,
+    chain_id: u64,
+    block_number: u64,
+    client_version: String,
+    signer: String,
+}
+
+/// Runs an `alara chain` subcommand.
+pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
+    match command {
+        Command::Node(mut args) => {
+            args.no_deploy = true;
+            super::up::run(ctx, args).await
+        }
+        Command::Info => {
+            let conn = ctx.connect().await?;
+            let info = Info {
+                rpc_url: conn.url.clone(),
+                chain_id: conn.chain_id,
+                block_number: conn.provider.get_block_number().await?,
+                client_version: conn.provider.get_client_version().await?,
+                signer: conn.signer.to_string(),
+            };
+            ctx.emit(&info, || {
+                println!("endpoint:  {}", info.rpc_url);
+                println!("chain id:  {}", info.chain_id);
+                println!("block:     {}", info.block_number);
+                println!("client:    {}", info.client_version);
+                println!("signer:    {}", info.signer);
+            })
+        }
+        Command::KeystoreNew { dir } => {
+            let dir = dir.unwrap_or_else(|| ctx.data_dir.join("keystore"));
+            let password = match std::env::var(alara_chain::client::KEYSTORE_PASSWORD_ENV) {
+                Ok(p) => p,
+                Err(_) => {
+                    let p = rpassword::prompt_password("New keystore password: ")?;
+                    let again = rpassword::prompt_password("Repeat password: ")?;
+                    eyre::ensure!(p == again, "the passwords differ");
+                    p
+                }
+            };
+            eyre::ensure!(password.len() >= 8, "use a password of at least 8 characters");
+            let (path, address) = alara_chain::client::create_keystore(&dir, &password)?;
+            let out = serde_json::json!({ "keystore": path, "address": address });
+            ctx.emit(&out, || {
+                println!("created {} for {address}", path.display());
+                println!("use it with: --keystore {}", path.display());
+            })
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! `alara up`: the embedded chain with the core contracts, served until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use alara_chain::{client, dev, Mining, Node, NodeConfig};
+use serde::Serialize;
+
+use crate::context::Context;
+
+/// Arguments of `alara up`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Port for the JSON-RPC endpoint.
+    #[arg(long, default_value_t = 8545)]
+    pub port: u16,
+    /// Address to bind. Use 0.0.0.0 to serve other machines (the dev keys are public!).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Keep the chain in memory only; nothing is written to --data-dir/chain.
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// Mine a block every N seconds instead of one block per transaction.
+    #[arg(long, value_name = "SECONDS")]
+    pub block_time: Option<f64>,
+    /// Chain id (EIP-155). The default matches anvil and hardhat.
+    #[arg(long, default_value_t = alara_chain::DEFAULT_CHAIN_ID)]
+    pub chain_id: u64,
+    /// Start the node only; do not deploy the core contracts.
+    #[arg(long)]
+    pub no_deploy: bool,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    rpc_url: String,
+    chain_id: u64,
+    data_dir: Option<String>,
+    head_block: u64,
+    accounts: Vec<String>,
+    contracts: Option<alara_contracts::CoreContracts>,
+}
+
+/// Builds the node configuration from the arguments.
+pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
+    let mut config = if args.ephemeral {
+        NodeConfig::ephemeral()
+    } else {
+        NodeConfig::persistent(ctx.data_dir.join("chain"))
+    };
+    config.chain_id = args.chain_id;
+    if let Some(secs) = args.block_time {
+        eyre::ensure!(secs > 0.0 && secs.is_finite(), "--block-time must be a positive number of seconds");
+        config.mining = Mining::Interval(Duration::from_secs_f64(secs));
+    }
+    Ok(config)
+}
+
+/// Starts a node and its server, prints where it is, and waits for Ctrl-C.
+pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .map_err(|e| eyre::eyre!("--host {} --port {}: {e}", args.host, args.port))?;
+    let config = node_config(ctx, &args)?;
+    let data_dir = config.db_path.as_ref().map(|p| p.display().to_string());
+    let node = Node::open(config)?;
+    let server = alara_chain::serve(node.clone(), addr).await.map_err(|e| {
+        eyre::eyre!("{e}\nIs another node already listening on {addr}? Pick another with --port.")
+    })?;
+    let url = server.url();
+
+    let contracts = if args.no_deploy {
+        None
+    } else {
+        let provider = client::provider_for(&url, dev::dev_signer(0))?;
+        let core =
+            alara_contracts::deploy_core(&provider, &ctx.data_dir, dev::dev_addresses()[0]).await?;
+        Some(core)
+    };
+    let head = node.reader()?.meta_u64(alara_chain::storage::meta::HEAD)?.unwrap_or(0);
+    let summary = Summary {
+        rpc_url: url.clone(),
+        chain_id: node.chain_id(),
+        data_dir,
+        head_block: head,
+        accounts: dev::dev_addresses().iter().map(|a| a.to_string()).collect(),
+        contracts,
+    };
+    ctx.emit(&summary, || print_summary(&summary))?;
+
+    tokio::signal::ctrl_c().await?;
+    eprintln!("\nstopping: finishing the batch in hand and closing the database");
+    drop(server);
+    node.shutdown();
+    Ok(())
+}
+
+fn print_summary(s: &Summary) {
+    println!("Alara chain {} listening on {}", s.chain_id, s.rpc_url);
+    match &s.data_dir {
+        Some(d) => println!("data: {d} (head block {})", s.head_block),
+        None => println!("data: in memory (--ephemeral)"),
+    }
+    println!("\nDev accounts (10,000 ETH each; mnemonic \"{}\"):", dev::DEV_MNEMONIC);
+    for (i, (addr, key)) in dev::DEV_KEYS.iter().enumerate() {
+        println!("  ({i}) {addr}  key {key}");
+    }
+    println!("  These keys are public. Never use them on a real network.");
+    if let Some(c) = &s.contracts {
+        println!("\nContracts:\n  AlaraToken  {}", c.token);
+    }
+    println!("\nTry:  cast block-number --rpc-url {}", s.rpc_url);
+    println!("Press Ctrl-C to stop.");
+}

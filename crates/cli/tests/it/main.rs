@@ -1,0 +1,6 @@
+//! End-to-end tests of the `alara` binary: real clients against the embedded node, crash
+//! safety, the command line.
+
+mod clients;
+mod node_process;
+mod support;

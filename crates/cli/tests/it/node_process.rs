@@ -1,0 +1,100 @@
+//! The node as a process: restart where it stopped, and lose no acknowledged block to
+//! `kill -9`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, TxKind, B256, U256};
+use alloy::providers::{Provider, ProviderBuilder};
+use rand::Rng;
+
+use crate::support::AlaraNode;
+
+fn transfer(signer: &alloy::signers::local::PrivateKeySigner, nonce: u64, to: Address) -> (B256, Vec<u8>) {
+    let mut tx = TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(to),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).unwrap();
+    let env = TxEnvelope::from(tx.into_signed(sig));
+    (*env.tx_hash(), env.encoded_2718())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_continues_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = AlaraNode::start(dir.path(), &["up"]);
+    let token = node.summary["contracts"]["token"].as_str().unwrap().to_string();
+    let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    let head = provider.get_block_number().await.unwrap();
+    let hash = provider.get_block_by_number(head.into()).await.unwrap().unwrap().header.hash;
+    drop(node);
+
+    let node = AlaraNode::start(dir.path(), &["up"]);
+    assert_eq!(node.summary["contracts"]["token"].as_str().unwrap(), token, "deploy is idempotent");
+    let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    assert_eq!(provider.get_block_number().await.unwrap(), head, "no new block on restart");
+    let again = provider.get_block_by_number(head.into()).await.unwrap().unwrap().header.hash;
+    assert_eq!(again, hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let signers = alara_chain::dev::dev_signers();
+    let acked: Arc<Mutex<Vec<B256>>> = Arc::default();
+    let mut last_head = 0u64;
+    for cycle in 0..6 {
+        let node = AlaraNode::start(dir.path(), &["chain", "node"]);
+        let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+        // Everything acknowledged before the previous kill is still there.
+        for hash in acked.lock().unwrap().iter() {
+            let r = provider.get_transaction_receipt(*hash).await.unwrap();
+            assert!(r.is_some_and(|r| r.status()), "cycle {cycle}: acknowledged {hash} lost");
+        }
+        let head = provider.get_block_number().await.unwrap();
+        assert!(head >= last_head, "cycle {cycle}: head went back from {last_head} to {head}");
+
+        // Four senders submit concurrently; kill at a random moment.
+        let mut tasks = Vec::new();
+        for signer in signers.iter().take(4).cloned() {
+            let url = node.url.clone();
+            let acked = acked.clone();
+            tasks.push(tokio::spawn(async move {
+                let provider = ProviderBuilder::new().connect_http(url.parse().unwrap());
+                let Ok(mut nonce) = provider.get_transaction_count(signer.address()).await else { return };
+                loop {
+                    let (hash, raw) = transfer(&signer, nonce, Address::repeat_byte(0x42));
+                    match provider.send_raw_transaction(&raw).await {
+                        Ok(_) => acked.lock().unwrap().push(hash),
+                        Err(_) => return, // the node died under us
+                    }
+                    nonce += 1;
+                }
+            }));
+        }
+        let wait = rand::thread_rng().gen_range(100..600);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        last_head = provider.get_block_number().await.unwrap_or(head);
+        node.kill9();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    let node = AlaraNode::start(dir.path(), &["chain", "node"]);
+    let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 50, "the test should have acknowledged many transactions, got {}", acked.len());
+    for hash in &acked {
+        assert!(provider.get_transaction_receipt(*hash).await.unwrap().is_some(), "lost {hash}");
+    }
+}
