@@ -1,1 +1,56 @@
-//! alara-store: placeholder, filled in by its issue.
+//! alara-store: Alara's content store.
+//!
+//! Owns content addressing identical to Kubo's `ipfs add` defaults (UnixFS in dag-pb,
+//! 256 KiB chunks, balanced DAG of 174 links, CIDv0 or CIDv1 with raw leaves), CAR import
+//! and export, the local blockstore (Kubo's flatfs layout, fsynced), a Kubo HTTP RPC
+//! backend behind the same [`Blockstore`] trait, pins and garbage collection, and age
+//! encryption of datasets before they are stored.
+//!
+//! It does not own what is committed on-chain (the data market commits the plaintext
+//! SHA-256 and publishes the ciphertext CID this crate returns), nor directories: a DAG is
+//! one file.
+//!
+//! Every block read is checked against its CID; a corrupt block is an
+//! [`Error::CorruptBlock`] naming it.
+
+pub mod block;
+pub mod blockstore;
+pub mod car;
+pub mod dag;
+pub mod dag_pb;
+pub mod encrypt;
+mod error;
+pub mod fs;
+pub mod importer;
+pub mod kubo;
+mod pb;
+pub mod reader;
+pub mod store;
+pub mod unixfs;
+
+pub use block::{parse_cid, Block, Cid, CidVersion};
+pub use blockstore::{Blockstore, GcStats};
+pub use car::{CarReader, CarWriter};
+pub use encrypt::{decrypt, encrypt_to, Identity, Recipient, SealedDataset};
+pub use error::{Error, Result};
+pub use fs::{FsBlockstore, FsOptions};
+pub use importer::{AddOptions, AddResult, FileImporter};
+pub use kubo::KuboBlockstore;
+pub use reader::FileReader;
+pub use store::{Adding, ExportResult, ImportResult, Store, VerifyResult};
+
+/// Serializes a CID as its string form (`Qm…`, `bafy…`).
+pub(crate) fn serialize_cid<S: serde::Serializer>(
+    cid: &Cid,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(cid)
+}
+
+/// Serializes CIDs as strings.
+pub(crate) fn serialize_cids<S: serde::Serializer>(
+    cids: &[Cid],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(cids.iter().map(|c| c.to_string()))
+}

@@ -148,7 +148,7 @@ async function carWrite (size, seed, cidVersion, outPath) {
   // Depth-first, links in order: the order `ipfs dag export` writes.
   const seen = new Set()
   const visit = async (cid) => {
-    const key = cid.multihash.toString()
+    const key = Buffer.from(cid.multihash.bytes).toString('hex')
     if (seen.has(key)) return
     seen.add(key)
     const chunks = []

@@ -1,0 +1,10 @@
+//! Integration tests of alara-store: Kubo CID vectors, CAR interop with `@ipld/car`,
+//! durability, integrity, encryption, and the Kubo RPC client.
+
+mod car_interop;
+mod common;
+mod crash;
+mod encryption;
+mod kubo_rpc;
+mod store;
+mod vectors;
