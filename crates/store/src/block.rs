@@ -106,6 +106,11 @@ pub fn verify(cid: &Cid, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// SHA-256 of `data`: the plaintext commitment a dataset is committed under on-chain.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
 /// Parses a CID string (`Qm…`, `bafy…`, any multibase).
 pub fn parse_cid(s: &str) -> Result<Cid> {
     let trimmed = s.trim().trim_start_matches("/ipfs/");

@@ -423,7 +423,7 @@ mod tests {
     #[test]
     fn flipped_byte_names_the_block() {
         let b = Block::encode(RAW, CidVersion::V1, vec![7; 100]).unwrap();
-        let mut car = car_with(&[b.clone()]);
+        let mut car = car_with(std::slice::from_ref(&b));
         let last = car.len() - 1;
         car[last] ^= 1;
         let err = CarReader::new(&car[..]).unwrap().next_block().unwrap_err();

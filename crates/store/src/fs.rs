@@ -292,7 +292,7 @@ impl Blockstore for FsBlockstore {
                 // Leftover temporary files from a crashed write; anything else unknown stays.
                 None => {
                     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-                    !(name.is_some_and(|n| n.ends_with(".tmp")) && !in_flight.contains(&path))
+                    !name.is_some_and(|n| n.ends_with(".tmp")) || in_flight.contains(&path)
                 }
             };
             if keep {

@@ -156,9 +156,9 @@ impl KuboBlockstore {
         // One JSON object per line; the last with a Hash is the file.
         let last = text
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<AddResponse>(l).ok())
-            .filter(|r| r.hash.is_some())
-            .last()
+            .find(|r| r.hash.is_some())
             .ok_or_else(|| Error::Kubo {
                 endpoint: "/api/v0/add".into(),
                 message: format!(

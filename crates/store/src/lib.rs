@@ -13,6 +13,10 @@
 //! Every block read is checked against its CID; a corrupt block is an
 //! [`Error::CorruptBlock`] naming it.
 
+// Errors carry the CID they are about (80 bytes inline); they are the cold path, and
+// boxing every CID would make matching on them clumsy for callers.
+#![allow(clippy::result_large_err)]
+
 pub mod block;
 pub mod blockstore;
 pub mod car;
@@ -28,7 +32,9 @@ pub mod reader;
 pub mod store;
 pub mod unixfs;
 
-pub use block::{parse_cid, Block, Cid, CidVersion};
+pub use block::{parse_cid, sha256, Block, Cid, CidVersion};
+/// The SHA-256 hasher used for blocks and commitments (for streaming commitments).
+pub use sha2::{Digest, Sha256};
 pub use blockstore::{Blockstore, GcStats};
 pub use car::{CarReader, CarWriter};
 pub use encrypt::{decrypt, encrypt_to, Identity, Recipient, SealedDataset};
