@@ -46,9 +46,13 @@ impl Checkpoint {
     /// Parses a note body (extension lines after the root are allowed and ignored).
     pub fn parse_body(body: &str) -> Result<Self> {
         let bad = |detail: String| Error::Malformed { what: "checkpoint", detail };
-        let body = body.strip_suffix('\n').ok_or_else(|| bad("body does not end in a newline".into()))?;
+        let body =
+            body.strip_suffix('\n').ok_or_else(|| bad("body does not end in a newline".into()))?;
         let mut lines = body.split('\n');
-        let origin = lines.next().filter(|l| !l.is_empty()).ok_or_else(|| bad("missing origin line".into()))?;
+        let origin = lines
+            .next()
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| bad("missing origin line".into()))?;
         let size_line = lines.next().ok_or_else(|| bad("missing tree size line".into()))?;
         let canonical = !size_line.is_empty()
             && size_line.bytes().all(|b| b.is_ascii_digit())
@@ -56,9 +60,12 @@ impl Checkpoint {
         if !canonical {
             return Err(bad(format!("tree size {size_line:?} is not a canonical decimal number")));
         }
-        let size = size_line.parse::<u64>().map_err(|e| bad(format!("tree size {size_line:?}: {e}")))?;
+        let size =
+            size_line.parse::<u64>().map_err(|e| bad(format!("tree size {size_line:?}: {e}")))?;
         let root_line = lines.next().ok_or_else(|| bad("missing root hash line".into()))?;
-        let root = B64.decode(root_line).map_err(|e| bad(format!("root {root_line:?} is not base64: {e}")))?;
+        let root = B64
+            .decode(root_line)
+            .map_err(|e| bad(format!("root {root_line:?} is not base64: {e}")))?;
         let root = Hash::from_slice(&root)?;
         if lines.any(|l| l.is_empty()) {
             return Err(bad("empty extension line".into()));
@@ -113,7 +120,10 @@ impl NoteSigner {
     /// Parses Go's private key format `PRIVATE+KEY+name+hash+base64(0x01 ‖ seed)`.
     pub fn from_private_key(skey: &str) -> Result<Self> {
         let bad = |d: &str| Error::Malformed { what: "private note key", detail: d.to_string() };
-        let rest = skey.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("missing PRIVATE+KEY+ prefix"))?;
+        let rest = skey
+            .trim()
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or_else(|| bad("missing PRIVATE+KEY+ prefix"))?;
         let mut parts = rest.splitn(3, '+');
         let (name, hash, key) = match (parts.next(), parts.next(), parts.next()) {
             (Some(n), Some(h), Some(k)) => (n, h, k),
@@ -160,7 +170,10 @@ impl NoteSigner {
 
     /// Signs a checkpoint.
     pub fn sign(&self, checkpoint: &Checkpoint) -> SignedCheckpoint {
-        SignedCheckpoint { checkpoint: checkpoint.clone(), note: self.sign_text(&checkpoint.body()) }
+        SignedCheckpoint {
+            checkpoint: checkpoint.clone(),
+            note: self.sign_text(&checkpoint.body()),
+        }
     }
 }
 
@@ -188,10 +201,14 @@ impl NoteVerifier {
         }
         let mut pk = [0u8; 32];
         pk.copy_from_slice(&raw[1..]);
-        let key = VerifyingKey::from_bytes(&pk).map_err(|e| bad(format!("not an Ed25519 point: {e}")))?;
+        let key =
+            VerifyingKey::from_bytes(&pk).map_err(|e| bad(format!("not an Ed25519 point: {e}")))?;
         let id = key_hash(name, &pk);
         if hex::encode(id) != hash {
-            return Err(bad(format!("key hash {hash} does not match name and key ({})", hex::encode(id))));
+            return Err(bad(format!(
+                "key hash {hash} does not match name and key ({})",
+                hex::encode(id)
+            )));
         }
         Ok(Self { name: name.to_string(), id, key })
     }
@@ -221,13 +238,15 @@ impl NoteVerifier {
             }
             let sig = ed25519_dalek::Signature::from_slice(&blob[4..])
                 .map_err(|e| Error::Signature(format!("malformed signature: {e}")))?;
-            return self
-                .key
-                .verify_strict(text.as_bytes(), &sig)
-                .map(|()| text)
-                .map_err(|_| Error::Signature(format!("signature by {} does not verify", self.name)));
+            return self.key.verify_strict(text.as_bytes(), &sig).map(|()| text).map_err(|_| {
+                Error::Signature(format!("signature by {} does not verify", self.name))
+            });
         }
-        Err(Error::Signature(format!("note carries no signature by {}+{}", self.name, hex::encode(self.id))))
+        Err(Error::Signature(format!(
+            "note carries no signature by {}+{}",
+            self.name,
+            hex::encode(self.id)
+        )))
     }
 }
 
@@ -264,7 +283,8 @@ fn split_note(note: &str) -> Result<(&str, Vec<&str>)> {
     let idx = note.find("\n\n").ok_or_else(|| bad("no blank line between text and signatures"))?;
     let text = &note[..idx + 1];
     let sigs = &note[idx + 2..];
-    let sigs = sigs.strip_suffix('\n').ok_or_else(|| bad("signature block does not end in a newline"))?;
+    let sigs =
+        sigs.strip_suffix('\n').ok_or_else(|| bad("signature block does not end in a newline"))?;
     let lines: Vec<&str> = sigs.split('\n').collect();
     if lines.iter().any(|l| !l.starts_with(SIG_PREFIX)) {
         return Err(bad("a signature line does not start with an em dash"));
@@ -318,7 +338,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const GO_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const GO_SKEY: &str =
+        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
     const GO_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
     const GO_TEXT: &str = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
     const GO_SIG: &str = "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=";
@@ -339,7 +360,11 @@ mod tests {
     #[test]
     fn checkpoint_sign_verify_and_tamper() {
         let signer = NoteSigner::new("alara.test/log", [7u8; 32]).unwrap();
-        let cp = Checkpoint { origin: "alara.test/log".into(), size: 42, root: crate::hash::sha256(b"r") };
+        let cp = Checkpoint {
+            origin: "alara.test/log".into(),
+            size: 42,
+            root: crate::hash::sha256(b"r"),
+        };
         let signed = signer.sign(&cp);
         let v = signer.verifier();
         signed.verify(&v).unwrap();
@@ -347,7 +372,8 @@ mod tests {
         let mut lie = signed.clone();
         lie.checkpoint.size = 43;
         assert!(lie.verify(&v).is_err());
-        let tampered = SignedCheckpoint { note: signed.note.replace("\n42\n", "\n41\n"), ..signed.clone() };
+        let tampered =
+            SignedCheckpoint { note: signed.note.replace("\n42\n", "\n41\n"), ..signed.clone() };
         assert!(tampered.verify(&v).is_err());
         let other = NoteSigner::new("alara.test/log", [8u8; 32]).unwrap().verifier();
         assert!(signed.verify(&other).is_err());
@@ -355,7 +381,9 @@ mod tests {
 
     #[test]
     fn rejects_noncanonical_bodies() {
-        for body in ["o\n01\nAAAA\n", "o\n-1\n", "\n1\n", "o\n1\n", "o\n1\nnot base64!\n", "o\n1\nAAAA\n"] {
+        for body in
+            ["o\n01\nAAAA\n", "o\n-1\n", "\n1\n", "o\n1\n", "o\n1\nnot base64!\n", "o\n1\nAAAA\n"]
+        {
             assert!(Checkpoint::parse_body(body).is_err(), "{body:?}");
         }
     }

@@ -26,7 +26,8 @@ const CRASH_SEED: [u8; 32] = [0x5a; 32];
 /// The crash writer's signer.
 pub fn crash_signer() -> NoteSigner {
     // The name is a constant that passes validation.
-    NoteSigner::new("alara.test/crash", CRASH_SEED).unwrap_or_else(|_| unreachable!("constant name is valid"))
+    NoteSigner::new("alara.test/crash", CRASH_SEED)
+        .unwrap_or_else(|_| unreachable!("constant name is valid"))
 }
 
 /// Runs the writer: `threads` threads append batches of 1–32 entries until killed (or
@@ -57,7 +58,11 @@ pub fn run_writer(dir: &Path, threads: usize, max_runtime: Duration) -> Result<(
                     let a = log.append_batch(&batch)?;
                     let mut text = String::new();
                     for (i, d) in batch.iter().enumerate() {
-                        text.push_str(&format!("ack {} {}\n", a.index + i as u64, leaf_hash(d).to_hex()));
+                        text.push_str(&format!(
+                            "ack {} {}\n",
+                            a.index + i as u64,
+                            leaf_hash(d).to_hex()
+                        ));
                     }
                     let mut o = out.lock();
                     o.write_all(text.as_bytes()).map_err(crate::error::io("stdout"))?;
@@ -113,7 +118,8 @@ pub fn crash_cycles(
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let mut parts = line.split(' ');
-                if let (Some("ack"), Some(i), Some(h)) = (parts.next(), parts.next(), parts.next()) {
+                if let (Some("ack"), Some(i), Some(h)) = (parts.next(), parts.next(), parts.next())
+                {
                     if let (Ok(i), Ok(h)) = (i.parse::<u64>(), Hash::from_hex(h)) {
                         seen.push((i, h));
                     }
@@ -132,7 +138,9 @@ pub fn crash_cycles(
                 if prev != h {
                     return Err(Error::Corrupt {
                         path: dir.to_path_buf(),
-                        detail: format!("cycle {cycle}: index {i} acknowledged twice with different entries"),
+                        detail: format!(
+                            "cycle {cycle}: index {i} acknowledged twice with different entries"
+                        ),
                     });
                 }
             }
@@ -141,7 +149,10 @@ pub fn crash_cycles(
         let t = Instant::now();
         let log = Log::open(LogConfig::new(dir, crash_signer()))?;
         let size = log.size();
-        let corrupt = |detail: String| Error::Corrupt { path: dir.to_path_buf(), detail: format!("cycle {cycle}: {detail}") };
+        let corrupt = |detail: String| Error::Corrupt {
+            path: dir.to_path_buf(),
+            detail: format!("cycle {cycle}: {detail}"),
+        };
         for (i, h) in &acked {
             if *i >= size {
                 return Err(corrupt(format!("acknowledged entry {i} is missing (size {size})")));

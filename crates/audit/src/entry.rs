@@ -252,8 +252,15 @@ impl EntryBody {
 }
 
 /// Names of the known kinds, for CLI help and validation.
-pub const KIND_NAMES: [&str; 7] =
-    ["inference", "model_registered", "data_access", "training_round", "oracle_report", "payout", "erasure"];
+pub const KIND_NAMES: [&str; 7] = [
+    "inference",
+    "model_registered",
+    "data_access",
+    "training_round",
+    "oracle_report",
+    "payout",
+    "erasure",
+];
 
 /// An audit entry: when, and what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,7 +416,11 @@ impl Entry {
                 amount: u128::from_be_bytes(r.array::<16>()?),
                 tx: r.opt_hash()?,
             }),
-            7 => EntryBody::Erasure(Erasure { basis: r.str()?, request: r.hash()?, commitments_erased: r.u64()? }),
+            7 => EntryBody::Erasure(Erasure {
+                basis: r.str()?,
+                request: r.hash()?,
+                commitments_erased: r.u64()?,
+            }),
             _ => {
                 let rest = &bytes[r.pos..];
                 r.pos = bytes.len();
@@ -478,7 +489,9 @@ impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8]> {
         let end = self.pos.checked_add(n).filter(|e| *e <= self.b.len());
         let Some(end) = end else {
-            return Err(self.err(format!("needed {n} more bytes, {} left", self.b.len() - self.pos)));
+            return Err(
+                self.err(format!("needed {n} more bytes, {} left", self.b.len() - self.pos))
+            );
         };
         let s = &self.b[self.pos..end];
         self.pos = end;
@@ -558,24 +571,74 @@ pub(crate) mod tests {
 
     pub(crate) fn arb_entry() -> impl Strategy<Value = Entry> {
         let body = prop_oneof![
-            (text(), model(), any::<u64>(), any::<u64>(), hash(), hash(), proptest::option::of(hash()), text())
-                .prop_map(|(system, model, started_ms, ended_ms, input, output, verified_by, purpose)| {
-                    EntryBody::Inference(Inference { system, model, started_ms, ended_ms, input, output, verified_by, purpose })
-                }),
-            (model(), text(), text(), text())
-                .prop_map(|(model, uri, owner, license)| EntryBody::ModelRegistered(ModelRegistered { model, uri, owner, license })),
-            (text(), text(), text(), text(), proptest::option::of(hash()))
-                .prop_map(|(dataset, accessor, mode, purpose, subject)| EntryBody::DataAccess(DataAccess { dataset, accessor, mode, purpose, subject })),
-            (text(), any::<u64>(), hash(), hash(), any::<u32>(), text())
-                .prop_map(|(task, round, model_hash, updates_root, participants, aggregator)| EntryBody::TrainingRound(TrainingRound { task, round, model_hash, updates_root, participants, aggregator })),
-            (text(), any::<u64>(), any::<i128>(), any::<u8>(), hash(), any::<u32>())
-                .prop_map(|(feed, round, value, decimals, report_hash, reporters)| EntryBody::OracleReport(OracleReport { feed, round, value, decimals, report_hash, reporters })),
-            (text(), text(), text(), any::<u128>(), proptest::option::of(hash()))
-                .prop_map(|(context, recipient, token, amount, tx)| EntryBody::Payout(Payout { context, recipient, token, amount, tx })),
-            (text(), hash(), any::<u64>())
-                .prop_map(|(basis, request, commitments_erased)| EntryBody::Erasure(Erasure { basis, request, commitments_erased })),
-            (100u16..1000, any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40))
-                .prop_map(|(kind, version, f)| EntryBody::Unknown { kind, version, fields: hex::encode(f) }),
+            (
+                text(),
+                model(),
+                any::<u64>(),
+                any::<u64>(),
+                hash(),
+                hash(),
+                proptest::option::of(hash()),
+                text()
+            )
+                .prop_map(
+                    |(system, model, started_ms, ended_ms, input, output, verified_by, purpose)| {
+                        EntryBody::Inference(Inference {
+                            system,
+                            model,
+                            started_ms,
+                            ended_ms,
+                            input,
+                            output,
+                            verified_by,
+                            purpose,
+                        })
+                    }
+                ),
+            (model(), text(), text(), text()).prop_map(|(model, uri, owner, license)| {
+                EntryBody::ModelRegistered(ModelRegistered { model, uri, owner, license })
+            }),
+            (text(), text(), text(), text(), proptest::option::of(hash())).prop_map(
+                |(dataset, accessor, mode, purpose, subject)| EntryBody::DataAccess(DataAccess {
+                    dataset,
+                    accessor,
+                    mode,
+                    purpose,
+                    subject
+                })
+            ),
+            (text(), any::<u64>(), hash(), hash(), any::<u32>(), text()).prop_map(
+                |(task, round, model_hash, updates_root, participants, aggregator)| {
+                    EntryBody::TrainingRound(TrainingRound {
+                        task,
+                        round,
+                        model_hash,
+                        updates_root,
+                        participants,
+                        aggregator,
+                    })
+                }
+            ),
+            (text(), any::<u64>(), any::<i128>(), any::<u8>(), hash(), any::<u32>()).prop_map(
+                |(feed, round, value, decimals, report_hash, reporters)| EntryBody::OracleReport(
+                    OracleReport { feed, round, value, decimals, report_hash, reporters }
+                )
+            ),
+            (text(), text(), text(), any::<u128>(), proptest::option::of(hash())).prop_map(
+                |(context, recipient, token, amount, tx)| EntryBody::Payout(Payout {
+                    context,
+                    recipient,
+                    token,
+                    amount,
+                    tx
+                })
+            ),
+            (text(), hash(), any::<u64>()).prop_map(|(basis, request, commitments_erased)| {
+                EntryBody::Erasure(Erasure { basis, request, commitments_erased })
+            }),
+            (100u16..1000, any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40)).prop_map(
+                |(kind, version, f)| EntryBody::Unknown { kind, version, fields: hex::encode(f) }
+            ),
         ];
         (any::<u64>(), body).prop_map(|(time_ms, body)| Entry { time_ms, body })
     }
@@ -610,7 +673,13 @@ pub(crate) mod tests {
     fn json_shape_is_readable() {
         let e = Entry {
             time_ms: 1,
-            body: EntryBody::Payout(Payout { context: "c".into(), recipient: "r".into(), token: "ALR".into(), amount: u128::MAX, tx: None }),
+            body: EntryBody::Payout(Payout {
+                context: "c".into(),
+                recipient: "r".into(),
+                token: "ALR".into(),
+                amount: u128::MAX,
+                tx: None,
+            }),
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], "payout");

@@ -19,10 +19,35 @@ pub const PASSPHRASE_ENV: &str = "ALARA_LOG_KEY_PASSWORD";
 /// scrypt work factor (log2 N) for new key files: age's recommended ~1 s on a laptop.
 pub const DEFAULT_WORK_FACTOR: u8 = 18;
 
+/// The key passphrase: `ALARA_LOG_KEY_PASSWORD`, or a prompt when stdin is a terminal.
+/// It is never written anywhere; lose it and the log needs a new key (and origin).
+pub fn passphrase() -> Result<String> {
+    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
+        if !p.is_empty() {
+            return Ok(p);
+        }
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return rpassword::prompt_password("audit log key passphrase: ").map_err(|e| Error::Key {
+            path: PASSPHRASE_ENV.into(),
+            detail: format!("reading the passphrase: {e}"),
+        });
+    }
+    Err(Error::Key {
+        path: PASSPHRASE_ENV.into(),
+        detail: format!("no passphrase: set {PASSPHRASE_ENV} (it encrypts the log's signing key; keep it in your secret store)"),
+    })
+}
+
 /// Opens the key file at `path`, or creates it with a fresh key named `name`.
 ///
 /// `work_factor` only matters on creation (tests use a small one to stay fast).
-pub fn open_or_create(path: &Path, passphrase: &str, name: &str, work_factor: u8) -> Result<NoteSigner> {
+pub fn open_or_create(
+    path: &Path,
+    passphrase: &str,
+    name: &str,
+    work_factor: u8,
+) -> Result<NoteSigner> {
     if path.exists() {
         return open(path, passphrase);
     }
@@ -41,13 +66,18 @@ pub fn open(path: &Path, passphrase: &str) -> Result<NoteSigner> {
     }
     let armored = std::fs::read(path).map_err(crate::error::io(path))?;
     let reader = age::armor::ArmoredReader::new(&armored[..]);
-    let decryptor = age::Decryptor::new(reader).map_err(|e| key_err(format!("not an age file: {e}")))?;
+    let decryptor =
+        age::Decryptor::new(reader).map_err(|e| key_err(format!("not an age file: {e}")))?;
     let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
     let mut plain = String::new();
-    let mut r = decryptor
-        .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|e| key_err(format!("cannot decrypt ({e}); is {PASSPHRASE_ENV} the passphrase it was created with?")))?;
-    std::io::Read::read_to_string(&mut r, &mut plain).map_err(|e| key_err(format!("reading plaintext: {e}")))?;
+    let mut r =
+        decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| {
+            key_err(format!(
+                "cannot decrypt ({e}); is {PASSPHRASE_ENV} the passphrase it was created with?"
+            ))
+        })?;
+    std::io::Read::read_to_string(&mut r, &mut plain)
+        .map_err(|e| key_err(format!("reading plaintext: {e}")))?;
     NoteSigner::from_private_key(&plain)
 }
 
@@ -59,14 +89,17 @@ pub fn create(path: &Path, passphrase: &str, signer: &NoteSigner, work_factor: u
     }
     let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
     recipient.set_work_factor(work_factor);
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-        .map_err(|e| key_err(format!("encryptor: {e}")))?;
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| key_err(format!("encryptor: {e}")))?;
     let mut out = Vec::new();
     {
-        let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
-            .map_err(|e| key_err(e.to_string()))?;
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+                .map_err(|e| key_err(e.to_string()))?;
         let mut w = encryptor.wrap_output(armor).map_err(|e| key_err(e.to_string()))?;
-        std::io::Write::write_all(&mut w, signer.to_private_key().as_bytes()).map_err(|e| key_err(e.to_string()))?;
+        std::io::Write::write_all(&mut w, signer.to_private_key().as_bytes())
+            .map_err(|e| key_err(e.to_string()))?;
         w.finish().and_then(|a| a.finish()).map_err(|e| key_err(e.to_string()))?;
     }
     if let Some(dir) = path.parent() {

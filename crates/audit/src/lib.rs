@@ -27,6 +27,9 @@
 //! # Ok(()) }
 //! ```
 
+pub mod anchor;
+pub mod audited;
+pub mod bench;
 pub mod checkpoint;
 pub mod crash;
 pub mod entry;

@@ -177,7 +177,13 @@ impl std::fmt::Debug for Log {
 }
 
 fn open_rw(path: &Path) -> Result<File> {
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io(path))
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io(path))
 }
 
 fn read_exact_at(f: &File, buf: &mut [u8], offset: u64, path: &Path) -> Result<()> {
@@ -195,7 +201,11 @@ impl Subtrees for NodeFile<'_> {
     fn complete(&self, level: u32, index: u64) -> Result<Hash> {
         let end = (index + 1).checked_shl(level).unwrap_or(u64::MAX);
         if level >= 64 || end > self.size {
-            return Err(Error::OutOfRange { what: "subtree end", requested: end, available: self.size });
+            return Err(Error::OutOfRange {
+                what: "subtree end",
+                requested: end,
+                available: self.size,
+            });
         }
         let mut buf = [0u8; 32];
         read_exact_at(self.file, &mut buf, node_position(level, index) * 32, self.path)?;
@@ -312,7 +322,10 @@ impl Log {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = Identity { origin: config.signer.name().to_string(), verifier: verifier.clone() };
+                let id = Identity {
+                    origin: config.signer.name().to_string(),
+                    verifier: verifier.clone(),
+                };
                 write_atomic(&id_path, &serde_json::to_vec_pretty(&id)?)?;
             }
             Err(e) => return Err(Error::Io { path: id_path, source: e }),
@@ -488,7 +501,10 @@ impl Log {
             self.shared.space.wait_for(&mut q, Duration::from_millis(100));
         }
         if q.body.len() + bytes > u32::MAX as usize {
-            return Err(Error::EntryTooLarge { size: bytes, limit: u32::MAX as usize - q.body.len() });
+            return Err(Error::EntryTooLarge {
+                size: bytes,
+                limit: u32::MAX as usize - q.body.len(),
+            });
         }
         let index = q.next_index;
         q.body.reserve(bytes);
@@ -567,7 +583,11 @@ impl Log {
     fn check_size(&self, size: u64) -> Result<u64> {
         let durable = self.size();
         if size > durable {
-            return Err(Error::OutOfRange { what: "tree size", requested: size, available: durable });
+            return Err(Error::OutOfRange {
+                what: "tree size",
+                requested: size,
+                available: durable,
+            });
         }
         Ok(durable)
     }
@@ -576,7 +596,11 @@ impl Log {
     pub fn entry(&self, index: u64) -> Result<Vec<u8>> {
         let size = self.size();
         if index >= size {
-            return Err(Error::OutOfRange { what: "entry index", requested: index, available: size });
+            return Err(Error::OutOfRange {
+                what: "entry index",
+                requested: index,
+                available: size,
+            });
         }
         let r = &self.shared.readers;
         let mut off = [0u8; 8];
@@ -680,14 +704,19 @@ impl Log {
                 pos += 1;
             });
             if let Some(p) = mismatch {
-                return Err(corrupt(format!("node {p} (while adding entry {i}) differs from the recomputed hash")));
+                return Err(corrupt(format!(
+                    "node {p} (while adding entry {i}) differs from the recomputed hash"
+                )));
             }
         }
         if let Some(cp) = self.latest_checkpoint() {
             cp.verify(&self.shared.verifier)?;
             let root = self.root_at(cp.checkpoint.size)?;
             if root != cp.checkpoint.root {
-                return Err(corrupt(format!("latest checkpoint root {} but tree says {root}", cp.checkpoint.root)));
+                return Err(corrupt(format!(
+                    "latest checkpoint root {} but tree says {root}",
+                    cp.checkpoint.root
+                )));
             }
         }
         if frontier.size() != size {
@@ -788,7 +817,8 @@ impl Committer {
     fn recover(&mut self, file_len: u64) -> Result<()> {
         let path = self.shared.dir.join(ENTRIES);
         let mut reader = BufReader::with_capacity(1 << 20, File::open(&path).map_err(io(&path))?);
-        std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(self.entries_len)).map_err(io(&path))?;
+        std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(self.entries_len))
+            .map_err(io(&path))?;
         let mut pos = self.entries_len;
         let mut replayed = 0u64;
         loop {
@@ -801,7 +831,11 @@ impl Committer {
                     replayed += 1;
                 }
                 None => {
-                    tracing::warn!(offset = pos, dropped = file_len - pos, "audit log: cutting a torn tail");
+                    tracing::warn!(
+                        offset = pos,
+                        dropped = file_len - pos,
+                        "audit log: cutting a torn tail"
+                    );
                     self.entries.set_len(pos).map_err(io(&path))?;
                     self.entries.sync_all().map_err(io(&path))?;
                     break;
@@ -810,7 +844,11 @@ impl Committer {
         }
         self.entries_len = pos;
         if replayed > 0 {
-            tracing::info!(groups = replayed, size = self.frontier.size(), "audit log: replayed groups");
+            tracing::info!(
+                groups = replayed,
+                size = self.frontier.size(),
+                "audit log: replayed groups"
+            );
         }
         Ok(())
     }
@@ -842,7 +880,8 @@ impl Committer {
         let checkpoint = if note.is_empty() {
             None
         } else {
-            let parsed = std::str::from_utf8(note).ok().and_then(|n| SignedCheckpoint::parse(n).ok());
+            let parsed =
+                std::str::from_utf8(note).ok().and_then(|n| SignedCheckpoint::parse(n).ok());
             match parsed {
                 Some(cp)
                     if cp.verify(&self.shared.verifier).is_ok()
@@ -861,7 +900,9 @@ impl Committer {
         }
         self.frontier = frontier;
         let dir = &self.shared.dir;
-        self.nodes.write_all_at(&nodes, self.nodes.metadata().map_err(io(dir))?.len()).map_err(io(dir.join(NODES)))?;
+        self.nodes
+            .write_all_at(&nodes, self.nodes.metadata().map_err(io(dir))?.len())
+            .map_err(io(dir.join(NODES)))?;
         append(&mut self.offsets, &offsets, dir, OFFSETS)?;
         if checkpoint.is_some() {
             let mut rec = [0u8; 16];
@@ -958,7 +999,8 @@ impl Committer {
         let size = self.frontier.size();
         let root = self.frontier.root();
         let sign = size > self.last_signed_size
-            && (batch.checkpoint_wanted || self.last_signed_at.elapsed() >= self.checkpoint_interval);
+            && (batch.checkpoint_wanted
+                || self.last_signed_at.elapsed() >= self.checkpoint_interval);
         let signed = sign.then(|| {
             self.signer.sign(&Checkpoint { origin: self.signer.name().to_string(), size, root })
         });
@@ -977,7 +1019,11 @@ impl Committer {
         }
         let entries_path = dir.join(ENTRIES);
         let hdr = header.encode();
-        let mut bufs = [std::io::IoSlice::new(&hdr), std::io::IoSlice::new(note), std::io::IoSlice::new(&batch.body)];
+        let mut bufs = [
+            std::io::IoSlice::new(&hdr),
+            std::io::IoSlice::new(note),
+            std::io::IoSlice::new(&batch.body),
+        ];
         write_all_vectored_at(&self.entries, &mut bufs, group_start).map_err(io(&entries_path))?;
         self.entries.sync_data().map_err(io(&entries_path))?;
         self.entries_len = data_start + batch.body.len() as u64;
@@ -986,12 +1032,16 @@ impl Committer {
         self.nodes
             .write_all_at(&self.nodes_buf, stored_nodes(first_index) * 32)
             .map_err(io(dir.join(NODES)))?;
-        self.offsets.write_all_at(&self.offsets_buf, first_index * 8).map_err(io(dir.join(OFFSETS)))?;
+        self.offsets
+            .write_all_at(&self.offsets_buf, first_index * 8)
+            .map_err(io(dir.join(OFFSETS)))?;
         if signed.is_some() {
             let mut rec = [0u8; 16];
             rec[..8].copy_from_slice(&size.to_le_bytes());
             rec[8..].copy_from_slice(&group_start.to_le_bytes());
-            self.checkpoints.write_all_at(&rec, self.checkpoint_count * 16).map_err(io(dir.join(CHECKPOINTS)))?;
+            self.checkpoints
+                .write_all_at(&rec, self.checkpoint_count * 16)
+                .map_err(io(dir.join(CHECKPOINTS)))?;
             self.checkpoint_count += 1;
             self.last_signed_size = size;
             self.last_signed_at = Instant::now();
@@ -1017,7 +1067,11 @@ fn append(f: &mut File, bytes: &[u8], dir: &Path, name: &str) -> Result<()> {
     f.write_all_at(bytes, len).map_err(io(dir.join(name)))
 }
 
-fn write_all_vectored_at(f: &File, bufs: &mut [std::io::IoSlice<'_>], mut offset: u64) -> std::io::Result<()> {
+fn write_all_vectored_at(
+    f: &File,
+    bufs: &mut [std::io::IoSlice<'_>],
+    mut offset: u64,
+) -> std::io::Result<()> {
     // pwritev is not in std; a few large writes cost the same.
     for b in bufs.iter() {
         f.write_all_at(b, offset)?;
@@ -1063,7 +1117,10 @@ mod tests {
         for size in [1u64, 13, 52] {
             let root = mem.root(size).unwrap();
             for i in 0..size {
-                log.prove_inclusion(i, size).unwrap().verify(&mem.complete(0, i).unwrap(), &root).unwrap();
+                log.prove_inclusion(i, size)
+                    .unwrap()
+                    .verify(&mem.complete(0, i).unwrap(), &root)
+                    .unwrap();
             }
             let c = log.prove_consistency(size, 52).unwrap();
             c.verify(&root, &mem.root(52).unwrap()).unwrap();
@@ -1148,7 +1205,9 @@ mod tests {
             .map(|t| {
                 let log = log.clone();
                 std::thread::spawn(move || {
-                    (0..50).map(|i| log.append(format!("{t}/{i}").as_bytes()).unwrap().index).collect::<Vec<_>>()
+                    (0..50)
+                        .map(|i| log.append(format!("{t}/{i}").as_bytes()).unwrap().index)
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();

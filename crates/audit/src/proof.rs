@@ -50,7 +50,11 @@ pub fn prove_inclusion<S: Subtrees + ?Sized>(
     tree_size: u64,
 ) -> Result<InclusionProof> {
     if leaf_index >= tree_size {
-        return Err(Error::OutOfRange { what: "leaf index", requested: leaf_index, available: tree_size });
+        return Err(Error::OutOfRange {
+            what: "leaf index",
+            requested: leaf_index,
+            available: tree_size,
+        });
     }
     let mut path = Vec::new();
     let (mut a, mut b) = (0u64, tree_size);
@@ -76,7 +80,11 @@ pub fn prove_consistency<S: Subtrees + ?Sized>(
     new_size: u64,
 ) -> Result<ConsistencyProof> {
     if old_size > new_size {
-        return Err(Error::OutOfRange { what: "old tree size", requested: old_size, available: new_size });
+        return Err(Error::OutOfRange {
+            what: "old tree size",
+            requested: old_size,
+            available: new_size,
+        });
     }
     let mut path = Vec::new();
     if old_size > 0 && old_size < new_size {
@@ -159,7 +167,10 @@ impl InclusionProof {
         let mut r = *leaf;
         for p in &self.path {
             if snode == 0 {
-                return Err(bad(format!("path is longer than {} hashes", inclusion_path_len(self.leaf_index, self.tree_size))));
+                return Err(bad(format!(
+                    "path is longer than {} hashes",
+                    inclusion_path_len(self.leaf_index, self.tree_size)
+                )));
             }
             if fnode & 1 == 1 || fnode == snode {
                 r = node_hash(p, &r);
@@ -208,11 +219,16 @@ impl InclusionProof {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (leaf_index, tree_size, path) = decode(bytes, 1)?;
         if leaf_index >= tree_size {
-            return Err(malformed(format!("leaf index {leaf_index} is not below tree size {tree_size}")));
+            return Err(malformed(format!(
+                "leaf index {leaf_index} is not below tree size {tree_size}"
+            )));
         }
         let want = inclusion_path_len(leaf_index, tree_size);
         if path.len() != want {
-            return Err(malformed(format!("{} hashes, expected {want} for index {leaf_index} of {tree_size}", path.len())));
+            return Err(malformed(format!(
+                "{} hashes, expected {want} for index {leaf_index} of {tree_size}",
+                path.len()
+            )));
         }
         Ok(Self { leaf_index, tree_size, path })
     }
@@ -241,11 +257,8 @@ impl ConsistencyProof {
             return Err(bad("empty path".into()));
         }
         let mut path = self.path.iter();
-        let seed = if first.is_power_of_two() {
-            *old_root
-        } else {
-            *path.next().unwrap_or(old_root)
-        };
+        let seed =
+            if first.is_power_of_two() { *old_root } else { *path.next().unwrap_or(old_root) };
         let (mut fnode, mut snode) = (first - 1, second - 1);
         while fnode & 1 == 1 {
             fnode >>= 1;
@@ -254,7 +267,10 @@ impl ConsistencyProof {
         let (mut fr, mut sr) = (seed, seed);
         for c in path {
             if snode == 0 {
-                return Err(bad(format!("path is longer than {} hashes", consistency_path_len(first, second))));
+                return Err(bad(format!(
+                    "path is longer than {} hashes",
+                    consistency_path_len(first, second)
+                )));
             }
             if fnode & 1 == 1 || fnode == snode {
                 fr = node_hash(c, &fr);
@@ -296,11 +312,16 @@ impl ConsistencyProof {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let (old_size, new_size, path) = decode(bytes, 2)?;
         if old_size > new_size {
-            return Err(malformed(format!("old size {old_size} is larger than new size {new_size}")));
+            return Err(malformed(format!(
+                "old size {old_size} is larger than new size {new_size}"
+            )));
         }
         let want = consistency_path_len(old_size, new_size);
         if path.len() != want {
-            return Err(malformed(format!("{} hashes, expected {want} for sizes {old_size} → {new_size}", path.len())));
+            return Err(malformed(format!(
+                "{} hashes, expected {want} for sizes {old_size} → {new_size}",
+                path.len()
+            )));
         }
         Ok(Self { old_size, new_size, path })
     }
@@ -356,7 +377,16 @@ mod tests {
 
     /// The RFC 6962 test tree of the Certificate Transparency reference implementations.
     fn ct_tree() -> MemoryTree {
-        let leaves = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
+        let leaves = [
+            "",
+            "00",
+            "10",
+            "2021",
+            "3031",
+            "40414243",
+            "5051525354555657",
+            "606162636465666768696a6b6c6d6e6f",
+        ];
         MemoryTree::new(leaves.iter().map(|l| leaf_hash(&hex::decode(l).unwrap())).collect())
     }
 
@@ -387,10 +417,34 @@ mod tests {
     fn ct_inclusion_vectors() {
         let t = ct_tree();
         let cases: [(u64, u64, Vec<Hash>); 4] = [
-            (0, 8, hs(&["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"])),
-            (5, 8, hs(&["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0", "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"])),
+            (
+                0,
+                8,
+                hs(&[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ]),
+            ),
+            (
+                5,
+                8,
+                hs(&[
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ]),
+            ),
             (2, 3, hs(&["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"])),
-            (1, 5, hs(&["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"])),
+            (
+                1,
+                5,
+                hs(&[
+                    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                ]),
+            ),
         ];
         for (index, size, path) in cases {
             let p = prove_inclusion(&t, index, size).unwrap();
@@ -404,10 +458,40 @@ mod tests {
     fn ct_consistency_vectors() {
         let t = ct_tree();
         let cases: [(u64, u64, Vec<Hash>); 4] = [
-            (1, 8, hs(&["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"])),
-            (6, 8, hs(&["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0", "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"])),
-            (2, 5, hs(&["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"])),
-            (2, 8, hs(&["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"])),
+            (
+                1,
+                8,
+                hs(&[
+                    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ]),
+            ),
+            (
+                6,
+                8,
+                hs(&[
+                    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+                ]),
+            ),
+            (
+                2,
+                5,
+                hs(&[
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                ]),
+            ),
+            (
+                2,
+                8,
+                hs(&[
+                    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+                ]),
+            ),
         ];
         for (old, new, path) in cases {
             let p = prove_consistency(&t, old, new).unwrap();

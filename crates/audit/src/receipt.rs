@@ -100,10 +100,8 @@ impl Receipt {
                 detail: format!("{} bytes, at most {MAX_RECEIPT_BYTES} expected", bytes.len()),
             });
         }
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Error::Malformed {
-            what: "receipt",
-            detail: format!("not JSON: {e}"),
-        })?;
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Malformed { what: "receipt", detail: format!("not JSON: {e}") })?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}
             Some(other) => {
@@ -112,9 +110,15 @@ impl Receipt {
                     detail: format!("schema {other:?}; this version reads {SCHEMA:?}"),
                 })
             }
-            None => return Err(Error::Malformed { what: "receipt", detail: "no \"schema\" field".into() }),
+            None => {
+                return Err(Error::Malformed {
+                    what: "receipt",
+                    detail: "no \"schema\" field".into(),
+                })
+            }
         }
-        serde_json::from_value(value).map_err(|e| Error::Malformed { what: "receipt", detail: e.to_string() })
+        serde_json::from_value(value)
+            .map_err(|e| Error::Malformed { what: "receipt", detail: e.to_string() })
     }
 
     /// Pretty JSON.
@@ -124,8 +128,10 @@ impl Receipt {
 
     /// The entry bytes.
     pub fn entry_bytes(&self) -> Result<Vec<u8>> {
-        B64.decode(&self.entry_bytes)
-            .map_err(|e| Error::Malformed { what: "receipt", detail: format!("entry_bytes is not base64: {e}") })
+        B64.decode(&self.entry_bytes).map_err(|e| Error::Malformed {
+            what: "receipt",
+            detail: format!("entry_bytes is not base64: {e}"),
+        })
     }
 
     /// Verifies hashes, proofs and signatures without any network. `pinned` is the log key
@@ -227,7 +233,8 @@ mod tests {
         assert!(e.contains("not JSON"), "{e}");
         let e = Receipt::from_json(br#"{"schema":"other/v9"}"#).unwrap_err().to_string();
         assert!(e.contains("this version reads"), "{e}");
-        let e = Receipt::from_json(br#"{"schema":"alara.audit.receipt/v1"}"#).unwrap_err().to_string();
+        let e =
+            Receipt::from_json(br#"{"schema":"alara.audit.receipt/v1"}"#).unwrap_err().to_string();
         assert!(e.contains("missing field"), "{e}");
     }
 }

@@ -39,7 +39,10 @@ pub struct TrailConfig {
 
 impl std::fmt::Debug for TrailConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrailConfig").field("dir", &self.dir).field("origin", &self.origin).finish_non_exhaustive()
+        f.debug_struct("TrailConfig")
+            .field("dir", &self.dir)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,7 +105,10 @@ pub struct AuditTrail {
 
 impl std::fmt::Debug for AuditTrail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditTrail").field("dir", &self.dir).field("size", &self.log.size()).finish()
+        f.debug_struct("AuditTrail")
+            .field("dir", &self.dir)
+            .field("size", &self.log.size())
+            .finish()
     }
 }
 
@@ -179,13 +185,20 @@ impl AuditTrail {
 
     /// Queues entries and stores their openings without waiting for durability; pair
     /// with [`AuditTrail::wait`] (for a decision that must not wait for the disk).
-    pub fn enqueue_with_openings(&self, entries: &[(Entry, Vec<Opening>)]) -> Result<crate::log::Ticket> {
+    pub fn enqueue_with_openings(
+        &self,
+        entries: &[(Entry, Vec<Opening>)],
+    ) -> Result<crate::log::Ticket> {
         for (e, os) in entries {
             let cs = e.body.commitments();
             if let Some(o) = os.iter().find(|o| !cs.contains(&o.commitment())) {
                 return Err(Error::Malformed {
                     what: "opening",
-                    detail: format!("opening labelled {:?} opens no commitment of its {} entry", o.label, e.body.kind_name()),
+                    detail: format!(
+                        "opening labelled {:?} opens no commitment of its {} entry",
+                        o.label,
+                        e.body.kind_name()
+                    ),
                 });
             }
         }
@@ -221,7 +234,10 @@ impl AuditTrail {
         let proof = self.log.prove_inclusion(index, cp.checkpoint.size)?;
         Ok(Receipt {
             schema: SCHEMA.to_string(),
-            log: LogInfo { origin: self.log.origin().to_string(), verifier_key: self.log.verifier().clone() },
+            log: LogInfo {
+                origin: self.log.origin().to_string(),
+                verifier_key: self.log.verifier().clone(),
+            },
             entry,
             entry_bytes: B64.encode(&bytes),
             leaf_index: index,
@@ -270,7 +286,10 @@ impl AuditTrail {
             if !crate::entry::KIND_NAMES.contains(&k.as_str()) && k != "unknown" {
                 return Err(Error::Malformed {
                     what: "query",
-                    detail: format!("unknown kind {k:?}; known: {}", crate::entry::KIND_NAMES.join(", ")),
+                    detail: format!(
+                        "unknown kind {k:?}; known: {}",
+                        crate::entry::KIND_NAMES.join(", ")
+                    ),
                 });
             }
         }
@@ -290,7 +309,9 @@ impl AuditTrail {
                 break;
             }
             let entry = Entry::decode(&self.log.entry(i)?)?;
-            if q.from_ms.is_some_and(|t| entry.time_ms < t) || q.to_ms.is_some_and(|t| entry.time_ms >= t) {
+            if q.from_ms.is_some_and(|t| entry.time_ms < t)
+                || q.to_ms.is_some_and(|t| entry.time_ms >= t)
+            {
                 continue;
             }
             if !q.kinds.is_empty() && !q.kinds.iter().any(|k| k == entry.body.kind_name()) {

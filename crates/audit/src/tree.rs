@@ -173,6 +173,41 @@ impl Subtrees for MemoryTree {
     }
 }
 
+/// A tree whose leaves all equal one hash: every complete subtree of height `k` has the
+/// same root, so proofs in a tree of 2^30 or 2^60 leaves cost nothing to produce and have
+/// exactly the shape (and gas cost) of proofs in a real tree of that size. For benchmarks.
+#[derive(Clone, Debug)]
+pub struct UniformTree {
+    levels: Vec<Hash>,
+}
+
+impl UniformTree {
+    /// A tree whose every leaf hash is `leaf`.
+    pub fn new(leaf: Hash) -> Self {
+        let mut levels = vec![leaf];
+        for k in 1..64 {
+            let prev = levels[k - 1];
+            levels.push(node_hash(&prev, &prev));
+        }
+        Self { levels }
+    }
+
+    /// The leaf hash.
+    pub fn leaf(&self) -> Hash {
+        self.levels[0]
+    }
+}
+
+impl Subtrees for UniformTree {
+    fn complete(&self, level: u32, _index: u64) -> Result<Hash> {
+        self.levels.get(level as usize).copied().ok_or(crate::Error::OutOfRange {
+            what: "subtree level",
+            requested: u64::from(level),
+            available: 63,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

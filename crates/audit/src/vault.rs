@@ -45,7 +45,10 @@ pub struct Opening {
 impl std::fmt::Debug for Opening {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print personal payloads or salts.
-        f.debug_struct("Opening").field("label", &self.label).field("payload_len", &self.payload.len()).finish_non_exhaustive()
+        f.debug_struct("Opening")
+            .field("label", &self.label)
+            .field("payload_len", &self.payload.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +66,8 @@ impl Opening {
     }
 
     fn encode(&self, leaf: u64) -> Vec<u8> {
-        let mut v = Vec::with_capacity(60 + self.subject.len() + self.label.len() + self.payload.len());
+        let mut v =
+            Vec::with_capacity(60 + self.subject.len() + self.label.len() + self.payload.len());
         v.extend_from_slice(&leaf.to_be_bytes());
         v.extend_from_slice(&self.salt);
         for s in [self.subject.as_bytes(), self.label.as_bytes()] {
@@ -121,7 +125,10 @@ fn db_err(e: impl std::fmt::Display) -> Error {
 
 fn subject_key(subject: &str, commitment: Option<&Hash>) -> Result<Vec<u8>> {
     if subject.is_empty() || subject.as_bytes().contains(&0) {
-        return Err(Error::Malformed { what: "subject id", detail: "must be non-empty and contain no NUL byte".into() });
+        return Err(Error::Malformed {
+            what: "subject id",
+            detail: "must be non-empty and contain no NUL byte".into(),
+        });
     }
     let mut k = subject.as_bytes().to_vec();
     k.push(0);
@@ -134,7 +141,8 @@ fn subject_key(subject: &str, commitment: Option<&Hash>) -> Result<Vec<u8>> {
 impl Vault {
     /// Opens or creates the vault file.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path).map_err(|e| Error::Vault(format!("{}: {e}", path.display())))?;
+        let db =
+            Database::create(path).map_err(|e| Error::Vault(format!("{}: {e}", path.display())))?;
         let tx = db.begin_write().map_err(db_err)?;
         tx.open_table(OPENINGS).map_err(db_err)?;
         tx.open_table(BY_SUBJECT).map_err(db_err)?;
@@ -156,7 +164,9 @@ impl Vault {
             for (leaf, o) in items {
                 let c = o.commitment();
                 openings.insert(&c.0, o.encode(*leaf).as_slice()).map_err(db_err)?;
-                by_subject.insert(subject_key(&o.subject, Some(&c))?.as_slice(), *leaf).map_err(db_err)?;
+                by_subject
+                    .insert(subject_key(&o.subject, Some(&c))?.as_slice(), *leaf)
+                    .map_err(db_err)?;
             }
         }
         tx.commit().map_err(db_err)?;
@@ -223,7 +233,9 @@ impl Vault {
                 let keys: Vec<Vec<u8>> = by_subject
                     .range(prefix.as_slice()..)
                     .map_err(db_err)?
-                    .map_while(|r| r.ok().map(|(k, _)| k.value().to_vec()).filter(|k| k.starts_with(&prefix)))
+                    .map_while(|r| {
+                        r.ok().map(|(k, _)| k.value().to_vec()).filter(|k| k.starts_with(&prefix))
+                    })
                     .collect();
                 for k in keys {
                     by_subject.remove(k.as_slice()).map_err(db_err)?;
@@ -259,7 +271,8 @@ mod hex_bytes {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(String::deserialize(d)?, &mut out).map_err(serde::de::Error::custom)?;
+        hex::decode_to_slice(String::deserialize(d)?, &mut out)
+            .map_err(serde::de::Error::custom)?;
         Ok(out)
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of alara-audit: the trail end to end, erasure, queries, and crash
 //! recovery with a writer process killed by SIGKILL.
 
+mod chain;
 mod crash;
 mod trail;

@@ -17,7 +17,10 @@ fn inference(subject: &str, row: &str, t: u64) -> (Entry, Vec<Opening>) {
         time_ms: t,
         body: EntryBody::Inference(Inference {
             system: "breast-cancer-triage".into(),
-            model: ModelRef { id: "bc-v1".into(), version_hash: alara_audit::hash::sha256(b"model") },
+            model: ModelRef {
+                id: "bc-v1".into(),
+                version_hash: alara_audit::hash::sha256(b"model"),
+            },
             started_ms: t,
             ended_ms: t + 1,
             input: input.commitment(),
@@ -69,7 +72,13 @@ fn erasure_keeps_receipts_valid_and_unlinks_data() {
     let a = trail.record(&[(e, openings), inference("patient-8", "other", 2)]).unwrap();
     let before = trail.receipt(a.index).unwrap();
     assert!(trail.open_commitment(&commitments[0]).unwrap().is_some());
-    assert_eq!(trail.query(&Query { subject: Some("patient-7".into()), ..Default::default() }).unwrap().len(), 1);
+    assert_eq!(
+        trail
+            .query(&Query { subject: Some("patient-7".into()), ..Default::default() })
+            .unwrap()
+            .len(),
+        1
+    );
 
     let report = trail.erase_subject("patient-7", "GDPR Art. 17(1)(b)").unwrap();
     assert_eq!(report.commitments_erased.len(), 2);
@@ -88,8 +97,12 @@ fn erasure_keeps_receipts_valid_and_unlinks_data() {
     for c in &commitments {
         assert!(trail.open_commitment(c).unwrap().is_none());
     }
-    assert!(trail.query(&Query { subject: Some("patient-7".into()), ..Default::default() }).unwrap().is_empty());
-    let the_other = trail.query(&Query { subject: Some("patient-8".into()), ..Default::default() }).unwrap();
+    assert!(trail
+        .query(&Query { subject: Some("patient-7".into()), ..Default::default() })
+        .unwrap()
+        .is_empty());
+    let the_other =
+        trail.query(&Query { subject: Some("patient-8".into()), ..Default::default() }).unwrap();
     assert_eq!(the_other.len(), 1);
     drop(trail);
     for entry in walk(dir.path()) {
@@ -97,7 +110,11 @@ fn erasure_keeps_receipts_valid_and_unlinks_data() {
         for s in &salts {
             assert!(!bytes.windows(32).any(|w| w == s), "salt still in {}", entry.display());
         }
-        assert!(!bytes.windows(row.len()).any(|w| w == row.as_bytes()), "row still in {}", entry.display());
+        assert!(
+            !bytes.windows(row.len()).any(|w| w == row.as_bytes()),
+            "row still in {}",
+            entry.display()
+        );
     }
 }
 
@@ -118,10 +135,18 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn query_filters_and_export_lines_verify() {
     let dir = tempfile::tempdir().unwrap();
     let trail = open(dir.path());
-    trail.record(&[inference("a", "1", 100), inference("b", "2", 200), inference("a", "3", 300)]).unwrap();
+    trail
+        .record(&[inference("a", "1", 100), inference("b", "2", 200), inference("a", "3", 300)])
+        .unwrap();
     let payout = Entry {
         time_ms: 250,
-        body: EntryBody::Payout(Payout { context: "fl/1".into(), recipient: "0x1".into(), token: "ALR".into(), amount: 5, tx: None }),
+        body: EntryBody::Payout(Payout {
+            context: "fl/1".into(),
+            recipient: "0x1".into(),
+            token: "ALR".into(),
+            amount: 5,
+            tx: None,
+        }),
     };
     trail.append(&payout).unwrap();
     let q = |q: Query| trail.query(&q).unwrap().iter().map(|r| r.leaf_index).collect::<Vec<_>>();
@@ -137,7 +162,10 @@ fn query_filters_and_export_lines_verify() {
     let n = trail.export(&Query { from_ms: Some(150), ..Default::default() }, &mut out).unwrap();
     assert_eq!(n, 3);
     for line in String::from_utf8(out).unwrap().lines() {
-        Receipt::from_json(line.as_bytes()).unwrap().verify_offline(Some(trail.verifier())).unwrap();
+        Receipt::from_json(line.as_bytes())
+            .unwrap()
+            .verify_offline(Some(trail.verifier()))
+            .unwrap();
     }
 }
 
@@ -148,7 +176,13 @@ async fn async_appends_and_checkpoint_cadence() {
     c.key_work_factor = 10;
     c.checkpoint_interval = Duration::from_millis(200);
     let trail = std::sync::Arc::new(AuditTrail::open(c).unwrap());
-    let e = Entry::now(EntryBody::Payout(Payout { context: "c".into(), recipient: "r".into(), token: "t".into(), amount: 1, tx: None }));
+    let e = Entry::now(EntryBody::Payout(Payout {
+        context: "c".into(),
+        recipient: "r".into(),
+        token: "t".into(),
+        amount: 1,
+        tx: None,
+    }));
     let a = trail.append_batch_async(&[e.clone(), e]).await.unwrap();
     assert_eq!(a.count, 2);
     let t = trail.clone();
