@@ -372,6 +372,8 @@ fn coordinate_wise(deltas: &[&[f32]], reduce: impl Fn(&[f32]) -> f64) -> Vec<f32
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    // proptest's prelude has a `Strategy` trait; ours is the aggregation strategy.
+    use super::Strategy;
 
     fn agg(s: Strategy, deltas: &[Vec<f32>], samples: &[u64]) -> Result<Aggregate> {
         let refs: Vec<&[f32]> = deltas.iter().map(Vec::as_slice).collect();

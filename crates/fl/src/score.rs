@@ -5,8 +5,8 @@
 //!
 //! - **free riders** are flagged and score 0: *zero* (`‖Δ_i‖ ≤ 1% of the median
 //!   norm`), *copied* (cosine ≥ 0.999 with another client's update of this round or of
-//!   the previous round, whose artifacts are public), *random* (cosine with the
-//!   coordinate-wise median update < 0.05 **and** the update alone does not lower `L`);
+//!   the previous round, whose artifacts are public), *random* (cosine with the sum of
+//!   the other clients' unit updates below `max(0.1, 3/√P)` for P parameters);
 //! - **gain** `g_i = L(w) − L(w + Δ_i)`: does the update on its own help;
 //! - **leave-one-out** `LOO_i = L(w + Δ̄_{S∖i}) − L(w + Δ̄_S)` where `S` is the set of
 //!   eligible updates that the aggregator used and `Δ̄` their capped-sample-weighted
@@ -23,7 +23,7 @@ use alara_ml::Dataset;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    aggregate::{l2, weighted_mean},
+    aggregate::l2,
     model::{evaluate, Weights},
     Error, Result,
 };
@@ -42,8 +42,13 @@ pub struct ScoreConfig {
     pub zero_norm_ratio: f64,
     /// Cosine at or above which an update counts as a copy.
     pub copy_cosine: f64,
-    /// Cosine with the median update below which a non-improving update is "random".
+    /// Cosine with the sum of the other clients' unit updates below which an update is
+    /// "random" (a floor; see `random_sigmas`).
     pub random_cosine: f64,
+    /// The random-update threshold is at least this many standard deviations of the
+    /// cosine of a random direction in P dimensions (1/√P): `max(random_cosine,
+    /// random_sigmas/√P)`.
+    pub random_sigmas: f64,
 }
 
 impl Default for ScoreConfig {
@@ -53,7 +58,8 @@ impl Default for ScoreConfig {
             sample_cap_multiple: 2.0,
             zero_norm_ratio: 0.01,
             copy_cosine: 0.999,
-            random_cosine: 0.05,
+            random_cosine: 0.1,
+            random_sigmas: 3.0,
         }
     }
 }
@@ -100,21 +106,6 @@ pub enum RewardSplit {
     },
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(x), f64::from(y));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        0.0
-    } else {
-        ab / (aa.sqrt() * bb.sqrt())
-    }
-}
-
 fn median(v: &[f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -127,19 +118,6 @@ fn median(v: &[f64]) -> f64 {
     } else {
         (s[k / 2 - 1] + s[k / 2]) / 2.0
     }
-}
-
-fn coordinate_median(deltas: &[&[f32]]) -> Vec<f32> {
-    let p = deltas.first().map_or(0, |d| d.len());
-    let mut col = vec![0f64; deltas.len()];
-    (0..p)
-        .map(|j| {
-            for (c, d) in col.iter_mut().zip(deltas) {
-                *c = f64::from(d[j]);
-            }
-            median(&col) as f32
-        })
-        .collect()
 }
 
 /// Inputs to [`score_round`].
@@ -172,51 +150,106 @@ pub fn score_round(input: &ScoreInput<'_>, cfg: &ScoreConfig) -> Result<Vec<Clie
     let base = evaluate(input.global, input.validation).loss;
     let norms: Vec<f64> = input.deltas.iter().map(|d| l2(d)).collect();
     let median_norm = median(&norms);
-    let reference = coordinate_median(input.deltas);
+    // Direction reference for client i: the sum of the *other* clients' unit updates
+    // (normalised so a boosted update cannot dominate it; leaving i out so a random
+    // update is not compared with itself). O(P) per client from the total.
+    let p = input.global.values.len();
+    let mut unit_sum = vec![0f64; p];
+    for (d, &nd) in input.deltas.iter().zip(&norms) {
+        if nd > 0.0 {
+            for (a, &x) in unit_sum.iter_mut().zip(d.iter()) {
+                *a += f64::from(x) / nd;
+            }
+        }
+    }
+    let reference_without = |i: usize| -> Vec<f32> {
+        let nd = norms[i];
+        unit_sum
+            .iter()
+            .zip(input.deltas[i].iter())
+            .map(|(&a, &x)| if nd > 0.0 { (a - f64::from(x) / nd) as f32 } else { a as f32 })
+            .collect()
+    };
     let gains: Vec<f64> = input
         .deltas
         .iter()
         .map(|d| base - evaluate(&input.global.plus(d), input.validation).loss)
         .collect();
 
+    let dot = |a: &[f32], b: &[f32]| -> f64 {
+        a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum::<f64>()
+    };
+    let cos = |a: &[f32], na: f64, b: &[f32], nb: f64| -> f64 {
+        if na == 0.0 || nb == 0.0 {
+            0.0
+        } else {
+            dot(a, b) / (na * nb)
+        }
+    };
+    let prev_norms: Vec<f64> = input.previous.iter().map(|(_, d)| l2(d)).collect();
+    let random_threshold = cfg.random_cosine.max(cfg.random_sigmas / (p.max(1) as f64).sqrt());
     let mut flags: Vec<Option<FreeRider>> = vec![None; n];
     for i in 0..n {
         if norms[i] == 0.0 || norms[i] <= cfg.zero_norm_ratio * median_norm {
             flags[i] = Some(FreeRider::Zero);
             continue;
         }
-        let copied_now =
-            (0..n).any(|j| j != i && cosine(input.deltas[i], input.deltas[j]) >= cfg.copy_cosine);
-        let copied_before = input
-            .previous
-            .iter()
-            .any(|(owner, d)| *owner != Some(i) && cosine(input.deltas[i], d) >= cfg.copy_cosine);
+        let copied_now = (0..n).any(|j| {
+            j != i && cos(input.deltas[i], norms[i], input.deltas[j], norms[j]) >= cfg.copy_cosine
+        });
+        let copied_before = input.previous.iter().zip(&prev_norms).any(|((owner, d), &nd)| {
+            *owner != Some(i) && cos(input.deltas[i], norms[i], d, nd) >= cfg.copy_cosine
+        });
         if copied_now || copied_before {
             flags[i] = Some(FreeRider::Copied);
             continue;
         }
-        if gains[i] <= 0.0 && cosine(input.deltas[i], &reference) < cfg.random_cosine {
+        let reference = reference_without(i);
+        if cos(input.deltas[i], norms[i], &reference, l2(&reference)) < random_threshold {
             flags[i] = Some(FreeRider::Random);
         }
     }
 
     let eligible: Vec<bool> = (0..n).map(|i| flags[i].is_none()).collect();
-    let cap = cfg.sample_cap_multiple * median(&input.samples.iter().map(|&s| s as f64).collect::<Vec<_>>());
+    let cap = cfg.sample_cap_multiple
+        * median(&input.samples.iter().map(|&s| s as f64).collect::<Vec<_>>());
     let capped: Vec<f64> = input.samples.iter().map(|&s| (s as f64).min(cap)).collect();
 
     // Leave-one-out on the capped-sample-weighted mean of the eligible, selected set.
+    // The mean without i is (Σ − w_i Δ_i) / (W − w_i): O(P) per client, in a fixed order.
     let in_set: Vec<usize> = (0..n).filter(|&i| eligible[i] && input.selected[i]).collect();
     let mut loo = vec![0f64; n];
     if in_set.len() >= 2 {
-        let set_deltas: Vec<&[f32]> = in_set.iter().map(|&i| input.deltas[i]).collect();
-        let set_w: Vec<f64> = in_set.iter().map(|&i| capped[i]).collect();
-        let full = evaluate(&input.global.plus(&weighted_mean(&set_deltas, &set_w)), input.validation).loss;
-        for (k, &i) in in_set.iter().enumerate() {
-            let others: Vec<&[f32]> =
-                set_deltas.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, d)| *d).collect();
-            let others_w: Vec<f64> =
-                set_w.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, w)| *w).collect();
-            let without = evaluate(&input.global.plus(&weighted_mean(&others, &others_w)), input.validation).loss;
+        let mut sum = vec![0f64; p];
+        let mut total_w = 0f64;
+        for &i in &in_set {
+            total_w += capped[i];
+            for (a, &x) in sum.iter_mut().zip(input.deltas[i]) {
+                *a += capped[i] * f64::from(x);
+            }
+        }
+        let mean_of = |skip: Option<usize>| -> Vec<f32> {
+            let (w, d) = match skip {
+                Some(i) => (total_w - capped[i], Some(input.deltas[i])),
+                None => (total_w, None),
+            };
+            (0..p)
+                .map(|k| {
+                    let s = match (skip, d) {
+                        (Some(i), Some(d)) => sum[k] - capped[i] * f64::from(d[k]),
+                        _ => sum[k],
+                    };
+                    if w > 0.0 {
+                        (s / w) as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let full = evaluate(&input.global.plus(&mean_of(None)), input.validation).loss;
+        for &i in &in_set {
+            let without = evaluate(&input.global.plus(&mean_of(Some(i))), input.validation).loss;
             loo[i] = without - full;
         }
     } else if let [i] = in_set[..] {
@@ -315,7 +348,8 @@ mod tests {
         let bc = alara_ml::datasets::breast_cancer().unwrap();
         let s = alara_ml::Standardizer::fit(&bc).unwrap();
         let data = s.transform(&bc).unwrap();
-        let spec = ModelSpec::logistic(30, 2);
+        // An MLP: random directions in its 530 dimensions are near-orthogonal to training.
+        let spec = ModelSpec::mlp(30, 16, 2);
         let global = spec.init(0);
         let cfg = crate::train::LocalTraining { epochs: 1, ..Default::default() };
         let mut deltas = Vec::new();
@@ -324,7 +358,11 @@ mod tests {
             let w = crate::train::train_local(&global, &part, &cfg, c as u64).unwrap();
             deltas.push(w.delta_from(&global));
         }
-        let honest_prev = deltas[0].clone();
+        // Client 0's update of the previous round, trained from another global model.
+        let prev_global = spec.init(9);
+        let part0 = data.subset(&(0..50).collect::<Vec<_>>()).unwrap();
+        let honest_prev =
+            crate::train::train_local(&prev_global, &part0, &cfg, 99).unwrap().delta_from(&prev_global);
         deltas.push(vec![0.0; deltas[0].len()]); // zero
         deltas.push(honest_prev.iter().map(|x| x * 1.0001).collect()); // copy of client 0's last update
         let mut r = crate::rng::stream(1, "noise", &[]);

@@ -364,7 +364,7 @@ fn client_update(
             global.plus(&d)
         }
         Behavior::FreeRiderZero => global.clone(),
-        Behavior::FreeRiderCopy => match previous.iter().find(|(id, _)| *id != c.id) {
+        Behavior::FreeRiderCopy => match previous.iter().find(|(id, d)| *id != c.id && l2(d) > 0.0) {
             Some((_, d)) => {
                 let mut r = rng::stream(seed, "copy-noise", &[]);
                 let d: Vec<f32> =

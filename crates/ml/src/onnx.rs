@@ -192,7 +192,7 @@ impl OnnxModel {
         let probabilities: Option<(Vec<f32>, usize)> = match self.layout.probabilities {
             Some(slot) => {
                 let t = outputs.get(slot).ok_or_else(|| bad(format!("missing output {slot}")))?;
-                let view = t.to_array_view::<f32>().map_err(|e| bad(format!("{e:#}")))?;
+                let view = t.to_plain_array_view::<f32>().map_err(|e| bad(format!("{e:#}")))?;
                 let len = view.len();
                 if n == 0 || len % n != 0 {
                     return Err(bad(format!("probability output has {len} values for {n} rows")));
@@ -204,7 +204,7 @@ impl OnnxModel {
         let labels: Vec<i64> = match self.layout.label {
             Some(slot) => {
                 let t = outputs.get(slot).ok_or_else(|| bad(format!("missing output {slot}")))?;
-                let view = t.to_array_view::<i64>().map_err(|e| bad(format!("{e:#}")))?;
+                let view = t.to_plain_array_view::<i64>().map_err(|e| bad(format!("{e:#}")))?;
                 if view.len() != n {
                     return Err(bad(format!("label output has {} values for {n} rows", view.len())));
                 }

@@ -197,6 +197,7 @@ fn free_riders_are_detected_and_paid_little() {
     let stats = free_rider_stats(&outcomes);
     assert!(stats.detected as f64 >= 0.8 * stats.submissions as f64, "{stats:?}");
     assert!(stats.pool_share < 0.1, "{stats:?}");
+    assert!(stats.honest_flagged * 5 <= stats.honest, "at most 20% false positives: {stats:?}");
     for o in &outcomes {
         let paid: u128 = o.record.clients.iter().map(|c| c.reward).sum();
         assert_eq!(paid, o.record.reward_pool, "rewards add up to the pool");
@@ -278,3 +279,5 @@ async fn networked_round_survives_a_client_leaving_mid_task() {
     assert_eq!(records[1].clients.len(), 3, "round 2 closed at the deadline with quorum 3");
     assert_eq!(records[2].base_model_hash, records[1].global_model_hash);
 }
+
+

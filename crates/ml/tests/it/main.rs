@@ -133,3 +133,4 @@ fn dataset_csv_feeds_back_as_input_by_feature_name() {
     assert_eq!(rows[0], data.features[0]);
     assert_eq!(model.predict(&rows).unwrap()[0].label, 0);
 }
+
