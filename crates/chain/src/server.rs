@@ -26,6 +26,7 @@ pub struct ServerHandle {
     addr: SocketAddr,
     api: Arc<EthApi>,
     stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -42,6 +43,17 @@ impl ServerHandle {
     /// The API (and through it the node) being served.
     pub fn api(&self) -> &Arc<EthApi> {
         &self.api
+    }
+
+    /// Stops serving and waits until the server has let go of the node, so that the
+    /// node's database can be reopened (dropping the handle only asks it to stop).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -93,7 +105,7 @@ pub async fn serve(node: Arc<Node>, addr: SocketAddr) -> Result<ServerHandle> {
     let api = Arc::new(EthApi::new(node));
     let app = router(api.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });
@@ -101,5 +113,5 @@ pub async fn serve(node: Arc<Node>, addr: SocketAddr) -> Result<ServerHandle> {
             tracing::error!(error = %e, "JSON-RPC server stopped");
         }
     });
-    Ok(ServerHandle { addr, api, stop: Some(stop) })
+    Ok(ServerHandle { addr, api, stop: Some(stop), task: Some(task) })
 }

@@ -248,7 +248,8 @@ impl Changeset {
             _ => Some(u64::from_be_bytes(r.take(8).ok_or_else(corrupt)?.try_into().expect("8"))),
         };
         let n = u32::from_be_bytes(r.take(4).ok_or_else(corrupt)?.try_into().expect("4"));
-        let mut accounts = Vec::with_capacity(n as usize);
+        // Never trust a stored count for an allocation: bound it by the bytes left.
+        let mut accounts = Vec::with_capacity((n as usize).min(r.0.len() / 21));
         for _ in 0..n {
             let addr = Address::from_slice(r.take(20).ok_or_else(corrupt)?);
             let rec = match r.take(1).ok_or_else(corrupt)?[0] {
@@ -258,7 +259,7 @@ impl Changeset {
             accounts.push((addr, rec));
         }
         let n = u32::from_be_bytes(r.take(4).ok_or_else(corrupt)?.try_into().expect("4"));
-        let mut storage = Vec::with_capacity(n as usize);
+        let mut storage = Vec::with_capacity((n as usize).min(r.0.len() / 84));
         for _ in 0..n {
             let addr = Address::from_slice(r.take(20).ok_or_else(corrupt)?);
             let key = U256::from_be_slice(r.take(32).ok_or_else(corrupt)?);

@@ -770,13 +770,15 @@ impl EthApi {
                 (n, n)
             }
             FilterBlockOption::Range { from_block, to_block } => {
-                let resolve = |t: &Option<BlockNumberOrTag>| match t {
-                    None => head,
+                // An open start means "latest" for eth_getLogs and "since the last poll"
+                // for an installed filter.
+                let resolve = |t: &Option<BlockNumberOrTag>, open: u64| match t {
+                    None => open,
                     Some(BlockNumberOrTag::Earliest) => 0,
                     Some(BlockNumberOrTag::Number(n)) => (*n).min(head),
                     Some(_) => head,
                 };
-                (resolve(from_block), resolve(to_block))
+                (resolve(from_block, since.unwrap_or(head)), resolve(to_block, head))
             }
         };
         let from = since.map_or(from, |s| s.max(from));

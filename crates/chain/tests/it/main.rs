@@ -1,0 +1,9 @@
+//! Integration tests of the embedded node over its JSON-RPC API.
+//!
+//! Contract-level behaviour runs on every backend in `testing::backends()` — the embedded
+//! node and anvil — so a difference between them fails here first.
+
+mod bad_input;
+mod node_rpc;
+mod persistence;
+mod support;
