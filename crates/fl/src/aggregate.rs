@@ -156,7 +156,11 @@ pub struct DpConfig {
 impl DpConfig {
     /// Checks the values.
     pub fn validate(&self) -> Result<()> {
-        if !(self.clip_norm > 0.0 && self.noise_multiplier >= 0.0 && self.delta > 0.0 && self.delta < 1.0) {
+        if !(self.clip_norm > 0.0
+            && self.noise_multiplier >= 0.0
+            && self.delta > 0.0
+            && self.delta < 1.0)
+        {
             return Err(Error::Config(format!(
                 "DP needs C > 0, z ≥ 0, 0 < δ < 1; found C={} z={} δ={}",
                 self.clip_norm, self.noise_multiplier, self.delta
@@ -388,7 +392,8 @@ mod tests {
 
     #[test]
     fn robust_aggregators_ignore_an_outlier() {
-        let mut d = vec![vec![1.0, 1.0], vec![1.1, 0.9], vec![0.9, 1.1], vec![1.0, 1.05], vec![1.05, 1.0]];
+        let mut d =
+            vec![vec![1.0, 1.0], vec![1.1, 0.9], vec![0.9, 1.1], vec![1.0, 1.05], vec![1.05, 1.0]];
         d.push(vec![1000.0, -1000.0]);
         let s = vec![1; d.len()];
         for st in [
@@ -415,14 +420,17 @@ mod tests {
         assert!(agg(Strategy::Krum { f: 1 }, &vec![vec![0.0]; 5], &[1; 5]).is_ok());
         assert!(agg(Strategy::Median { f: 2 }, &d, &[1; 4]).is_err());
         assert!(agg(Strategy::TrimmedMean { f: 1 }, &vec![vec![0.0]; 3], &[1; 3]).is_ok());
-        assert!(agg(Strategy::MultiKrum { f: 1, m: Some(5) }, &vec![vec![0.0]; 5], &[1; 5]).is_err());
+        assert!(
+            agg(Strategy::MultiKrum { f: 1, m: Some(5) }, &vec![vec![0.0]; 5], &[1; 5]).is_err()
+        );
         assert!(agg(Strategy::FedAvg, &[], &[]).is_err());
     }
 
     #[test]
     fn median_of_even_count_is_midpoint() {
-        let a = agg(Strategy::Median { f: 0 }, &[vec![1.0], vec![3.0], vec![10.0], vec![2.0]], &[1; 4])
-            .unwrap();
+        let a =
+            agg(Strategy::Median { f: 0 }, &[vec![1.0], vec![3.0], vec![10.0], vec![2.0]], &[1; 4])
+                .unwrap();
         assert_eq!(a.delta, vec![2.5]);
     }
 
@@ -431,18 +439,43 @@ mod tests {
         let d = [vec![30.0f32, 40.0], vec![0.3, 0.4]]; // norms 50 and 0.5
         let refs: Vec<&[f32]> = d.iter().map(Vec::as_slice).collect();
         let no_noise = DpConfig { clip_norm: 1.0, noise_multiplier: 0.0, delta: 1e-5 };
-        let a = aggregate(&Strategy::FedAvg, &refs, &[1, 1], &mut ServerState::default(), Some(&no_noise), 1)
-            .unwrap();
-        assert!((a.delta[0] - 0.45).abs() < 1e-6 && (a.delta[1] - 0.6).abs() < 1e-6, "{:?}", a.delta);
+        let a = aggregate(
+            &Strategy::FedAvg,
+            &refs,
+            &[1, 1],
+            &mut ServerState::default(),
+            Some(&no_noise),
+            1,
+        )
+        .unwrap();
+        assert!(
+            (a.delta[0] - 0.45).abs() < 1e-6 && (a.delta[1] - 0.6).abs() < 1e-6,
+            "{:?}",
+            a.delta
+        );
         let noisy = DpConfig { noise_multiplier: 1.0, ..no_noise };
         let run = |seed| {
-            aggregate(&Strategy::FedAvg, &refs, &[1, 1], &mut ServerState::default(), Some(&noisy), seed)
-                .unwrap()
-                .delta
+            aggregate(
+                &Strategy::FedAvg,
+                &refs,
+                &[1, 1],
+                &mut ServerState::default(),
+                Some(&noisy),
+                seed,
+            )
+            .unwrap()
+            .delta
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
-        let e = aggregate(&Strategy::Median { f: 0 }, &refs, &[1, 1], &mut ServerState::default(), Some(&noisy), 1);
+        let e = aggregate(
+            &Strategy::Median { f: 0 },
+            &refs,
+            &[1, 1],
+            &mut ServerState::default(),
+            Some(&noisy),
+            1,
+        );
         assert!(e.is_err());
     }
 

@@ -5,8 +5,9 @@
 //! transcendental functions they use are written here (range reduction plus a series,
 //! accurate to a few ulp, and identical everywhere).
 
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-01;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+// fdlibm's split of ln 2: the high part has trailing zero bits so k·LN2_HI is exact.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 const LN2: f64 = std::f64::consts::LN_2;
 
 /// `e^x`.
@@ -22,7 +23,7 @@ pub fn exp(x: f64) -> f64 {
     }
     let k = (x / LN2).round();
     let r = (x - k * LN2_HI) - k * LN2_LO; // |r| ≤ ~0.347
-    // Taylor series to degree 16, Horner form.
+                                           // Taylor series to degree 16, Horner form.
     let mut p = 1.0;
     for i in (1..=16).rev() {
         p = 1.0 + p * r / f64::from(i);

@@ -71,7 +71,9 @@ pub enum RejectReason {
         open: u64,
     },
     /// The exact same weights were already submitted (in this or an earlier round).
-    #[error("its weights (hash {hash}) were already submitted in round {first_round} (replayed update)")]
+    #[error(
+        "its weights (hash {hash}) were already submitted in round {first_round} (replayed update)"
+    )]
     Replayed {
         /// Hex update hash.
         hash: String,

@@ -34,7 +34,12 @@ impl Default for BenchSettings {
     fn default() -> Self {
         Self {
             model: ModelKind::Logistic,
-            local: LocalTraining { epochs: 5, batch_size: 16, learning_rate: 0.1, ..Default::default() },
+            local: LocalTraining {
+                epochs: 5,
+                batch_size: 16,
+                learning_rate: 0.1,
+                ..Default::default()
+            },
             centralized_epochs: 60,
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             seed: 1,
@@ -57,7 +62,8 @@ pub fn centralized_accuracy(dataset: &str, s: &BenchSettings) -> Result<f64> {
     let splits = split_dataset(dataset, cfg.test_fraction, cfg.validation_fraction, s.seed)?;
     let train = splits.standardizer.transform(&splits.train)?;
     let test = splits.standardizer.transform(&splits.test)?;
-    let spec = ModelSpec { kind: s.model, n_features: train.n_features(), n_classes: train.n_classes };
+    let spec =
+        ModelSpec { kind: s.model, n_features: train.n_features(), n_classes: train.n_classes };
     let init = spec.init(rng::derive_seed(s.seed, "initial-model", &[]));
     let local = LocalTraining { epochs: s.centralized_epochs, ..s.local };
     let w = train_local(&init, &train, &local, rng::derive_seed(s.seed, "centralized", &[]))?;
@@ -134,7 +140,8 @@ pub enum Attack {
 
 impl Attack {
     /// Every attack in table order.
-    pub const ALL: [Attack; 4] = [Attack::None, Attack::SignFlip, Attack::ScaledReplacement, Attack::LabelFlip];
+    pub const ALL: [Attack; 4] =
+        [Attack::None, Attack::SignFlip, Attack::ScaledReplacement, Attack::LabelFlip];
 
     /// Name for tables.
     pub fn name(&self) -> &'static str {

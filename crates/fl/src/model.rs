@@ -128,9 +128,8 @@ impl ModelSpec {
         for t in self.layout() {
             if t.shape.len() == 2 {
                 let limit = (6.0 / (t.shape[0] + t.shape[1]) as f64).sqrt();
-                values.extend(
-                    (0..t.len()).map(|_| ((rng::unit(&mut r) * 2.0 - 1.0) * limit) as f32),
-                );
+                values
+                    .extend((0..t.len()).map(|_| ((rng::unit(&mut r) * 2.0 - 1.0) * limit) as f32));
             } else {
                 values.extend(std::iter::repeat_n(0.0f32, t.len()));
             }
@@ -216,9 +215,7 @@ impl Weights {
         names.sort();
         let expected: Vec<String> = layout.iter().map(|t| t.name.clone()).collect();
         if names != expected {
-            return Err(Error::Weights(format!(
-                "expected tensors {expected:?}, found {names:?}"
-            )));
+            return Err(Error::Weights(format!("expected tensors {expected:?}, found {names:?}")));
         }
         let mut values = Vec::with_capacity(spec.n_params());
         for t in &layout {
@@ -241,9 +238,7 @@ impl Weights {
                 )));
             }
             values.extend(
-                view.data()
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
             );
         }
         let w = Weights::new(spec, values)?;

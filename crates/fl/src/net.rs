@@ -153,7 +153,12 @@ impl CoordinatorService {
             return Ok(Some(record));
         }
         if past {
-            tracing::warn!(round = coord.round(), received = n, needed = coord.needed(), "deadline passed below quorum; extending");
+            tracing::warn!(
+                round = coord.round(),
+                received = n,
+                needed = coord.needed(),
+                "deadline passed below quorum; extending"
+            );
             *deadline = Instant::now() + self.timing.deadline;
         }
         Ok(None)
@@ -227,7 +232,13 @@ async fn get_model(State(s): State<Arc<CoordinatorService>>) -> Response {
         let c = lock(&s.coord);
         (c.round(), c.global().to_safetensors())
     };
-    ([(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::HeaderName::from_static("x-alara-round"), round.to_string())], bytes)
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::HeaderName::from_static("x-alara-round"), round.to_string()),
+        ],
+        bytes,
+    )
         .into_response()
 }
 
@@ -251,14 +262,17 @@ async fn post_update(
         let mut update = ClientUpdate::from_bytes(spec, &client_id, round, samples, &body)?;
         if let Some(claimed) = headers.get("x-alara-update-hash") {
             let claimed = claimed.to_str().unwrap_or_default();
-            let parsed: Option<[u8; 32]> = hex::decode(claimed).ok().and_then(|v| v.try_into().ok());
+            let parsed: Option<[u8; 32]> =
+                hex::decode(claimed).ok().and_then(|v| v.try_into().ok());
             match parsed {
                 Some(h) => update.update_hash = h,
                 None => {
                     return Err(Error::RejectedUpdate {
                         client: client_id.clone(),
                         round,
-                        reason: RejectReason::Malformed(format!("x-alara-update-hash `{claimed}` is not 64 hex digits")),
+                        reason: RejectReason::Malformed(format!(
+                            "x-alara-update-hash `{claimed}` is not 64 hex digits"
+                        )),
                     })
                 }
             }
@@ -268,20 +282,26 @@ async fn post_update(
         Ok(hash)
     })();
     match result {
-        Ok(hash) => (StatusCode::OK, Json(Accepted { update_hash: hex::encode(hash) })).into_response(),
+        Ok(hash) => {
+            (StatusCode::OK, Json(Accepted { update_hash: hex::encode(hash) })).into_response()
+        }
         Err(e) => {
             let status = match &e {
                 Error::RejectedUpdate { reason, .. } => match reason {
-                    RejectReason::WrongRound { .. } | RejectReason::Replayed { .. } | RejectReason::Duplicate => {
-                        StatusCode::CONFLICT
-                    }
+                    RejectReason::WrongRound { .. }
+                    | RejectReason::Replayed { .. }
+                    | RejectReason::Duplicate => StatusCode::CONFLICT,
                     RejectReason::RoundClosed => StatusCode::GONE,
                     _ => StatusCode::BAD_REQUEST,
                 },
                 _ => StatusCode::BAD_REQUEST,
             };
             if let Error::RejectedUpdate { client, round, reason } = &e {
-                lock(&s.rejections).push(Rejection { client_id: client.clone(), round: *round, reason: reason.clone() });
+                lock(&s.rejections).push(Rejection {
+                    client_id: client.clone(),
+                    round: *round,
+                    reason: reason.clone(),
+                });
             }
             tracing::warn!("{e}");
             error(status, e.to_string())
@@ -349,7 +369,10 @@ fn net<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Error + '_ {
 /// task finishes.
 pub async fn run_client(opts: &ClientOptions, data: &Dataset) -> Result<ClientReport> {
     if !crate::round::valid_client_id(&opts.client_id) {
-        return Err(Error::Config(format!("client id `{}` must be 1-64 characters of [A-Za-z0-9_.-]", opts.client_id)));
+        return Err(Error::Config(format!(
+            "client id `{}` must be 1-64 characters of [A-Za-z0-9_.-]",
+            opts.client_id
+        )));
     }
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -413,12 +436,16 @@ pub async fn run_client(opts: &ClientOptions, data: &Dataset) -> Result<ClientRe
             };
             let seed = rng::client_seed(task.seed, task.round, &opts.client_id);
             let cfg = task.local;
-            let weights = tokio::task::spawn_blocking(move || train_local(&global, &data, &cfg, seed))
-                .await
-                .map_err(net("training task"))??;
+            let weights =
+                tokio::task::spawn_blocking(move || train_local(&global, &data, &cfg, seed))
+                    .await
+                    .map_err(net("training task"))??;
             let update = ClientUpdate::new(&opts.client_id, task.round, data_len(&local), weights);
             let resp = http
-                .post(format!("{base}/v1/update/{}/{}/{}", opts.client_id, task.round, update.sample_count))
+                .post(format!(
+                    "{base}/v1/update/{}/{}/{}",
+                    opts.client_id, task.round, update.sample_count
+                ))
                 .header("x-alara-update-hash", hex::encode(update.update_hash))
                 .header(header::CONTENT_TYPE, "application/octet-stream")
                 .body(update.weights.to_safetensors())

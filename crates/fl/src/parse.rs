@@ -16,8 +16,11 @@ fn split(s: &str) -> (&str, Option<&str>) {
 
 fn num<T: FromStr>(what: &str, v: Option<&str>, default: Option<T>) -> Result<T, Error> {
     match v {
-        Some(v) => v.parse().map_err(|_| Error::Config(format!("{what}: `{v}` is not a valid number"))),
-        None => default.ok_or_else(|| Error::Config(format!("{what} needs a parameter, e.g. `{what}:2`"))),
+        Some(v) => {
+            v.parse().map_err(|_| Error::Config(format!("{what}: `{v}` is not a valid number")))
+        }
+        None => default
+            .ok_or_else(|| Error::Config(format!("{what} needs a parameter, e.g. `{what}:2`"))),
     }
 }
 
@@ -56,11 +59,9 @@ impl FromStr for Partition {
             "dirichlet" => Partition::Dirichlet { alpha: num("dirichlet", arg, Some(0.5))? },
             "shards" => Partition::Shards { shards_per_client: num("shards", arg, Some(2))? },
             "unbalanced" => Partition::Unbalanced { sigma: num("unbalanced", arg, Some(1.0))? },
-            other => {
-                return Err(Error::Config(format!(
-                    "unknown partition `{other}`; use iid, dirichlet:ALPHA, shards:K, unbalanced:SIGMA"
-                )))
-            }
+            other => return Err(Error::Config(format!(
+                "unknown partition `{other}`; use iid, dirichlet:ALPHA, shards:K, unbalanced:SIGMA"
+            ))),
         })
     }
 }
@@ -93,7 +94,11 @@ impl FromStr for ModelKind {
         Ok(match name.to_ascii_lowercase().as_str() {
             "logistic" | "logreg" => ModelKind::Logistic,
             "mlp" => ModelKind::Mlp { hidden: num("mlp", arg, Some(32))? },
-            other => return Err(Error::Config(format!("unknown model `{other}`; use logistic or mlp:HIDDEN"))),
+            other => {
+                return Err(Error::Config(format!(
+                    "unknown model `{other}`; use logistic or mlp:HIDDEN"
+                )))
+            }
         })
     }
 }
@@ -108,7 +113,10 @@ mod tests {
         assert_eq!("median".parse::<Strategy>().unwrap(), Strategy::Median { f: 0 });
         assert!("krum".parse::<Strategy>().is_err());
         assert!("bogus".parse::<Strategy>().is_err());
-        assert_eq!("dirichlet:0.1".parse::<Partition>().unwrap(), Partition::Dirichlet { alpha: 0.1 });
+        assert_eq!(
+            "dirichlet:0.1".parse::<Partition>().unwrap(),
+            Partition::Dirichlet { alpha: 0.1 }
+        );
         assert!("dirichlet:x".parse::<Partition>().is_err());
         assert_eq!("mlp:8".parse::<ModelKind>().unwrap(), ModelKind::Mlp { hidden: 8 });
         assert_eq!("copy".parse::<Behavior>().unwrap(), Behavior::FreeRiderCopy);

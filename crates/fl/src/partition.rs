@@ -81,7 +81,11 @@ pub fn partition(
                 let mut acc = 0.0;
                 for (c, share) in p.iter().enumerate() {
                     acc += share;
-                    let end = if c + 1 == clients { m } else { ((acc * m as f64).round() as usize).min(m) };
+                    let end = if c + 1 == clients {
+                        m
+                    } else {
+                        ((acc * m as f64).round() as usize).min(m)
+                    };
                     parts[c].extend_from_slice(&members[start..end.max(start)]);
                     start = end.max(start);
                 }
@@ -132,9 +136,8 @@ pub fn partition(
     // Every client needs a sample: move one from the largest part (lowest index on ties).
     for c in 0..clients {
         if parts[c].is_empty() {
-            let donor = (0..clients)
-                .max_by_key(|&k| (parts[k].len(), std::cmp::Reverse(k)))
-                .unwrap_or(0);
+            let donor =
+                (0..clients).max_by_key(|&k| (parts[k].len(), std::cmp::Reverse(k))).unwrap_or(0);
             if let Some(i) = parts[donor].pop() {
                 parts[c].push(i);
             }

@@ -60,14 +60,24 @@ pub struct ManifestEntry {
 }
 
 /// Writes the task files of an artifact directory.
-pub fn write_task(dir: &Path, config: &TaskConfig, validation: &Dataset, initial: &Weights) -> Result<()> {
+pub fn write_task(
+    dir: &Path,
+    config: &TaskConfig,
+    validation: &Dataset,
+    initial: &Weights,
+) -> Result<()> {
     write(&dir.join("task.json"), &serde_json::to_vec_pretty(config)?)?;
     write(&dir.join("validation.csv"), validation.to_csv().as_bytes())?;
     write(&dir.join("initial.safetensors"), &initial.to_safetensors())
 }
 
 /// Writes one closed round.
-pub fn write_round(dir: &Path, updates: &[ClientUpdate], record: &RoundRecord, global: &Weights) -> Result<()> {
+pub fn write_round(
+    dir: &Path,
+    updates: &[ClientUpdate],
+    record: &RoundRecord,
+    global: &Weights,
+) -> Result<()> {
     let rd = round_dir(dir, record.round);
     let manifest: Vec<ManifestEntry> = updates
         .iter()
@@ -79,7 +89,10 @@ pub fn write_round(dir: &Path, updates: &[ClientUpdate], record: &RoundRecord, g
         })
         .collect();
     for u in updates {
-        write(&rd.join("updates").join(format!("{}.safetensors", u.client_id)), &u.weights.to_safetensors())?;
+        write(
+            &rd.join("updates").join(format!("{}.safetensors", u.client_id)),
+            &u.weights.to_safetensors(),
+        )?;
     }
     write(&rd.join("manifest.json"), &serde_json::to_vec_pretty(&manifest)?)?;
     write(&rd.join("record.json"), &serde_json::to_vec_pretty(record)?)?;
@@ -108,7 +121,8 @@ impl RoundArtifacts {
         let config: TaskConfig = serde_json::from_slice(&read(&dir.join("task.json"))?)?;
         let vpath = dir.join("validation.csv");
         let validation = alara_ml::datasets::load_csv(&vpath)?;
-        let initial = Weights::from_safetensors(config.model, &read(&dir.join("initial.safetensors"))?)?;
+        let initial =
+            Weights::from_safetensors(config.model, &read(&dir.join("initial.safetensors"))?)?;
         let mut rounds = Vec::new();
         let mut records = Vec::new();
         for r in 1.. {
@@ -116,11 +130,18 @@ impl RoundArtifacts {
             if !rd.exists() {
                 break;
             }
-            let manifest: Vec<ManifestEntry> = serde_json::from_slice(&read(&rd.join("manifest.json"))?)?;
+            let manifest: Vec<ManifestEntry> =
+                serde_json::from_slice(&read(&rd.join("manifest.json"))?)?;
             let mut updates = Vec::with_capacity(manifest.len());
             for m in manifest {
                 let bytes = read(&rd.join("updates").join(format!("{}.safetensors", m.client_id)))?;
-                let u = ClientUpdate::from_bytes(config.model, &m.client_id, m.round, m.sample_count, &bytes)?;
+                let u = ClientUpdate::from_bytes(
+                    config.model,
+                    &m.client_id,
+                    m.round,
+                    m.sample_count,
+                    &bytes,
+                )?;
                 if u.update_hash != m.update_hash {
                     return Err(Error::Replay(format!(
                         "round {r}: update of `{}` has hash {}, the manifest says {}",
@@ -148,8 +169,11 @@ pub fn replay_round(artifacts: &RoundArtifacts, round: u64) -> Result<RoundRecor
             artifacts.rounds.len()
         )));
     }
-    let mut coord =
-        Coordinator::new(artifacts.config.clone(), &artifacts.validation, artifacts.initial.clone())?;
+    let mut coord = Coordinator::new(
+        artifacts.config.clone(),
+        &artifacts.validation,
+        artifacts.initial.clone(),
+    )?;
     let mut last = None;
     for updates in &artifacts.rounds[..round as usize] {
         for u in updates {

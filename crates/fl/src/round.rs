@@ -153,11 +153,12 @@ impl ClientUpdate {
         sample_count: u64,
         bytes: &[u8],
     ) -> Result<Self> {
-        let weights = Weights::from_safetensors(spec, bytes).map_err(|e| Error::RejectedUpdate {
-            client: client_id.to_string(),
-            round,
-            reason: RejectReason::Malformed(e.to_string()),
-        })?;
+        let weights =
+            Weights::from_safetensors(spec, bytes).map_err(|e| Error::RejectedUpdate {
+                client: client_id.to_string(),
+                round,
+                reason: RejectReason::Malformed(e.to_string()),
+            })?;
         Ok(Self::new(client_id, round, sample_count, weights))
     }
 }
@@ -354,12 +355,14 @@ impl Coordinator {
         }
         if !valid_client_id(&update.client_id) {
             return Err(reject(RejectReason::Malformed(
-                "client id must be 1-64 characters of [A-Za-z0-9_.-], not starting with '.'"
-                    .into(),
+                "client id must be 1-64 characters of [A-Za-z0-9_.-], not starting with '.'".into(),
             )));
         }
         if update.round != self.round {
-            return Err(reject(RejectReason::WrongRound { claimed: update.round, open: self.round }));
+            return Err(reject(RejectReason::WrongRound {
+                claimed: update.round,
+                open: self.round,
+            }));
         }
         if update.weights.spec != self.config.model {
             return Err(reject(RejectReason::Malformed(format!(
@@ -418,14 +421,19 @@ impl Coordinator {
         let n = self.pending.len();
         if n < self.needed() {
             return Err(Error::TooFewUpdates {
-                strategy: format!("{} with quorum {}", self.config.strategy.name(), self.config.quorum),
+                strategy: format!(
+                    "{} with quorum {}",
+                    self.config.strategy.name(),
+                    self.config.quorum
+                ),
                 f: 0,
                 needed: self.needed(),
                 found: n,
             });
         }
         let updates: Vec<ClientUpdate> = std::mem::take(&mut self.pending).into_values().collect();
-        let deltas: Vec<Vec<f32>> = updates.iter().map(|u| u.weights.delta_from(&self.global)).collect();
+        let deltas: Vec<Vec<f32>> =
+            updates.iter().map(|u| u.weights.delta_from(&self.global)).collect();
         let refs: Vec<&[f32]> = deltas.iter().map(Vec::as_slice).collect();
         let samples: Vec<u64> = updates.iter().map(|u| u.sample_count).collect();
         let round_seed = self.config.round_seed(self.round);

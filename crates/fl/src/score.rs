@@ -256,7 +256,8 @@ pub fn score_round(input: &ScoreInput<'_>, cfg: &ScoreConfig) -> Result<Vec<Clie
         loo[i] = gains[i];
     }
 
-    let quality: Vec<f64> = (0..n).map(|i| if eligible[i] { loo[i].max(0.0) } else { 0.0 }).collect();
+    let quality: Vec<f64> =
+        (0..n).map(|i| if eligible[i] { loo[i].max(0.0) } else { 0.0 }).collect();
     let quantity: Vec<f64> =
         (0..n).map(|i| if eligible[i] && gains[i] > 0.0 { capped[i] } else { 0.0 }).collect();
     let (sq, sc): (f64, f64) = (quality.iter().sum(), quantity.iter().sum());
@@ -361,13 +362,15 @@ mod tests {
         // Client 0's update of the previous round, trained from another global model.
         let prev_global = spec.init(9);
         let part0 = data.subset(&(0..50).collect::<Vec<_>>()).unwrap();
-        let honest_prev =
-            crate::train::train_local(&prev_global, &part0, &cfg, 99).unwrap().delta_from(&prev_global);
+        let honest_prev = crate::train::train_local(&prev_global, &part0, &cfg, 99)
+            .unwrap()
+            .delta_from(&prev_global);
         deltas.push(vec![0.0; deltas[0].len()]); // zero
         deltas.push(honest_prev.iter().map(|x| x * 1.0001).collect()); // copy of client 0's last update
         let mut r = crate::rng::stream(1, "noise", &[]);
         let norm = l2(&deltas[1]);
-        let noise: Vec<f32> = (0..deltas[0].len()).map(|_| crate::rng::normal(&mut r) as f32).collect();
+        let noise: Vec<f32> =
+            (0..deltas[0].len()).map(|_| crate::rng::normal(&mut r) as f32).collect();
         let k = norm / l2(&noise);
         deltas.push(noise.iter().map(|x| x * k as f32).collect()); // random
         let refs: Vec<&[f32]> = deltas.iter().map(Vec::as_slice).collect();
@@ -389,7 +392,15 @@ mod tests {
         let flags: Vec<_> = scores.iter().map(|s| s.free_rider).collect();
         assert_eq!(
             flags,
-            vec![None, None, None, None, Some(FreeRider::Zero), Some(FreeRider::Copied), Some(FreeRider::Random)]
+            vec![
+                None,
+                None,
+                None,
+                None,
+                Some(FreeRider::Zero),
+                Some(FreeRider::Copied),
+                Some(FreeRider::Random)
+            ]
         );
         assert!(scores[..4].iter().all(|s| s.score > 0.1));
         assert!(scores[4..].iter().all(|s| s.score == 0.0));

@@ -52,7 +52,10 @@ pub enum Behavior {
 impl Behavior {
     /// `true` for the three free-rider kinds.
     pub fn is_free_rider(&self) -> bool {
-        matches!(self, Behavior::FreeRiderZero | Behavior::FreeRiderCopy | Behavior::FreeRiderRandom)
+        matches!(
+            self,
+            Behavior::FreeRiderZero | Behavior::FreeRiderCopy | Behavior::FreeRiderRandom
+        )
     }
 
     /// `true` for anything but [`Behavior::Honest`].
@@ -107,7 +110,12 @@ impl SimConfig {
             clients,
             clients_per_round: None,
             partition: Partition::Iid,
-            local: LocalTraining { epochs: 5, batch_size: 16, learning_rate: 0.1, ..Default::default() },
+            local: LocalTraining {
+                epochs: 5,
+                batch_size: 16,
+                learning_rate: 0.1,
+                ..Default::default()
+            },
             strategy: Strategy::FedAvg,
             dp: None,
             rounds,
@@ -134,11 +142,18 @@ pub struct Splits {
 }
 
 /// Deterministic train/validation/test split of a shipped dataset.
-pub fn split_dataset(name: &str, test_fraction: f64, validation_fraction: f64, seed: u64) -> Result<Splits> {
+pub fn split_dataset(
+    name: &str,
+    test_fraction: f64,
+    validation_fraction: f64,
+    seed: u64,
+) -> Result<Splits> {
     let data = alara_ml::datasets::by_name(name)?;
-    let (rest, test) = data.train_test_split(test_fraction, rng::derive_seed(seed, "test-split", &[]))?;
+    let (rest, test) =
+        data.train_test_split(test_fraction, rng::derive_seed(seed, "test-split", &[]))?;
     let vf = validation_fraction / (1.0 - test_fraction);
-    let (train, validation) = rest.train_test_split(vf, rng::derive_seed(seed, "validation-split", &[]))?;
+    let (train, validation) =
+        rest.train_test_split(vf, rng::derive_seed(seed, "validation-split", &[]))?;
     let standardizer = Standardizer::fit(&validation)?;
     Ok(Splits { train, validation, test, standardizer })
 }
@@ -189,7 +204,8 @@ impl Simulation {
         if cfg.threads == 0 {
             return Err(Error::Config("threads must be at least 1".into()));
         }
-        let splits = split_dataset(&cfg.dataset, cfg.test_fraction, cfg.validation_fraction, cfg.seed)?;
+        let splits =
+            split_dataset(&cfg.dataset, cfg.test_fraction, cfg.validation_fraction, cfg.seed)?;
         let d = splits.train.n_features();
         let c = splits.train.n_classes;
         let spec = ModelSpec { kind: cfg.model, n_features: d, n_classes: c };
@@ -211,7 +227,12 @@ impl Simulation {
         if let Some(dir) = artifacts {
             coordinator = coordinator.with_artifacts(dir, &splits.validation)?;
         }
-        let parts = partition(&splits.train, cfg.clients, cfg.partition, rng::derive_seed(cfg.seed, "partition", &[]))?;
+        let parts = partition(
+            &splits.train,
+            cfg.clients,
+            cfg.partition,
+            rng::derive_seed(cfg.seed, "partition", &[]),
+        )?;
         let train = splits.standardizer.transform(&splits.train)?;
         let mut order: Vec<usize> = (0..cfg.clients).collect();
         rng::shuffle(&mut order, &mut rng::stream(cfg.seed, "adversaries", &[]));
@@ -231,7 +252,11 @@ impl Simulation {
             .iter()
             .enumerate()
             .map(|(i, idx)| {
-                Ok(SimClient { id: format!("client-{i:0width$}"), data: train.subset(idx)?, behavior: behaviors[i] })
+                Ok(SimClient {
+                    id: format!("client-{i:0width$}"),
+                    data: train.subset(idx)?,
+                    behavior: behaviors[i],
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let test = splits.standardizer.transform(&splits.test)?;
@@ -294,7 +319,10 @@ impl Simulation {
             .clients
             .iter()
             .map(|c| {
-                self.clients.iter().find(|s| s.id == c.client_id).map_or(Behavior::Honest, |s| s.behavior)
+                self.clients
+                    .iter()
+                    .find(|s| s.id == c.client_id)
+                    .map_or(Behavior::Honest, |s| s.behavior)
             })
             .collect();
         let test = evaluate(self.coordinator.global(), &self.test);
@@ -314,15 +342,21 @@ impl Simulation {
 }
 
 /// Maps `f` over `items` on `threads` scoped threads (contiguous chunks), keeping order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = threads.max(1).min(items.len().max(1));
     if threads == 1 {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> =
-            items.chunks(chunk).map(|part| s.spawn(|| part.iter().map(&f).collect::<Vec<R>>())).collect();
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
@@ -364,7 +398,8 @@ fn client_update(
             global.plus(&d)
         }
         Behavior::FreeRiderZero => global.clone(),
-        Behavior::FreeRiderCopy => match previous.iter().find(|(id, d)| *id != c.id && l2(d) > 0.0) {
+        Behavior::FreeRiderCopy => match previous.iter().find(|(id, d)| *id != c.id && l2(d) > 0.0)
+        {
             Some((_, d)) => {
                 let mut r = rng::stream(seed, "copy-noise", &[]);
                 let d: Vec<f32> =
@@ -406,7 +441,13 @@ pub struct FreeRiderStats {
 
 /// Counts detections and rewards of free riders.
 pub fn free_rider_stats(outcomes: &[RoundOutcome]) -> FreeRiderStats {
-    let mut s = FreeRiderStats { submissions: 0, detected: 0, honest_flagged: 0, honest: 0, pool_share: 0.0 };
+    let mut s = FreeRiderStats {
+        submissions: 0,
+        detected: 0,
+        honest_flagged: 0,
+        honest: 0,
+        pool_share: 0.0,
+    };
     let (mut fr_reward, mut total) = (0u128, 0u128);
     for o in outcomes {
         for (c, b) in o.record.clients.iter().zip(&o.behaviors) {

@@ -113,7 +113,8 @@ pub fn train_local(
     let mut anchors = Vec::with_capacity(layout.len());
     let mut off = 0;
     for t in &layout {
-        let init = Tensor::from_slice(&global.values[off..off + t.len()], t.shape.as_slice(), &dev)?;
+        let init =
+            Tensor::from_slice(&global.values[off..off + t.len()], t.shape.as_slice(), &dev)?;
         off += t.len();
         vars.push(Var::from_tensor(&init)?);
         anchors.push(init);
@@ -243,13 +244,9 @@ mod tests {
         let w0 = ModelSpec::logistic(30, 2).init(1);
         let dist = |w: &Weights| w.delta_from(&w0).iter().map(|d| d * d).sum::<f32>();
         let plain = train_local(&w0, &data, &LocalTraining::default(), 5).unwrap();
-        let prox = train_local(
-            &w0,
-            &data,
-            &LocalTraining { proximal_mu: 5.0, ..Default::default() },
-            5,
-        )
-        .unwrap();
+        let prox =
+            train_local(&w0, &data, &LocalTraining { proximal_mu: 5.0, ..Default::default() }, 5)
+                .unwrap();
         assert!(dist(&prox) < dist(&plain));
     }
 

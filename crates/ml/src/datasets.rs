@@ -69,7 +69,8 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
 /// or `class`, else the last column; labels are non-negative integers. Blank lines are
 /// skipped. `origin` names the source in error messages.
 pub fn parse_csv(text: &str, origin: &str) -> Result<Dataset> {
-    let err = |line: usize, message: String| Error::Csv { origin: origin.to_string(), line, message };
+    let err =
+        |line: usize, message: String| Error::Csv { origin: origin.to_string(), line, message };
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).peekable();
     let Some(&(_, first)) = lines.peek() else {
         return Err(err(1, "the file is empty; expected a header or numeric rows".into()));
@@ -107,10 +108,16 @@ pub fn parse_csv(text: &str, origin: &str) -> Result<Dataset> {
                 labels.push(parse_label(field).map_err(|m| err(lineno, m))?);
             } else {
                 let v: f32 = field.parse().map_err(|_| {
-                    err(lineno, format!("column {} (`{}`): `{field}` is not a number", col + 1, names[col]))
+                    err(
+                        lineno,
+                        format!("column {} (`{}`): `{field}` is not a number", col + 1, names[col]),
+                    )
                 })?;
                 if !v.is_finite() {
-                    return Err(err(lineno, format!("column {}: `{field}` is not finite", col + 1)));
+                    return Err(err(
+                        lineno,
+                        format!("column {}: `{field}` is not finite", col + 1),
+                    ));
                 }
                 row.push(v);
             }

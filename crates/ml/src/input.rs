@@ -47,8 +47,8 @@ pub fn parse_rows(text: &str, feature_names: Option<&[String]>) -> Result<Vec<Ve
 }
 
 fn parse_json(text: &str, names: Option<&[String]>) -> Result<Vec<Vec<f32>>> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| Error::Input(format!("invalid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| Error::Input(format!("invalid JSON: {e}")))?;
     let rows: Vec<&Value> = match &value {
         Value::Array(items) if items.iter().all(Value::is_number) && !items.is_empty() => {
             vec![&value]
@@ -90,9 +90,9 @@ fn json_row(r: usize, row: &Value, names: Option<&[String]>) -> Result<Vec<f32>>
             names
                 .iter()
                 .map(|n| {
-                    let v = map.get(n).ok_or_else(|| {
-                        Error::Input(format!("row {r}: missing feature `{n}`"))
-                    })?;
+                    let v = map
+                        .get(n)
+                        .ok_or_else(|| Error::Input(format!("row {r}: missing feature `{n}`")))?;
                     json_number(v, &format!("row {r}, feature `{n}`"))
                 })
                 .collect()

@@ -80,8 +80,7 @@ impl OnnxModel {
     }
 
     fn from_bytes_with_origin(bytes: &[u8], origin: &str) -> Result<Self> {
-        let corrupt =
-            |message: String| Error::CorruptModel { origin: origin.to_string(), message };
+        let corrupt = |message: String| Error::CorruptModel { origin: origin.to_string(), message };
         let unsupported =
             |message: String| Error::UnsupportedModel { origin: origin.to_string(), message };
         if bytes.is_empty() {
@@ -92,7 +91,7 @@ impl OnnxModel {
         // tract is a parser of untrusted bytes here: a panic deep inside it must become
         // an error for the caller, not take the process down.
         let proto = catch(|| onnx.proto_model_for_read(&mut &bytes[..]))
-            .map_err(|e| corrupt(e))?
+            .map_err(&corrupt)?
             .map_err(|e| corrupt(format!("{e:#}")))?;
         let graph = proto.graph.as_ref().ok_or_else(|| corrupt("the model has no graph".into()))?;
         let (input_name, input_width) = describe_input(graph).map_err(unsupported)?;
@@ -118,15 +117,8 @@ impl OnnxModel {
         };
         let single_row = build(Some(1)).map_err(unsupported)?;
         let any_batch = build(None).map_err(unsupported)?;
-        let model = Self {
-            hash,
-            input_width,
-            input_name,
-            feature_names,
-            layout,
-            single_row,
-            any_batch,
-        };
+        let model =
+            Self { hash, input_width, input_name, feature_names, layout, single_row, any_batch };
         // A model that loads but cannot run one row is unsupported; find out now, not on
         // the first request.
         model.predict(&[vec![0.0; input_width]]).map_err(|e| unsupported(e.to_string()))?;
@@ -206,7 +198,10 @@ impl OnnxModel {
                 let t = outputs.get(slot).ok_or_else(|| bad(format!("missing output {slot}")))?;
                 let view = t.to_plain_array_view::<i64>().map_err(|e| bad(format!("{e:#}")))?;
                 if view.len() != n {
-                    return Err(bad(format!("label output has {} values for {n} rows", view.len())));
+                    return Err(bad(format!(
+                        "label output has {} values for {n} rows",
+                        view.len()
+                    )));
                 }
                 view.iter().copied().collect()
             }
@@ -271,8 +266,9 @@ fn describe_input(graph: &pb::GraphProto) -> std::result::Result<(String, usize)
             inputs.len()
         ));
     };
-    let t = tensor_type(input)
-        .ok_or_else(|| format!("input `{}` is not a tensor; expected float32 [N, features]", input.name))?;
+    let t = tensor_type(input).ok_or_else(|| {
+        format!("input `{}` is not a tensor; expected float32 [N, features]", input.name)
+    })?;
     if t.elem_type != DataType::Float as i32 {
         return Err(format!(
             "input `{}` has element type {:?}; expected float32",

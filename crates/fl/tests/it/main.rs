@@ -7,15 +7,16 @@ use alara_fl::{
     net::{self, ClientOptions, CoordinatorService, RoundTiming},
     round::task_config,
     sim::{free_rider_stats, split_dataset},
-    Behavior, ClientUpdate, Coordinator, Error, LocalTraining, ModelSpec, Partition,
-    RejectReason, RoundArtifacts, SimConfig, Simulation, Strategy, Weights,
+    Behavior, ClientUpdate, Coordinator, Error, LocalTraining, ModelSpec, Partition, RejectReason,
+    RoundArtifacts, SimConfig, Simulation, Strategy, Weights,
 };
 use axum::{body::Body, http::Request};
 use tower::ServiceExt;
 
 fn small_sim(clients: usize, rounds: u64) -> SimConfig {
     let mut cfg = SimConfig::new("breast_cancer", clients, rounds);
-    cfg.local = LocalTraining { epochs: 2, batch_size: 16, learning_rate: 0.1, ..Default::default() };
+    cfg.local =
+        LocalTraining { epochs: 2, batch_size: 16, learning_rate: 0.1, ..Default::default() };
     cfg.threads = 2;
     cfg
 }
@@ -37,7 +38,10 @@ fn training_twice_gives_identical_model_hashes_and_records() {
     // The thread count must not change a single bit.
     cfg.threads = 1;
     let c = run(cfg.clone());
-    assert_eq!(a.coordinator().global().to_safetensors(), c.coordinator().global().to_safetensors());
+    assert_eq!(
+        a.coordinator().global().to_safetensors(),
+        c.coordinator().global().to_safetensors()
+    );
     // And the seed must matter.
     cfg.seed = 2;
     let d = run(cfg);
@@ -123,7 +127,8 @@ fn bad_updates_are_rejected_with_clear_reasons() {
     let other = ModelSpec::logistic(29, 2).init(0).to_safetensors();
     let e = ClientUpdate::from_bytes(g.spec, "a", 1, 10, &other).unwrap_err();
     assert!(e.to_string().contains("shape"), "{e}");
-    let e = ClientUpdate::from_bytes(g.spec, "a", 1, 10, b"\x08\x00\x00\x00\x00\x00\x00\x00{}").unwrap_err();
+    let e = ClientUpdate::from_bytes(g.spec, "a", 1, 10, b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
+        .unwrap_err();
     assert!(e.to_string().contains("rejected"), "{e}");
     // Wrong round, sample count, hash mismatch, bad client id
     let e = c.submit(ClientUpdate::new("a", 2, 10, nudged(&g, 1.0))).unwrap_err();
@@ -169,7 +174,8 @@ fn krum_refuses_to_close_without_2f_plus_3_updates() {
 #[test]
 fn fedavg_learns_breast_cancer_and_median_resists_sign_flipping() {
     let clean = run(small_sim(10, 4));
-    let clean_acc = alara_fl::model::evaluate(clean.coordinator().global(), clean.test_set()).accuracy;
+    let clean_acc =
+        alara_fl::model::evaluate(clean.coordinator().global(), clean.test_set()).accuracy;
     assert!(clean_acc > 0.9, "clean FedAvg accuracy {clean_acc}");
     let attacked = |strategy| {
         let mut cfg = small_sim(10, 4);
@@ -204,7 +210,11 @@ fn free_riders_are_detected_and_paid_little() {
     }
 }
 
-fn service(rounds: u64, quorum: usize, timing: RoundTiming) -> (Arc<CoordinatorService>, Vec<alara_ml::Dataset>) {
+fn service(
+    rounds: u64,
+    quorum: usize,
+    timing: RoundTiming,
+) -> (Arc<CoordinatorService>, Vec<alara_ml::Dataset>) {
     let s = split_dataset("breast_cancer", 0.2, 0.1, 3).unwrap();
     let (config, initial) = task_config(
         "net",
@@ -227,14 +237,17 @@ fn service(rounds: u64, quorum: usize, timing: RoundTiming) -> (Arc<CoordinatorS
 
 #[tokio::test]
 async fn http_rejects_malformed_oversized_and_stale_updates() {
-    let (svc, _) = service(2, 1, RoundTiming { deadline: Duration::from_secs(60), expected_clients: None });
+    let (svc, _) =
+        service(2, 1, RoundTiming { deadline: Duration::from_secs(60), expected_clients: None });
     let app = net::router(svc.clone());
     let post = |uri: &str, body: Vec<u8>| {
         Request::builder().method("POST").uri(uri).body(Body::from(body)).unwrap()
     };
-    let res = app.clone().oneshot(post("/v1/update/a/1/10", b"not safetensors".to_vec())).await.unwrap();
+    let res =
+        app.clone().oneshot(post("/v1/update/a/1/10", b"not safetensors".to_vec())).await.unwrap();
     assert_eq!(res.status(), 400);
-    let res = app.clone().oneshot(post("/v1/update/a/1/10", vec![0; svc.max_body() + 1])).await.unwrap();
+    let res =
+        app.clone().oneshot(post("/v1/update/a/1/10", vec![0; svc.max_body() + 1])).await.unwrap();
     assert_eq!(res.status(), 413);
     let good = nudged(&svc.global(), 1.0).to_safetensors();
     let res = app.clone().oneshot(post("/v1/update/a/5/10", good.clone())).await.unwrap();
@@ -254,7 +267,11 @@ async fn http_rejects_malformed_oversized_and_stale_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn networked_round_survives_a_client_leaving_mid_task() {
-    let (svc, data) = service(3, 3, RoundTiming { deadline: Duration::from_millis(1500), expected_clients: Some(4) });
+    let (svc, data) = service(
+        3,
+        3,
+        RoundTiming { deadline: Duration::from_millis(1500), expected_clients: Some(4) },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(net::serve(listener, svc.clone(), Duration::from_millis(600)));
@@ -270,7 +287,8 @@ async fn networked_round_survives_a_client_leaving_mid_task() {
         };
         clients.push(tokio::spawn(async move { net::run_client(&opts, &d).await }));
     }
-    let records = tokio::time::timeout(Duration::from_secs(120), server).await.unwrap().unwrap().unwrap();
+    let records =
+        tokio::time::timeout(Duration::from_secs(120), server).await.unwrap().unwrap().unwrap();
     for c in clients {
         c.await.unwrap().unwrap();
     }
@@ -279,5 +297,3 @@ async fn networked_round_survives_a_client_leaving_mid_task() {
     assert_eq!(records[1].clients.len(), 3, "round 2 closed at the deadline with quorum 3");
     assert_eq!(records[2].base_model_hash, records[1].global_model_hash);
 }
-
-

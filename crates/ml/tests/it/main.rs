@@ -84,7 +84,7 @@ fn from_bytes_and_load_give_the_same_model() {
     let b = OnnxModel::from_bytes(&bytes).unwrap();
     assert_eq!(a.hash(), b.hash());
     let row = datasets::breast_cancer().unwrap().features[3].clone();
-    assert_eq!(a.predict(&[row.clone()]).unwrap(), b.predict(&[row]).unwrap());
+    assert_eq!(a.predict(std::slice::from_ref(&row)).unwrap(), b.predict(&[row]).unwrap());
 }
 
 #[test]
@@ -133,4 +133,3 @@ fn dataset_csv_feeds_back_as_input_by_feature_name() {
     assert_eq!(rows[0], data.features[0]);
     assert_eq!(model.predict(&rows).unwrap()[0].label, 0);
 }
-
