@@ -34,10 +34,12 @@ impl Default for BenchSettings {
     fn default() -> Self {
         Self {
             model: ModelKind::Logistic,
+            // Clients hold 4-13 samples each at 100 clients: one minibatch per epoch, so
+            // 20 epochs at lr 0.5 is 20 local steps per round.
             local: LocalTraining {
-                epochs: 5,
+                epochs: 20,
                 batch_size: 16,
-                learning_rate: 0.1,
+                learning_rate: 0.5,
                 ..Default::default()
             },
             centralized_epochs: 60,
@@ -249,4 +251,227 @@ pub fn free_riders(
     let mut sim = Simulation::new(cfg)?;
     let outcomes = sim.run(|_| {})?;
     Ok(free_rider_stats(&outcomes))
+}
+
+/// Sizes of an `alara bench fl` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchPlan {
+    /// Clients in the accuracy, robustness and free-rider experiments.
+    pub clients: usize,
+    /// Rounds on breast cancer.
+    pub rounds: u64,
+    /// Maximum rounds on digits.
+    pub digits_rounds: u64,
+    /// Rounds of each robustness and free-rider run.
+    pub robust_rounds: u64,
+    /// Dataset of the robustness and free-rider runs.
+    pub robust_dataset: String,
+    /// Clients of the scale run.
+    pub scale_clients: usize,
+    /// Rounds timed in the scale run.
+    pub scale_rounds: u64,
+}
+
+impl Default for BenchPlan {
+    fn default() -> Self {
+        Self {
+            clients: 100,
+            rounds: 10,
+            digits_rounds: 40,
+            robust_rounds: 10,
+            robust_dataset: "breast_cancer".into(),
+            scale_clients: 1000,
+            scale_rounds: 3,
+        }
+    }
+}
+
+/// One robustness line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RobustRow {
+    /// Attack.
+    pub attack: String,
+    /// Strategy.
+    pub strategy: String,
+    /// Test accuracy after the last round.
+    pub accuracy: f64,
+    /// Clean FedAvg accuracy of the same setup.
+    pub clean_fedavg: f64,
+}
+
+/// Everything `alara bench fl` measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// Settings used.
+    pub settings: BenchSettings,
+    /// Sizes used.
+    pub plan: BenchPlan,
+    /// Accuracy rows.
+    pub accuracy: Vec<AccuracyRow>,
+    /// Robustness rows.
+    pub robustness: Vec<RobustRow>,
+    /// Scale row.
+    pub scale: ScaleRow,
+    /// Free-rider statistics.
+    pub free_riders: FreeRiderStats,
+}
+
+impl BenchPlan {
+    /// Number of progress steps [`BenchPlan::run`] reports.
+    pub fn steps(&self) -> u64 {
+        4 + (Attack::ALL.len() * 4) as u64 + 2
+    }
+
+    /// Runs every experiment; `progress` gets a label before each step.
+    pub fn run(&self, s: &BenchSettings, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
+        let attackers = self.clients / 5;
+        let strategies = [
+            Strategy::FedAvg,
+            Strategy::Krum { f: attackers },
+            Strategy::Median { f: attackers },
+            Strategy::TrimmedMean { f: attackers },
+        ];
+        let mut accuracy_rows = Vec::new();
+        for (dataset, rounds) in [("breast_cancer", self.rounds), ("digits", self.digits_rounds)] {
+            for partition in [Partition::Iid, Partition::Dirichlet { alpha: 0.5 }] {
+                progress(&format!("accuracy {dataset} {partition}"));
+                accuracy_rows.push(accuracy(dataset, partition, self.clients, rounds, 0.01, s)?);
+            }
+        }
+        let mut robust = Vec::new();
+        let mut clean = 0.0;
+        for attack in Attack::ALL {
+            for strategy in strategies {
+                progress(&format!("robustness: {} / {}", attack.name(), strategy.name()));
+                let acc = robustness(
+                    &self.robust_dataset,
+                    attack,
+                    strategy,
+                    self.clients,
+                    attackers,
+                    self.robust_rounds,
+                    s,
+                )?;
+                if attack == Attack::None && strategy == Strategy::FedAvg {
+                    clean = acc;
+                }
+                robust.push(RobustRow {
+                    attack: attack.name().into(),
+                    strategy: strategy.name(),
+                    accuracy: acc,
+                    clean_fedavg: clean,
+                });
+            }
+        }
+        progress(&format!("scale: {} clients", self.scale_clients));
+        let scale_row = scale("digits", self.scale_clients, self.scale_rounds, s)?;
+        progress("free riders");
+        let fr = free_riders(
+            &self.robust_dataset,
+            self.clients,
+            self.clients / 10,
+            self.robust_rounds,
+            s,
+        )?;
+        Ok(BenchReport {
+            settings: s.clone(),
+            plan: self.clone(),
+            accuracy: accuracy_rows,
+            robustness: robust,
+            scale: scale_row,
+            free_riders: fr,
+        })
+    }
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.settings;
+        writeln!(
+            f,
+            "Accuracy: FedAvg vs centralised training (test accuracy; {:?}, {} local epochs, lr {}; centralised {} epochs)",
+            s.model, s.local.epochs, s.local.learning_rate, s.centralized_epochs
+        )?;
+        writeln!(
+            f,
+            "{:<14} {:<16} {:>7} {:>11} {:>10} {:>8} {:>20}",
+            "dataset",
+            "partition",
+            "clients",
+            "centralised",
+            "federated",
+            "Δ",
+            "rounds to within 1%"
+        )?;
+        for a in &self.accuracy {
+            writeln!(
+                f,
+                "{:<14} {:<16} {:>7} {:>11.4} {:>10.4} {:>+8.4} {:>20}",
+                a.dataset,
+                a.partition,
+                a.clients,
+                a.centralized,
+                a.federated,
+                a.federated - a.centralized,
+                a.rounds_to_target
+                    .map_or(format!("not in {}", a.per_round.len()), |n| n.to_string())
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Robustness: {} of {} clients attacking, {} on {} rounds (test accuracy after the last round)",
+            self.plan.clients / 5,
+            self.plan.clients,
+            self.plan.robust_dataset,
+            self.plan.robust_rounds
+        )?;
+        writeln!(
+            f,
+            "{:<24} {:<20} {:>9} {:>16}",
+            "attack", "strategy", "accuracy", "vs clean FedAvg"
+        )?;
+        for r in &self.robustness {
+            writeln!(
+                f,
+                "{:<24} {:<20} {:>9.4} {:>+16.4}",
+                r.attack,
+                r.strategy,
+                r.accuracy,
+                r.accuracy - r.clean_fedavg
+            )?;
+        }
+        writeln!(f)?;
+        let sc = &self.scale;
+        writeln!(
+            f,
+            "Scale: {} simulated clients on {} ({} parameters), {} rounds, {} threads",
+            sc.clients, sc.dataset, sc.params, sc.rounds, s.threads
+        )?;
+        writeln!(
+            f,
+            "  wall time per round {:.3} s (client training {:.3} s, aggregation + scoring {:.3} s); test accuracy {:.4}",
+            sc.round_secs, sc.train_secs, sc.aggregate_secs, sc.accuracy
+        )?;
+        writeln!(f)?;
+        let fr = &self.free_riders;
+        writeln!(
+            f,
+            "Free riders: {} each of zero, copied and random updates among {} clients, {} rounds",
+            self.plan.clients / 10,
+            self.plan.clients,
+            self.plan.robust_rounds
+        )?;
+        writeln!(
+            f,
+            "  detected {}/{} ({:.1}%), share of the pool paid to free riders {:.2}%, honest updates flagged {}/{} ({:.1}%)",
+            fr.detected,
+            fr.submissions,
+            100.0 * fr.detected as f64 / fr.submissions.max(1) as f64,
+            100.0 * fr.pool_share,
+            fr.honest_flagged,
+            fr.honest,
+            100.0 * fr.honest_flagged as f64 / fr.honest.max(1) as f64
+        )
+    }
 }

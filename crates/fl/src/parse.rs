@@ -59,9 +59,11 @@ impl FromStr for Partition {
             "dirichlet" => Partition::Dirichlet { alpha: num("dirichlet", arg, Some(0.5))? },
             "shards" => Partition::Shards { shards_per_client: num("shards", arg, Some(2))? },
             "unbalanced" => Partition::Unbalanced { sigma: num("unbalanced", arg, Some(1.0))? },
-            other => return Err(Error::Config(format!(
+            other => {
+                return Err(Error::Config(format!(
                 "unknown partition `{other}`; use iid, dirichlet:ALPHA, shards:K, unbalanced:SIGMA"
-            ))),
+            )))
+            }
         })
     }
 }

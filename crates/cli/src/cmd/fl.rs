@@ -31,13 +31,13 @@ pub struct TrainingArgs {
     #[arg(long, default_value_t = 10)]
     pub rounds: u64,
     /// Local epochs per round.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     /// Local minibatch size.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     /// Local learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.5)]
     pub lr: f64,
     /// Use Adam locally instead of SGD.
     #[arg(long)]
