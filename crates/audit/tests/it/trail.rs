@@ -189,3 +189,20 @@ async fn async_appends_and_checkpoint_cadence() {
     let r = tokio::task::spawn_blocking(move || t.receipt(1)).await.unwrap().unwrap();
     r.verify_offline(None).unwrap();
 }
+
+/// The example in docs/receipt.md is a real receipt: it parses and verifies offline
+/// (including its anchor section), so the documentation cannot drift from the schema.
+#[test]
+fn documented_example_receipt_verifies() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/receipt.md")).unwrap();
+    let start = doc.find("```json\n").expect("docs/receipt.md has a JSON example") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let r = Receipt::from_json(doc[start..end].as_bytes()).unwrap();
+    let v = r.verify_offline(None).unwrap();
+    assert!(v.anchored.is_some());
+    assert_eq!(v.kind, "inference");
+    let mut bad = r.clone();
+    bad.inclusion_proof[0].0[0] ^= 1;
+    let err = bad.verify_offline(None).unwrap_err().to_string();
+    assert!(err.contains("inclusion proof does not verify"), "{err}");
+}
