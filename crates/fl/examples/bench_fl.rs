@@ -16,6 +16,19 @@ fn main() -> alara_fl::Result<()> {
             ..plan
         };
     }
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    if let Some(c) = env("FL_CLIENTS") {
+        plan.clients = c;
+    }
+    if let Some(r) = env("FL_ROBUST_ROUNDS") {
+        plan.robust_rounds = r as u64;
+    }
+    if let Some(c) = env("FL_SCALE_CLIENTS") {
+        plan.scale_clients = c;
+    }
+    if let Some(r) = env("FL_SCALE_ROUNDS") {
+        plan.scale_rounds = r as u64;
+    }
     let mut settings = BenchSettings::default();
     // Tuning knobs for exploring: FL_EPOCHS, FL_LR, FL_ONLY=accuracy.
     if let Some(e) = std::env::var("FL_EPOCHS").ok().and_then(|v| v.parse().ok()) {
@@ -28,8 +41,12 @@ fn main() -> alara_fl::Result<()> {
         for (d, r) in [("breast_cancer", plan.rounds), ("digits", plan.digits_rounds)] {
             for p in [alara_fl::Partition::Iid, alara_fl::Partition::Dirichlet { alpha: 0.5 }] {
                 let row = alara_fl::experiments::accuracy(d, p, plan.clients, r, 0.01, &settings)?;
-                println!("{d} {p}: centralised {:.4} per round {:?} target {:?}", row.centralized,
-                    row.per_round.iter().map(|a| (a * 1000.0).round() / 1000.0).collect::<Vec<_>>(), row.rounds_to_target);
+                println!(
+                    "{d} {p}: centralised {:.4} per round {:?} target {:?}",
+                    row.centralized,
+                    row.per_round.iter().map(|a| (a * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+                    row.rounds_to_target
+                );
             }
         }
         return Ok(());
