@@ -29,7 +29,9 @@ const SETTINGS = {
   viaIR: false,
   metadata: { bytecodeHash: 'ipfs', appendCBOR: true },
   outputSelection: {
-    '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'metadata', 'storageLayout'] },
+    // No storageLayout or AST: their node ids depend on which other sources share the
+    // compilation, so they would change an artifact when an unrelated contract is added.
+    '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'metadata'] },
   },
 };
 
@@ -75,7 +77,6 @@ function compile() {
         bytecode: '0x' + c.evm.bytecode.object,
         deployedBytecode: '0x' + c.evm.deployedBytecode.object,
         metadata: c.metadata,
-        storageLayout: c.storageLayout,
       };
     }
   }
