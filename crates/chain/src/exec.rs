@@ -15,8 +15,53 @@ use revm::{Database, ExecuteEvm, MainBuilder, MainContext};
 use crate::state::DbError;
 use crate::{Error, Result};
 
-/// The hardfork the embedded chain runs.
-pub const SPEC: SpecId = SpecId::PRAGUE;
+/// The rule set the embedded chain runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Hardfork {
+    /// Cancun (Dencun, March 2024): the rules most L2s ran through 2025.
+    Cancun,
+    /// Prague (Pectra, May 2025): adds EIP-7702 and the EIP-7623 calldata floor.
+    #[default]
+    Prague,
+}
+
+impl Hardfork {
+    /// revm's identifier.
+    pub fn spec_id(self) -> SpecId {
+        match self {
+            Hardfork::Cancun => SpecId::CANCUN,
+            Hardfork::Prague => SpecId::PRAGUE,
+        }
+    }
+
+    /// Whether blocks carry the EIP-7685 requests hash.
+    pub fn has_requests(self) -> bool {
+        self == Hardfork::Prague
+    }
+}
+
+impl std::fmt::Display for Hardfork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hardfork::Cancun => "cancun",
+            Hardfork::Prague => "prague",
+        })
+    }
+}
+
+impl std::str::FromStr for Hardfork {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "cancun" => Ok(Hardfork::Cancun),
+            "prague" | "pectra" => Ok(Hardfork::Prague),
+            other => Err(Error::InvalidParams(format!(
+                "unknown hardfork {other:?}: use cancun or prague"
+            ))),
+        }
+    }
+}
 
 /// Block context for one execution.
 #[derive(Debug, Clone)]
@@ -33,6 +78,8 @@ pub struct BlockContext {
     pub prevrandao: B256,
     /// Fee recipient.
     pub coinbase: Address,
+    /// Rules in force.
+    pub hardfork: Hardfork,
 }
 
 impl BlockContext {
@@ -124,8 +171,9 @@ pub fn execute<DB: Database<Error = DbError>>(
     tx: TxEnv,
     leniency: Leniency,
 ) -> Result<Outcome> {
-    let mut cfg = CfgEnv::new_with_spec(SPEC).with_chain_id(chain_id);
-    cfg.set_spec_and_mainnet_gas_params(SPEC);
+    let spec = block.hardfork.spec_id();
+    let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
+    cfg.set_spec_and_mainnet_gas_params(spec);
     cfg.disable_base_fee = leniency.no_base_fee;
     cfg.disable_nonce_check = leniency.no_nonce_check;
     // Calls may come from contract addresses (EIP-3607 only binds signed transactions).

@@ -30,5 +30,6 @@ pub mod testing;
 pub mod tools;
 
 pub use error::{Error, Result};
+pub use exec::Hardfork;
 pub use node::{Mining, Node, NodeConfig, DEFAULT_CHAIN_ID};
 pub use server::{serve, ServerHandle};

@@ -26,7 +26,7 @@ use alloy::signers::local::PrivateKeySigner;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::exec::{self, BlockContext, Leniency};
+use crate::exec::{self, BlockContext, Hardfork, Leniency};
 use crate::state::{MinerState, StateDiff};
 use crate::storage::{
     meta, AccountRecord, BlockRecord, Changeset, CommitBatch, Storage, StorageReader,
@@ -69,6 +69,8 @@ pub struct NodeConfig {
     pub gas_limit: u64,
     /// Fund and unlock the ten dev accounts at genesis.
     pub dev_accounts: bool,
+    /// Rules in force.
+    pub hardfork: Hardfork,
 }
 
 impl NodeConfig {
@@ -80,6 +82,7 @@ impl NodeConfig {
             mining: Mining::Auto,
             gas_limit: DEFAULT_GAS_LIMIT,
             dev_accounts: true,
+            hardfork: Hardfork::default(),
         }
     }
 
@@ -437,7 +440,7 @@ fn write_genesis(storage: &Storage, config: &NodeConfig) -> Result<()> {
         blob_gas_used: Some(0),
         excess_blob_gas: Some(0),
         parent_beacon_block_root: Some(B256::ZERO),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        requests_hash: config.hardfork.has_requests().then_some(EMPTY_REQUESTS_HASH),
         ..Default::default()
     };
     let hash = header.hash_slow();
@@ -845,6 +848,7 @@ impl Miner {
             gas_limit: self.config.gas_limit,
             prevrandao: keccak256(self.head_hash),
             coinbase: Address::ZERO,
+            hardfork: self.config.hardfork,
         }
     }
 
@@ -950,7 +954,7 @@ impl Miner {
             blob_gas_used: Some(0),
             excess_blob_gas: Some(0),
             parent_beacon_block_root: Some(B256::ZERO),
-            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            requests_hash: ctx.hardfork.has_requests().then_some(EMPTY_REQUESTS_HASH),
             ..Default::default()
         };
         let hash = header.hash_slow();

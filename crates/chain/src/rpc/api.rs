@@ -442,8 +442,9 @@ impl EthApi {
         Ok(SnapshotDb::new(&reader, rewind.as_ref()).account(&addr)?)
     }
 
-    fn call_context(header: &Header) -> BlockContext {
+    fn call_context(&self, header: &Header) -> BlockContext {
         BlockContext {
+            hardfork: self.node.config().hardfork,
             number: header.number,
             timestamp: header.timestamp,
             base_fee: header.base_fee_per_gas.unwrap_or_default(),
@@ -474,7 +475,7 @@ impl EthApi {
         if env.gas_price == 0 {
             env.gas_priority_fee = None;
         }
-        let ctx = Self::call_context(&header);
+        let ctx = self.call_context(&header);
         Ok(exec::execute(view, self.node.chain_id(), &ctx, env, leniency)?)
     }
 

@@ -551,3 +551,27 @@ async fn identity_methods_answer() {
         assert!(p.get_balance(addr).await.unwrap() >= dev::DEV_BALANCE / U256::from(2));
     }
 }
+
+#[tokio::test]
+async fn hardforks_price_calldata_by_their_own_rules() {
+    use alara_chain::Hardfork;
+    let data = alloy::primitives::Bytes::from(vec![0xab; 1000]);
+    let mut used = Vec::new();
+    for hardfork in [Hardfork::Cancun, Hardfork::Prague] {
+        let mut config = NodeConfig::ephemeral();
+        config.hardfork = hardfork;
+        let node = Node::open(config).unwrap();
+        let server = alara_chain::serve(node, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let p = alara_chain::client::provider_for(&server.url(), dev::dev_signer(0)).unwrap();
+        let tx = TransactionRequest::default()
+            .to(OTHER)
+            .input(data.clone().into())
+            .with_gas_limit(100_000);
+        let r = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+        let block = p.get_block_by_number(r.block_number.unwrap().into()).await.unwrap().unwrap();
+        assert_eq!(block.header.requests_hash.is_some(), hardfork == Hardfork::Prague);
+        used.push(r.gas_used);
+    }
+    // Cancun: 21,000 + 16 per non-zero byte. Prague: the EIP-7623 floor, 21,000 + 10 × 4 per byte.
+    assert_eq!(used, vec![21_000 + 16 * 1000, 21_000 + 40 * 1000]);
+}

@@ -26,6 +26,9 @@ pub struct Args {
     /// Chain id (EIP-155). The default matches anvil and hardhat.
     #[arg(long, default_value_t = alara_chain::DEFAULT_CHAIN_ID)]
     pub chain_id: u64,
+    /// Rules the chain runs: prague (default, as mainnet since May 2025) or cancun.
+    #[arg(long, default_value = "prague", value_parser = clap::builder::ValueParser::new(parse_hardfork))]
+    pub hardfork: alara_chain::Hardfork,
     /// Start the node only; do not deploy the core contracts.
     #[arg(long)]
     pub no_deploy: bool,
@@ -41,6 +44,10 @@ struct Summary {
     contracts: Option<alara_contracts::CoreContracts>,
 }
 
+fn parse_hardfork(s: &str) -> Result<alara_chain::Hardfork, String> {
+    s.parse().map_err(|e: alara_chain::Error| e.to_string())
+}
+
 /// Builds the node configuration from the arguments.
 pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
     let mut config = if args.ephemeral {
@@ -49,6 +56,7 @@ pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
         NodeConfig::persistent(ctx.data_dir.join("chain"))
     };
     config.chain_id = args.chain_id;
+    config.hardfork = args.hardfork;
     if let Some(secs) = args.block_time {
         eyre::ensure!(secs > 0.0 && secs.is_finite(), "--block-time must be a positive number of seconds");
         config.mining = Mining::Interval(Duration::from_secs_f64(secs));
