@@ -98,22 +98,53 @@ struct PoolTx {
     hash: B256,
     sender: Address,
     reply: Option<oneshot::Sender<Result<B256>>>,
+    /// Arrival order in the pool: a block takes transactions first come, first served.
+    arrival: u64,
 }
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Msg {
     Submit(Box<PoolTx>),
-    Mine { blocks: u64, timestamp: Option<u64>, reply: Reply<u64> },
-    SetAccount { addr: Address, change: AccountChange, reply: Reply<()> },
-    SetStorage { addr: Address, key: U256, value: U256, reply: Reply<()> },
-    IncreaseTime { seconds: i64, reply: Reply<i64> },
-    SetNextTimestamp { timestamp: u64, reply: Reply<()> },
-    Snapshot { reply: Reply<U256> },
-    Revert { id: U256, reply: Reply<bool> },
-    PendingNonce { addr: Address, reply: Reply<u64> },
+    Mine {
+        blocks: u64,
+        timestamp: Option<u64>,
+        reply: Reply<u64>,
+    },
+    SetAccount {
+        addr: Address,
+        change: AccountChange,
+        reply: Reply<()>,
+    },
+    SetStorage {
+        addr: Address,
+        key: U256,
+        value: U256,
+        reply: Reply<()>,
+    },
+    IncreaseTime {
+        seconds: i64,
+        reply: Reply<i64>,
+    },
+    SetNextTimestamp {
+        timestamp: u64,
+        reply: Reply<()>,
+    },
+    Snapshot {
+        reply: Reply<U256>,
+    },
+    Revert {
+        id: U256,
+        reply: Reply<bool>,
+    },
+    PendingNonce {
+        addr: Address,
+        reply: Reply<u64>,
+    },
     Tick,
     Shutdown,
+    /// From the committer: the batch handed over last is durable (or failed).
+    Committed(std::result::Result<(), String>),
 }
 
 /// A cheat-code change to one account.
@@ -184,9 +215,10 @@ impl Node {
         let (tx, rx) = mpsc::channel();
         let pending = Arc::new(Mutex::new(HashMap::new()));
         let mut miner = Miner::new(config.clone(), storage.clone(), pending.clone())?;
+        let to_self = tx.clone();
         let handle = std::thread::Builder::new()
             .name("alara-miner".into())
-            .spawn(move || miner.run(rx))
+            .spawn(move || miner.run(rx, to_self))
             .map_err(|e| Error::Io(PathBuf::from("miner thread"), e))?;
         if let Mining::Interval(every) = config.mining {
             let ticker = tx.clone();
@@ -291,7 +323,8 @@ impl Node {
         })?;
         let hash = *envelope.tx_hash();
         let (tx, rx) = oneshot::channel();
-        let msg = Msg::Submit(Box::new(PoolTx { envelope, hash, sender, reply: Some(tx) }));
+        let msg =
+            Msg::Submit(Box::new(PoolTx { envelope, hash, sender, reply: Some(tx), arrival: 0 }));
         self.to_miner.lock().send(msg).map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)?
     }
@@ -464,9 +497,22 @@ struct SnapshotPoint {
 #[derive(Default)]
 struct Pool {
     by_sender: HashMap<Address, BTreeMap<u64, PoolTx>>,
+    arrivals: u64,
 }
 
 impl Pool {
+    /// Queues a newly arrived transaction; returns the one it replaces.
+    fn insert(&mut self, mut tx: PoolTx) -> Option<PoolTx> {
+        self.arrivals += 1;
+        tx.arrival = self.arrivals;
+        self.put_back(tx)
+    }
+
+    /// Queues a transaction again, keeping its place in the arrival order.
+    fn put_back(&mut self, tx: PoolTx) -> Option<PoolTx> {
+        self.by_sender.entry(tx.sender).or_default().insert(tx.envelope.nonce(), tx)
+    }
+
     fn highest_nonce(&self, addr: &Address) -> Option<u64> {
         self.by_sender.get(addr).and_then(|m| m.keys().next_back().copied())
     }
@@ -481,13 +527,85 @@ impl Pool {
     }
 }
 
-/// Work in progress between two commits.
+/// Work in progress: what the miner has done since it last handed a batch to the committer.
 struct Batch {
     reader: StorageReader,
     commit: CommitBatch,
     diff: StateDiff,
     tx_replies: Vec<(oneshot::Sender<Result<B256>>, B256)>,
     done: Vec<Box<dyn FnOnce(&Result<()>) + Send>>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.commit.blocks.is_empty()
+            && self.commit.changesets.is_empty()
+            && self.diff.is_empty()
+            && self.done.is_empty()
+            && self.tx_replies.is_empty()
+    }
+
+    /// Answers everyone waiting on this batch with `error` (it will never be written).
+    fn fail(self, error: &str) {
+        for (reply, _) in self.tx_replies {
+            let _ =
+                reply.send(Err(Error::Corrupt(format!("the block could not be stored: {error}"))));
+        }
+        let result = Err(Error::Corrupt(error.to_string()));
+        for done in self.done {
+            done(&result);
+        }
+    }
+}
+
+/// A batch on its way to disk: written by the committer thread, which then answers the
+/// senders and tells the miner.
+struct Sealed {
+    commit: CommitBatch,
+    tx_replies: Vec<(oneshot::Sender<Result<B256>>, B256)>,
+    done: Vec<Box<dyn FnOnce(&Result<()>) + Send>>,
+}
+
+/// The committer thread: one durable commit at a time, answers only after the fsync.
+fn run_committer(
+    storage: Arc<Storage>,
+    pending: Arc<Mutex<HashMap<B256, PendingTx>>>,
+    batches: Receiver<Sealed>,
+    miner: Sender<Msg>,
+) {
+    while let Ok(sealed) = batches.recv() {
+        let started = Instant::now();
+        let result = storage.commit(&sealed.commit);
+        {
+            let mut pending = pending.lock();
+            for block in &sealed.commit.blocks {
+                for (hash, _) in &block.txs {
+                    pending.remove(hash);
+                }
+            }
+        }
+        match &result {
+            Ok(()) => {
+                tracing::debug!(blocks = sealed.commit.blocks.len(), elapsed = ?started.elapsed(), "committed batch");
+                for (reply, hash) in sealed.tx_replies {
+                    let _ = reply.send(Ok(hash));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed; the batch is dropped");
+                for (reply, _) in sealed.tx_replies {
+                    let _ = reply
+                        .send(Err(Error::Corrupt(format!("the block could not be stored: {e}"))));
+                }
+            }
+        }
+        for done in sealed.done {
+            done(&result);
+        }
+        if miner.send(Msg::Committed(result.map_err(|e| e.to_string()))).is_err() {
+            return;
+        }
+    }
 }
 
 struct Miner {
@@ -503,6 +621,13 @@ struct Miner {
     next_timestamp: Option<u64>,
     snapshots: BTreeMap<U256, SnapshotPoint>,
     next_snapshot: U256,
+    /// The batch being filled.
+    open: Option<Batch>,
+    /// A sealed batch is with the committer.
+    in_flight: bool,
+    to_committer: Option<Sender<Sealed>>,
+    /// Messages that arrived while waiting for a commit to finish.
+    deferred: std::collections::VecDeque<Msg>,
 }
 
 impl Miner {
@@ -524,6 +649,10 @@ impl Miner {
             next_timestamp: None,
             snapshots: BTreeMap::new(),
             next_snapshot: U256::from(1),
+            open: None,
+            in_flight: false,
+            to_committer: None,
+            deferred: std::collections::VecDeque::new(),
         };
         miner.reload()?;
         Ok(miner)
@@ -548,27 +677,60 @@ impl Miner {
         Ok(())
     }
 
-    fn run(&mut self, rx: Receiver<Msg>) {
+    /// The miner loop. Blocks are mined into the open batch; whenever the committer is
+    /// idle the open batch is sealed and handed over, so mining goes on during the fsync
+    /// and a batch holds whatever arrived while the previous one was being written.
+    fn run(&mut self, rx: Receiver<Msg>, me: Sender<Msg>) {
+        let (to_committer, batches) = mpsc::channel();
+        let (storage, pending) = (self.storage.clone(), self.pending.clone());
+        let committer = std::thread::Builder::new()
+            .name("alara-commit".into())
+            .spawn(move || run_committer(storage, pending, batches, me));
+        let committer = match committer {
+            Ok(handle) => handle,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the committer thread");
+                return;
+            }
+        };
+        self.to_committer = Some(to_committer);
+        self.serve(&rx);
+        // Closing the channel ends the committer; wait so that the database is released
+        // when the node's shutdown returns.
+        self.to_committer = None;
+        let _ = committer.join();
+    }
+
+    fn serve(&mut self, rx: &Receiver<Msg>) {
         loop {
-            let first = match self.config.mining {
-                Mining::Auto => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Mining::Interval(_) => rx.recv_timeout(Duration::from_secs(3600)),
+            let first = match self.deferred.pop_front() {
+                Some(m) => Ok(m),
+                None => match self.config.mining {
+                    Mining::Auto => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Mining::Interval(_) => rx.recv_timeout(Duration::from_secs(3600)),
+                },
             };
             let first = match first {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            let mut msgs = vec![first];
-            while msgs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(m) => msgs.push(m),
-                    Err(_) => break,
-                }
-            }
-            if self.process(msgs) {
+            if !self.dispatch(first, rx) {
                 return;
             }
+            for _ in 1..MAX_BATCH {
+                let next = match self.deferred.pop_front() {
+                    Some(m) => m,
+                    None => match rx.try_recv() {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    },
+                };
+                if !self.dispatch(next, rx) {
+                    return;
+                }
+            }
+            self.hand_off();
         }
     }
 
@@ -582,39 +744,88 @@ impl Miner {
         })
     }
 
-    /// Handles a group of messages; returns true on shutdown.
-    fn process(&mut self, msgs: Vec<Msg>) -> bool {
-        let mut batch = match self.new_batch() {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the chain database");
-                return false;
+    /// Handles one message; false on shutdown.
+    fn dispatch(&mut self, msg: Msg, rx: &Receiver<Msg>) -> bool {
+        match msg {
+            Msg::Shutdown => {
+                self.drain(rx);
+                false
             }
-        };
-        let started = Instant::now();
-        for msg in msgs {
-            match msg {
-                Msg::Shutdown => {
-                    self.flush(batch);
-                    return true;
+            Msg::Revert { id, reply } => {
+                self.drain(rx);
+                let _ = reply.send(self.revert(id));
+                true
+            }
+            Msg::Committed(result) => {
+                self.in_flight = false;
+                if let Err(e) = result {
+                    // The open batch was mined on top of state that is not on disk.
+                    if let Some(open) = self.open.take() {
+                        open.fail(&e);
+                    }
+                    if let Err(e) = self.reload() {
+                        tracing::error!(error = %e, "reloading after a failed commit failed");
+                    }
                 }
-                Msg::Revert { id, reply } => {
-                    self.flush(batch);
-                    let _ = reply.send(self.revert(id));
-                    batch = match self.new_batch() {
+                true
+            }
+            msg => {
+                let mut batch = match self.open.take() {
+                    Some(b) => b,
+                    None => match self.new_batch() {
                         Ok(b) => b,
-                        Err(_) => return false,
-                    };
-                }
-                msg => self.handle(msg, &mut batch),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot read the chain database");
+                            return true;
+                        }
+                    },
+                };
+                self.handle(msg, &mut batch);
+                self.open = Some(batch);
+                true
             }
         }
-        let blocks = batch.commit.blocks.len();
-        self.flush(batch);
-        if blocks > 0 {
-            tracing::debug!(blocks, elapsed = ?started.elapsed(), "committed batch");
+    }
+
+    /// Seals the open batch and gives it to the committer, if the committer is idle.
+    fn hand_off(&mut self) {
+        if self.in_flight {
+            return;
         }
-        false
+        let Some(mut batch) = self.open.take() else { return };
+        if batch.is_empty() {
+            return;
+        }
+        batch.diff.drain_into(&mut batch.commit);
+        batch.commit.meta = vec![
+            (meta::HEAD, self.head.number.to_be_bytes().to_vec()),
+            (meta::LAST_SEQ, self.last_seq.to_be_bytes().to_vec()),
+            (meta::TIME_OFFSET, self.time_offset.to_be_bytes().to_vec()),
+        ];
+        let sealed =
+            Sealed { commit: batch.commit, tx_replies: batch.tx_replies, done: batch.done };
+        match &self.to_committer {
+            Some(tx) if tx.send(sealed).is_ok() => self.in_flight = true,
+            _ => tracing::error!("the committer thread is gone; the batch is dropped"),
+        }
+    }
+
+    /// Writes everything mined so far and waits until it is durable; other messages that
+    /// arrive meanwhile are kept, in order, for later.
+    fn drain(&mut self, rx: &Receiver<Msg>) {
+        loop {
+            self.hand_off();
+            if !self.in_flight {
+                return;
+            }
+            match rx.recv() {
+                Ok(Msg::Committed(result)) => {
+                    self.dispatch(Msg::Committed(result), rx);
+                }
+                Ok(other) => self.deferred.push_back(other),
+                Err(_) => return,
+            }
+        }
     }
 
     fn handle(&mut self, msg: Msg, batch: &mut Batch) {
@@ -691,7 +902,8 @@ impl Miner {
                     tracing::error!(error = %e, "interval block failed");
                 }
             }
-            Msg::Revert { .. } | Msg::Shutdown => unreachable!("handled by process"),
+            // `dispatch` handles these itself; they never reach a batch.
+            Msg::Revert { .. } | Msg::Shutdown | Msg::Committed(_) => {}
         }
     }
 
@@ -794,8 +1006,7 @@ impl Miner {
             }
             _ => {
                 // Queued behind a nonce gap, or waiting for the next interval block.
-                if let Some(old) = self.pool.by_sender.entry(sender).or_default().insert(nonce, tx)
-                {
+                if let Some(old) = self.pool.insert(tx) {
                     self.pending.lock().remove(&old.hash);
                 }
                 respond_now(Ok(hash));
@@ -817,23 +1028,34 @@ impl Miner {
         }
     }
 
-    /// Pooled transactions that can run now, in nonce order per sender.
+    /// Pooled transactions that can run now: in nonce order per sender, and across senders
+    /// in order of arrival (the head of each sender's run goes first when it came first).
     fn take_executable(&mut self) -> Vec<PoolTx> {
-        let mut out = Vec::new();
         let reader = match self.storage.reader() {
             Ok(r) => r,
-            Err(_) => return out,
+            Err(_) => return Vec::new(),
         };
         let senders: Vec<Address> = self.pool.by_sender.keys().copied().collect();
+        let mut runs: Vec<std::collections::VecDeque<PoolTx>> = Vec::new();
         for sender in senders {
             let mut nonce = match self.state.account(&reader, sender) {
                 Ok(a) => a.map(|a| a.nonce).unwrap_or(0),
                 Err(_) => continue,
             };
+            let mut run = std::collections::VecDeque::new();
             while let Some(tx) = self.pool.take(&sender, nonce) {
-                out.push(tx);
+                run.push_back(tx);
                 nonce += 1;
             }
+            if !run.is_empty() {
+                runs.push(run);
+            }
+        }
+        let mut out = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
+        while let Some(first) =
+            runs.iter_mut().filter(|r| !r.is_empty()).min_by_key(|r| r.front().map(|t| t.arrival))
+        {
+            out.extend(first.pop_front());
         }
         out
     }
@@ -868,7 +1090,7 @@ impl Miner {
             if cumulative + tx.envelope.gas_limit() > ctx.gas_limit {
                 // Does not fit: back to the pool for the next block.
                 tx.reply = reply;
-                self.pool.by_sender.entry(tx.sender).or_default().insert(tx.envelope.nonce(), tx);
+                self.pool.put_back(tx);
                 continue;
             }
             let env = exec::tx_env(&tx.envelope, tx.sender);
@@ -972,55 +1194,6 @@ impl Miner {
         Ok(())
     }
 
-    /// Writes the batch durably, then answers everyone waiting on it.
-    fn flush(&mut self, mut batch: Batch) {
-        let nothing = batch.commit.blocks.is_empty()
-            && batch.commit.changesets.is_empty()
-            && batch.diff_is_empty();
-        let result = if nothing && batch.done.is_empty() && batch.tx_replies.is_empty() {
-            Ok(())
-        } else {
-            batch.diff.drain_into(&mut batch.commit);
-            batch.commit.meta = vec![
-                (meta::HEAD, self.head.number.to_be_bytes().to_vec()),
-                (meta::LAST_SEQ, self.last_seq.to_be_bytes().to_vec()),
-                (meta::TIME_OFFSET, self.time_offset.to_be_bytes().to_vec()),
-            ];
-            let r = self.storage.commit(&batch.commit);
-            if let Err(e) = &r {
-                tracing::error!(error = %e, "commit failed; the batch is dropped");
-            }
-            r
-        };
-        {
-            let mut pending = self.pending.lock();
-            for block in &batch.commit.blocks {
-                for (hash, _) in &block.txs {
-                    pending.remove(hash);
-                }
-            }
-        }
-        match &result {
-            Ok(()) => {
-                for (reply, hash) in batch.tx_replies {
-                    let _ = reply.send(Ok(hash));
-                }
-            }
-            Err(e) => {
-                for (reply, _) in batch.tx_replies {
-                    let _ = reply
-                        .send(Err(Error::Corrupt(format!("the block could not be stored: {e}"))));
-                }
-                if let Err(e) = self.reload() {
-                    tracing::error!(error = %e, "reloading after a failed commit failed");
-                }
-            }
-        }
-        for done in batch.done {
-            done(&result);
-        }
-    }
-
     fn revert(&mut self, id: U256) -> Result<bool> {
         let Some(point) = self.snapshots.remove(&id) else { return Ok(false) };
         self.snapshots.retain(|k, _| *k < id);
@@ -1037,12 +1210,6 @@ impl Miner {
         self.next_timestamp = None;
         self.reload()?;
         Ok(true)
-    }
-}
-
-impl Batch {
-    fn diff_is_empty(&self) -> bool {
-        self.diff.is_empty()
     }
 }
 

@@ -5,7 +5,7 @@
 //! real network.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo() -> Result<(), alara_chain::testing::StartError> {
 //! use alara_chain::testing::{backends, TestChain};
 //! use alloy::providers::Provider;
 //! for backend in backends() {

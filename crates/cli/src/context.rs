@@ -52,9 +52,9 @@ impl Context {
     pub fn new(global: GlobalArgs) -> eyre::Result<Self> {
         let data_dir = match &global.data_dir {
             Some(d) => d.clone(),
-            None => dirs::data_dir()
-                .map(|d| d.join("alara"))
-                .unwrap_or_else(|| PathBuf::from(".alara")),
+            None => {
+                dirs::data_dir().map(|d| d.join("alara")).unwrap_or_else(|| PathBuf::from(".alara"))
+            }
         };
         Ok(Self { data_dir, json: global.json, global })
     }
@@ -99,5 +99,6 @@ pub fn init_tracing(global: &GlobalArgs) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -33,8 +33,6 @@ pub mod store;
 pub mod unixfs;
 
 pub use block::{parse_cid, sha256, Block, Cid, CidVersion};
-/// The SHA-256 hasher used for blocks and commitments (for streaming commitments).
-pub use sha2::{Digest, Sha256};
 pub use blockstore::{Blockstore, GcStats};
 pub use car::{CarReader, CarWriter};
 pub use encrypt::{decrypt, encrypt_to, Identity, Recipient, SealedDataset};
@@ -43,6 +41,8 @@ pub use fs::{FsBlockstore, FsOptions};
 pub use importer::{AddOptions, AddResult, FileImporter};
 pub use kubo::KuboBlockstore;
 pub use reader::FileReader;
+/// The SHA-256 hasher used for blocks and commitments (for streaming commitments).
+pub use sha2::{Digest, Sha256};
 pub use store::{Adding, ExportResult, ImportResult, Store, VerifyResult};
 
 /// Serializes a CID as its string form (`Qm…`, `bafy…`).

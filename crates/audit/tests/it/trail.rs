@@ -194,7 +194,9 @@ async fn async_appends_and_checkpoint_cadence() {
 /// (including its anchor section), so the documentation cannot drift from the schema.
 #[test]
 fn documented_example_receipt_verifies() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/receipt.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/receipt.md"))
+            .unwrap();
     let start = doc.find("```json\n").expect("docs/receipt.md has a JSON example") + 8;
     let end = start + doc[start..].find("```").unwrap();
     let r = Receipt::from_json(doc[start..end].as_bytes()).unwrap();

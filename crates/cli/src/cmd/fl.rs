@@ -68,7 +68,11 @@ impl TrainingArgs {
     }
 
     fn dp(&self) -> Option<DpConfig> {
-        self.dp_clip.map(|c| DpConfig { clip_norm: c, noise_multiplier: self.dp_noise, delta: self.dp_delta })
+        self.dp_clip.map(|c| DpConfig {
+            clip_norm: c,
+            noise_multiplier: self.dp_noise,
+            delta: self.dp_delta,
+        })
     }
 }
 
@@ -203,10 +207,11 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
 fn parse_adversaries(list: &[String]) -> eyre::Result<Vec<(Behavior, usize)>> {
     list.iter()
         .map(|s| {
-            let (kind, count) = s
-                .rsplit_once(':')
-                .ok_or_else(|| eyre::eyre!("--adversary `{s}`: expected KIND:COUNT, e.g. label-flip:20"))?;
-            let count: usize = count.parse().wrap_err_with(|| format!("--adversary `{s}`: bad count"))?;
+            let (kind, count) = s.rsplit_once(':').ok_or_else(|| {
+                eyre::eyre!("--adversary `{s}`: expected KIND:COUNT, e.g. label-flip:20")
+            })?;
+            let count: usize =
+                count.parse().wrap_err_with(|| format!("--adversary `{s}`: bad count"))?;
             Ok((kind.parse::<Behavior>()?, count))
         })
         .collect()
@@ -238,7 +243,14 @@ async fn simulate(ctx: &Context, args: SimulateArgs) -> eyre::Result<()> {
         if !json {
             println!(
                 "{:>5}  {:>8}  {:>9}  {:>8}  {:>8}  {:>7}  {:>8}  {:>8}",
-                "round", "test acc", "val loss", "accepted", "rejected", "flagged", "train s", "agg s"
+                "round",
+                "test acc",
+                "val loss",
+                "accepted",
+                "rejected",
+                "flagged",
+                "train s",
+                "agg s"
             );
         }
         let mut rows = Vec::new();
@@ -302,8 +314,14 @@ async fn simulate(ctx: &Context, args: SimulateArgs) -> eyre::Result<()> {
 
 fn partition(ctx: &Context, args: PartitionArgs) -> eyre::Result<()> {
     let splits = split_dataset(&args.dataset, 0.2, 0.1, args.seed)?;
-    let parts = alara_fl::partition::partition(&splits.train, args.clients, args.partition, alara_fl::rng::derive_seed(args.seed, "partition", &[]))?;
-    std::fs::create_dir_all(&args.out).wrap_err_with(|| format!("creating {}", args.out.display()))?;
+    let parts = alara_fl::partition::partition(
+        &splits.train,
+        args.clients,
+        args.partition,
+        alara_fl::rng::derive_seed(args.seed, "partition", &[]),
+    )?;
+    std::fs::create_dir_all(&args.out)
+        .wrap_err_with(|| format!("creating {}", args.out.display()))?;
     let mut files = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let path = args.out.join(format!("client-{i}.csv"));
@@ -320,7 +338,11 @@ fn partition(ctx: &Context, args: PartitionArgs) -> eyre::Result<()> {
 async fn coordinator(ctx: &Context, args: CoordinatorArgs) -> eyre::Result<()> {
     let t = &args.training;
     let splits = split_dataset(&t.dataset, 0.2, 0.1, t.seed)?;
-    let spec = ModelSpec { kind: t.model, n_features: splits.train.n_features(), n_classes: splits.train.n_classes };
+    let spec = ModelSpec {
+        kind: t.model,
+        n_features: splits.train.n_features(),
+        n_classes: splits.train.n_classes,
+    };
     let (config, initial) = task_config(
         &args.task_id,
         t.seed,
@@ -334,7 +356,8 @@ async fn coordinator(ctx: &Context, args: CoordinatorArgs) -> eyre::Result<()> {
         &splits.validation,
     )?;
     let out = args.out.clone().unwrap_or_else(|| ctx.data_dir.join("fl").join(&args.task_id));
-    let coord = Coordinator::new(config, &splits.validation, initial)?.with_artifacts(&out, &splits.validation)?;
+    let coord = Coordinator::new(config, &splits.validation, initial)?
+        .with_artifacts(&out, &splits.validation)?;
     let timing = RoundTiming {
         deadline: Duration::from_secs_f64(args.deadline_secs.max(0.1)),
         expected_clients: args.expected_clients,
@@ -355,7 +378,10 @@ async fn coordinator(ctx: &Context, args: CoordinatorArgs) -> eyre::Result<()> {
     let records = net::serve(listener, service.clone(), Duration::from_secs(2)).await?;
     let rejections = service.rejections();
     ctx.emit(&serde_json::json!({ "records": records, "rejections": rejections }), || {
-        println!("{:>5}  {:>8}  {:>9}  {:>9}  global model", "round", "clients", "val acc", "val loss");
+        println!(
+            "{:>5}  {:>8}  {:>9}  {:>9}  global model",
+            "round", "clients", "val acc", "val loss"
+        );
         for r in &records {
             println!(
                 "{:>5}  {:>8}  {:>9.4}  {:>9.4}  {}",
@@ -425,7 +451,9 @@ fn progress(len: u64, hidden: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

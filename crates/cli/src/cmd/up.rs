@@ -58,7 +58,10 @@ pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
     config.chain_id = args.chain_id;
     config.hardfork = args.hardfork;
     if let Some(secs) = args.block_time {
-        eyre::ensure!(secs > 0.0 && secs.is_finite(), "--block-time must be a positive number of seconds");
+        eyre::ensure!(
+            secs > 0.0 && secs.is_finite(),
+            "--block-time must be a positive number of seconds"
+        );
         config.mining = Mining::Interval(Duration::from_secs_f64(secs));
     }
     Ok(config)

@@ -18,9 +18,12 @@ fn cast_session() {
     let node = AlaraNode::start(dir.path(), &["up", "--ephemeral"]);
     // `cast <sub> --rpc-url URL args…`: options go before `--create`'s trailing arguments.
     let cast = |args: &[&str]| -> String {
-        run(Command::new(foundry("cast")).arg(args[0]).args(["--rpc-url", &node.url]).args(&args[1..]))
-            .trim()
-            .to_string()
+        run(Command::new(foundry("cast"))
+            .arg(args[0])
+            .args(["--rpc-url", &node.url])
+            .args(&args[1..]))
+        .trim()
+        .to_string()
     };
 
     assert_eq!(cast(&["chain-id"]), "31337");
@@ -40,7 +43,12 @@ fn cast_session() {
     ]));
     let create = format!("{bytecode}{}", args.trim().trim_start_matches("0x"));
     let receipt: serde_json::Value = serde_json::from_str(&cast(&[
-        "send", "--private-key", DEV0_KEY, "--json", "--create", &create,
+        "send",
+        "--private-key",
+        DEV0_KEY,
+        "--json",
+        "--create",
+        &create,
     ]))
     .unwrap();
     assert_eq!(receipt["status"], "0x1");
@@ -51,11 +59,19 @@ fn cast_session() {
 
     // Transfer, then read it back through receipt, tx, logs and block.
     let sent: serde_json::Value = serde_json::from_str(&cast(&[
-        "send", "--private-key", DEV0_KEY, "--json", &token, "transfer(address,uint256)", DEV1, "250",
+        "send",
+        "--private-key",
+        DEV0_KEY,
+        "--json",
+        &token,
+        "transfer(address,uint256)",
+        DEV1,
+        "250",
     ]))
     .unwrap();
     let hash = sent["transactionHash"].as_str().unwrap().to_string();
-    let receipt: serde_json::Value = serde_json::from_str(&cast(&["receipt", &hash, "--json"])).unwrap();
+    let receipt: serde_json::Value =
+        serde_json::from_str(&cast(&["receipt", &hash, "--json"])).unwrap();
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(receipt["logs"].as_array().unwrap().len(), 1);
     assert!(matches!(cast(&["receipt", &hash, "status"]).as_str(), "true" | "1 (success)"));
@@ -63,7 +79,12 @@ fn cast_session() {
     let tx: serde_json::Value = serde_json::from_str(&cast(&["tx", &hash, "--json"])).unwrap();
     assert_eq!(tx["from"].as_str().unwrap().to_lowercase(), DEV0.to_lowercase());
     let logs = cast(&[
-        "logs", "--from-block", "0", "--address", &token, "--json",
+        "logs",
+        "--from-block",
+        "0",
+        "--address",
+        &token,
+        "--json",
         "Transfer(address indexed from,address indexed to,uint256 value)",
     ]);
     let logs: serde_json::Value = serde_json::from_str(&logs).unwrap();
@@ -94,7 +115,11 @@ fn ethers_session() {
     let dir = tempfile::tempdir().unwrap();
     let node = AlaraNode::start(dir.path(), &["up", "--ephemeral"]);
     let script = repo_root().join("crates/cli/tests/clients/ethers_session.mjs");
-    let out = run(Command::new("node").arg(script).arg(&node.url).arg(artifact()).current_dir(repo_root()));
+    let out = run(Command::new("node")
+        .arg(script)
+        .arg(&node.url)
+        .arg(artifact())
+        .current_dir(repo_root()));
     assert!(out.contains("ethers session passed"), "{out}");
 }
 

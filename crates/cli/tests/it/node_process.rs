@@ -13,7 +13,11 @@ use rand::Rng;
 
 use crate::support::AlaraNode;
 
-fn transfer(signer: &alloy::signers::local::PrivateKeySigner, nonce: u64, to: Address) -> (B256, Vec<u8>) {
+fn transfer(
+    signer: &alloy::signers::local::PrivateKeySigner,
+    nonce: u64,
+    to: Address,
+) -> (B256, Vec<u8>) {
     let mut tx = TxEip1559 {
         chain_id: 31337,
         nonce,
@@ -71,7 +75,9 @@ async fn kill_9_loses_no_acknowledged_transaction() {
             let acked = acked.clone();
             tasks.push(tokio::spawn(async move {
                 let provider = ProviderBuilder::new().connect_http(url.parse().unwrap());
-                let Ok(mut nonce) = provider.get_transaction_count(signer.address()).await else { return };
+                let Ok(mut nonce) = provider.get_transaction_count(signer.address()).await else {
+                    return;
+                };
                 loop {
                     let (hash, raw) = transfer(&signer, nonce, Address::repeat_byte(0x42));
                     match provider.send_raw_transaction(&raw).await {
@@ -93,7 +99,11 @@ async fn kill_9_loses_no_acknowledged_transaction() {
     let node = AlaraNode::start(dir.path(), &["chain", "node"]);
     let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "the test should have acknowledged many transactions, got {}", acked.len());
+    assert!(
+        acked.len() > 50,
+        "the test should have acknowledged many transactions, got {}",
+        acked.len()
+    );
     for hash in &acked {
         assert!(provider.get_transaction_receipt(*hash).await.unwrap().is_some(), "lost {hash}");
     }

@@ -75,9 +75,9 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         } else {
             indicatif::ProgressBar::new(plan.steps())
         };
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{spinner} {msg:44} [{bar:25}] {pos}/{len} {elapsed}")
-        {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg:44} [{bar:25}] {pos}/{len} {elapsed}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
         let mut first = true;
