@@ -17,7 +17,10 @@ function check(cond, what) {
   console.log(`ok - ${what}`);
 }
 
-const provider = new ethers.JsonRpcProvider(url, undefined, { pollingInterval: 100 });
+// ethers shares identical requests for 250 ms (`cacheTimeout`): against a node that mines
+// and answers within that window, `getNonce('pending')` right after `wait()` would be the
+// cached pre-transaction value. Turn the cache off, as scripts against fast devnets must.
+const provider = new ethers.JsonRpcProvider(url, undefined, { pollingInterval: 100, cacheTimeout: -1 });
 const network = await provider.getNetwork();
 check(network.chainId === 31337n, `chain id is 31337 (got ${network.chainId})`);
 const wallet = new ethers.Wallet(DEV_KEY, provider);
