@@ -29,30 +29,55 @@ pub async fn deploy_core<P: Provider>(
     data_dir: &Path,
     treasury: Address,
 ) -> Result<CoreContracts> {
+    let token = ensure(provider, data_dir, "AlaraToken", || async {
+        let contract = AlaraToken::deploy(provider, treasury, initial_supply()).await?;
+        Ok::<_, crate::Error>(*contract.address())
+    })
+    .await?;
+    Ok(CoreContracts { token })
+}
+
+/// The address book of the chain `provider` talks to, as saved in `data_dir`, or an empty
+/// one for that chain (a chain is known by its id and genesis hash, so a reset devnet with
+/// the same id gets a fresh book).
+pub async fn book_for<P: Provider>(provider: &P, data_dir: &Path) -> Result<AddressBook> {
     let chain_id = provider.get_chain_id().await?;
     let genesis_hash = provider
         .get_block_by_number(BlockNumberOrTag::Number(0))
         .await?
         .map(|b| b.header.hash)
         .unwrap_or_default();
-    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)?.unwrap_or(AddressBook {
+    Ok(AddressBook::load(data_dir, chain_id, genesis_hash)?.unwrap_or(AddressBook {
         chain_id,
         genesis_hash,
         ..Default::default()
-    });
+    }))
+}
 
-    let token = match deployed(provider, &book, "AlaraToken").await? {
-        Some(addr) => addr,
-        None => {
-            let contract = AlaraToken::deploy(provider, treasury, initial_supply()).await?;
-            let addr = *contract.address();
-            tracing::info!(%addr, "deployed AlaraToken");
-            book.contracts.insert("AlaraToken".into(), addr);
-            book.save(data_dir)?;
-            addr
-        }
-    };
-    Ok(CoreContracts { token })
+/// Deploys `name` once per chain: returns the address recorded in the address book while
+/// code is still there (no transaction), otherwise runs `deploy`, records its address and
+/// returns it. Every contract that `alara up` or a later command expects goes through here.
+pub async fn ensure<P, F, Fut, E>(
+    provider: &P,
+    data_dir: &Path,
+    name: &str,
+    deploy: F,
+) -> std::result::Result<Address, E>
+where
+    P: Provider,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<Address, E>>,
+    E: From<crate::Error>,
+{
+    let mut book = book_for(provider, data_dir).await?;
+    if let Some(addr) = deployed(provider, &book, name).await? {
+        return Ok(addr);
+    }
+    let addr = deploy().await?;
+    tracing::info!(%addr, "deployed {name}");
+    book.contracts.insert(name.into(), addr);
+    book.save(data_dir)?;
+    Ok(addr)
 }
 
 /// The address of `name` from the book, if code is still there.
