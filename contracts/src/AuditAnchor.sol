@@ -2,114 +2,179 @@
 pragma solidity 0.8.30;
 
 /// @title AuditAnchor
-/// @notice Anchors checkpoints of Alara audit logs (RFC 6962/9162 Merkle trees). A log's
-/// registered signer may anchor a new (size, root) only together with a consistency proof
-/// from the last anchored one, so once anchored the log can neither fork nor rewrite its
-/// history. Anyone can check an inclusion proof against the latest anchor.
-/// @dev Hashing follows RFC 9162: node = SHA-256(0x01 || left || right), via the SHA-256
-/// precompile, in assembly loops (about 230 gas per hash). Storage per log: one slot (signer, size), one slot (root), one slot
-/// (Ed25519 note key, written once), so an anchor rewrites two warm slots.
+/// @notice Anchors checkpoints of Alara audit logs (RFC 6962/9162 Merkle trees). A log is
+/// identified by its anchoring account: `registerLog` binds the caller to the Ed25519 key
+/// that signs the log's checkpoints, and only that account can ever anchor the log. A new
+/// checkpoint is accepted only with a consistency proof from the last anchored one, so once
+/// anchored the log can neither fork nor rewrite its history. Anyone can check an inclusion
+/// proof against the latest anchor.
+/// @dev Gas is the point of the layout (the goal is a whole anchor transaction with a
+/// 30-hash consistency proof under 60k gas, calldata and EIP-7623's floor included):
+/// - The new root is not sent: the RFC 9162 consistency check computes both the old and the
+///   new root from the proof, so the contract checks the old one and keeps the new one.
+/// - `anchor` takes packed calldata (`ANCHOR_TAG ‖ uint64 oldSize ‖ uint64 newSize ‖
+///   32-byte hashes`) through the fallback: no ABI offset and length words, no log id.
+/// - A log's state is ONE slot (numbered by the signer's address), `keccak256(uint64 size ‖ bytes32 root)` of the latest
+///   anchor, so an anchor writes one warm slot. The caller states the old size; the
+///   commitment binds it (truncating the root to fit the size beside it would leave only
+///   96-bit collision resistance, letting the log's owner prepare two histories for one
+///   anchor). The size and root themselves are in the `Anchored` event and in calldata.
+/// Hashing follows RFC 9162: node = SHA-256(0x01 || left || right), via the SHA-256
+/// precompile in assembly loops.
 contract AuditAnchor {
-    struct Log {
-        address signer;
-        uint64 size;
-        bytes32 root;
-        bytes32 noteKey;
-    }
+    /// @notice First four bytes of a packed anchor call (the selector of
+    /// `anchorPacked(bytes)`, a function that is not otherwise declared).
+    bytes4 public constant ANCHOR_TAG = bytes4(keccak256("anchorPacked(bytes)"));
 
-    mapping(bytes32 logId => Log) private _logs;
+    // Each log's state, keccak256(abi.encodePacked(uint64 size, bytes32 root)) of its latest
+    // anchor (keccak256(uint64 0 ‖ bytes32 0) once registered, zero when unknown), lives in
+    // the storage slot numbered by the signer's address: no slot hashing on the hot path,
+    // and no collision with the mapping below (its slots are keccak256 outputs).
 
-    /// @notice A log was registered: `signer` may anchor it; `noteKey` is the Ed25519 key
-    /// that signs its checkpoints (C2SP signed notes).
-    event LogRegistered(bytes32 indexed logId, address indexed signer, bytes32 noteKey);
-    /// @notice The log's signer changed.
-    event SignerChanged(bytes32 indexed logId, address indexed signer);
-    /// @notice A checkpoint was anchored.
-    event Anchored(bytes32 indexed logId, uint64 treeSize, bytes32 rootHash);
+    /// @dev Ed25519 public key of each log's checkpoint signatures.
+    mapping(address signer => bytes32) private _noteKey;
 
-    /// @notice The log id is already registered.
-    error LogExists(bytes32 logId);
-    /// @notice No such log.
-    error UnknownLog(bytes32 logId);
-    /// @notice Only the log's registered signer may do this.
-    error NotSigner(bytes32 logId, address caller);
-    /// @notice The new tree is not larger than the anchored one (also refuses anchoring the
-    /// same checkpoint twice).
+    /// @notice `signer` registered a log whose checkpoints are signed by `noteKey`.
+    event LogRegistered(address indexed signer, bytes32 noteKey);
+    /// @notice The log of `from` now belongs to `to` (its state and key moved).
+    event LogTransferred(address indexed from, address indexed to);
+    /// @notice A checkpoint of the log of `signer` was anchored. (Nothing indexed: a topic
+    /// costs 375 gas on every anchor; filter by the event signature and read the data.)
+    event Anchored(address signer, uint64 treeSize, bytes32 rootHash);
+
+    /// @notice The account already has a log.
+    error LogExists(address signer);
+    /// @notice The caller has no registered log, so it may not anchor.
+    error NotSigner(address caller);
+    /// @notice No log is registered for `signer`.
+    error UnknownLog(address signer);
+    /// @notice The new tree is not larger than the stated old one (a shrinking tree).
     error NotNewer(uint64 anchoredSize, uint64 treeSize);
-    /// @notice The first anchor of a log carries no consistency proof.
-    error UnexpectedProof();
-    /// @notice The consistency proof does not prove the anchored tree a prefix of the new one.
+    /// @notice This exact checkpoint is already the latest anchor (a replay).
+    error AlreadyAnchored(uint64 treeSize);
+    /// @notice The proof does not show the latest anchored checkpoint (of the stated old
+    /// size) to be a prefix of the new tree: a fork, a rewrite, or a stale old size.
     error InconsistentCheckpoint(uint64 anchoredSize, uint64 treeSize);
+    /// @notice Packed anchor calldata of the wrong shape, or a call to no function.
+    error BadCalldata();
     /// @notice The zero address cannot sign.
     error ZeroSigner();
 
-    /// @notice The id a signer gets for a note key: keccak256(abi.encode(signer, noteKey)).
-    function logIdOf(address signer, bytes32 noteKey) public pure returns (bytes32) {
-        return keccak256(abi.encode(signer, noteKey));
-    }
-
-    /// @notice Registers a log signed by `noteKey` with the caller as its anchoring signer.
-    function registerLog(bytes32 noteKey) external returns (bytes32 logId) {
-        logId = logIdOf(msg.sender, noteKey);
-        if (_logs[logId].signer != address(0)) revert LogExists(logId);
-        _logs[logId] = Log({signer: msg.sender, size: 0, root: bytes32(0), noteKey: noteKey});
-        emit LogRegistered(logId, msg.sender, noteKey);
-    }
-
-    /// @notice Hands anchoring of `logId` to `newSigner`.
-    function setSigner(bytes32 logId, address newSigner) external {
-        Log storage log = _logs[logId];
-        if (log.signer != msg.sender) revert NotSigner(logId, msg.sender);
-        if (newSigner == address(0)) revert ZeroSigner();
-        log.signer = newSigner;
-        emit SignerChanged(logId, newSigner);
-    }
-
-    /// @notice Anchors checkpoint (treeSize, rootHash) of `logId`, proven consistent with the
-    /// last anchored checkpoint by `consistencyProof` (RFC 9162 §2.1.4; empty for the first).
-    function anchor(bytes32 logId, uint64 treeSize, bytes32 rootHash, bytes32[] calldata consistencyProof) external {
-        Log storage log = _logs[logId];
-        address signer = log.signer;
-        uint64 oldSize = log.size;
-        if (signer != msg.sender) revert NotSigner(logId, msg.sender);
-        if (treeSize <= oldSize) revert NotNewer(oldSize, treeSize);
-        if (oldSize == 0) {
-            if (consistencyProof.length != 0) revert UnexpectedProof();
-        } else if (!_consistent(oldSize, treeSize, log.root, rootHash, consistencyProof)) {
-            revert InconsistentCheckpoint(oldSize, treeSize);
+    /// @notice The commitment the contract keeps for a checkpoint.
+    function stateOf(uint64 treeSize, bytes32 rootHash) public pure returns (bytes32 s) {
+        assembly ("memory-safe") {
+            mstore(0, shl(192, treeSize))
+            mstore(8, rootHash)
+            s := keccak256(0, 40)
         }
-        log.size = treeSize;
-        log.root = rootHash;
-        emit Anchored(logId, treeSize, rootHash);
+    }
+
+    function _state(address signer) private view returns (bytes32 s) {
+        assembly ("memory-safe") {
+            s := sload(signer)
+        }
+    }
+
+    function _setState(address signer, bytes32 s) private {
+        assembly ("memory-safe") {
+            sstore(signer, s)
+        }
+    }
+
+    /// @notice Registers a log of the caller whose checkpoints are signed by `noteKey`.
+    function registerLog(bytes32 noteKey) external {
+        if (_state(msg.sender) != 0) revert LogExists(msg.sender);
+        _setState(msg.sender, stateOf(0, 0));
+        _noteKey[msg.sender] = noteKey;
+        emit LogRegistered(msg.sender, noteKey);
+    }
+
+    /// @notice Hands the caller's log (its latest anchor and key) to `to`.
+    function transferLog(address to) external {
+        bytes32 s = _state(msg.sender);
+        if (s == 0) revert NotSigner(msg.sender);
+        if (to == address(0)) revert ZeroSigner();
+        if (_state(to) != 0) revert LogExists(to);
+        _setState(to, s);
+        _noteKey[to] = _noteKey[msg.sender];
+        _setState(msg.sender, 0);
+        delete _noteKey[msg.sender];
+        emit LogTransferred(msg.sender, to);
+    }
+
+    /// @notice Anchors a checkpoint of the caller's log. Calldata (packed, no ABI words):
+    /// `ANCHOR_TAG ‖ uint64 oldSize ‖ uint64 newSize ‖ hashes`, where oldSize is the latest
+    /// anchored size and `hashes` is
+    /// - for the first anchor (oldSize 0): the new root alone;
+    /// - when oldSize is a power of two: the old root followed by the RFC 9162 consistency
+    ///   proof (RFC 9162 §2.1.4.2 prepends it too);
+    /// - otherwise: the RFC 9162 consistency proof.
+    /// The new root is the one the proof yields; it is emitted in `Anchored`.
+    fallback() external {
+        uint256 oldSize;
+        uint256 newSize;
+        bool shaped;
+        bytes4 tag = ANCHOR_TAG;
+        assembly ("memory-safe") {
+            let sizes := calldataload(4)
+            oldSize := shr(192, sizes)
+            newSize := and(shr(128, sizes), 0xffffffffffffffff)
+            let n := calldatasize()
+            shaped := and(
+                eq(shr(224, calldataload(0)), shr(224, tag)),
+                and(gt(n, 51), iszero(and(sub(n, 20), 31)))
+            )
+        }
+        if (!shaped) revert BadCalldata();
+        bytes32 s = _state(msg.sender);
+        if (s == 0) revert NotSigner(msg.sender);
+        if (newSize <= oldSize) revert NotNewer(uint64(oldSize), uint64(newSize));
+        (bool ok, bytes32 oldRoot, bytes32 newRoot) = _consistent(oldSize, newSize, 20, msg.data.length);
+        if (!ok || stateOf(uint64(oldSize), oldRoot) != s) {
+            if (ok && stateOf(uint64(newSize), newRoot) == s) revert AlreadyAnchored(uint64(newSize));
+            revert InconsistentCheckpoint(uint64(oldSize), uint64(newSize));
+        }
+        bytes32 topic = Anchored.selector;
+        assembly ("memory-safe") {
+            mstore(0, shl(192, newSize))
+            mstore(8, newRoot)
+            sstore(caller(), keccak256(0, 40))
+            // Scratch space and the free-memory pointer slot hold the three words; the
+            // pointer is restored after the log.
+            let fmp := mload(0x40)
+            mstore(0, caller())
+            mstore(32, newSize)
+            mstore(64, newRoot)
+            log1(0, 96, topic)
+            mstore(0x40, fmp)
+        }
     }
 
     /// @notice True iff `proof` shows `leafHash` at `index` in the tree (treeSize, root) and
-    /// that tree is the latest anchored checkpoint of `logId`.
+    /// that tree is the latest anchored checkpoint of the log of `signer`.
     function verifyInclusion(
-        bytes32 logId,
+        address signer,
         bytes32 leafHash,
         uint64 index,
         uint64 treeSize,
         bytes32 root,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        Log storage log = _logs[logId];
-        if (log.size != treeSize || log.root != root || treeSize == 0) return false;
+        if (treeSize == 0 || _state(signer) != stateOf(treeSize, root)) return false;
         return _included(leafHash, index, treeSize, root, proof);
     }
 
-    /// @notice The latest anchored checkpoint of `logId` (size 0 before the first anchor).
-    function latest(bytes32 logId) external view returns (uint64 treeSize, bytes32 rootHash) {
-        Log storage log = _logs[logId];
-        if (log.signer == address(0)) revert UnknownLog(logId);
-        return (log.size, log.root);
+    /// @notice True iff (treeSize, rootHash) is the latest anchored checkpoint of `signer`'s log.
+    function isLatest(address signer, uint64 treeSize, bytes32 rootHash) external view returns (bool) {
+        bytes32 s = _state(signer);
+        if (s == 0) revert UnknownLog(signer);
+        return s == stateOf(treeSize, rootHash);
     }
 
-    /// @notice Signer and note key of `logId`.
-    function logInfo(bytes32 logId) external view returns (address signer, bytes32 noteKey) {
-        Log storage log = _logs[logId];
-        if (log.signer == address(0)) revert UnknownLog(logId);
-        return (log.signer, log.noteKey);
+    /// @notice The note key of `signer`'s log.
+    function noteKeyOf(address signer) external view returns (bytes32) {
+        if (_state(signer) == 0) revert UnknownLog(signer);
+        return _noteKey[signer];
     }
 
     /// @dev RFC 9162 §2.1.3.2 in assembly: one SHA-256 precompile call per proof hash.
@@ -156,22 +221,26 @@ contract AuditAnchor {
         }
     }
 
-    /// @dev RFC 9162 §2.1.4.2 in assembly, for 0 < first < second.
-    function _consistent(uint256 first, uint256 second, bytes32 firstHash, bytes32 secondHash, bytes32[] calldata proof)
+    /// @dev RFC 9162 §2.1.4.2 in assembly over the calldata hashes in [off, end), for
+    /// first < second, returning the two roots the proof yields. For first == 0 the
+    /// single hash is the new root and the old root is zero.
+    function _consistent(uint256 first, uint256 second, uint256 off, uint256 end)
         private
         view
-        returns (bool ok)
+        returns (bool ok, bytes32 fr, bytes32 sr)
     {
         assembly ("memory-safe") {
-            let off := proof.offset
-            let end := add(off, shl(5, proof.length))
-            if lt(off, end) {
-                let fr := firstHash
-                if and(first, sub(first, 1)) {
-                    fr := calldataload(off)
-                    off := add(off, 32)
-                }
-                let sr := fr
+            switch first
+            case 0 {
+                ok := eq(sub(end, off), 32)
+                sr := calldataload(off)
+            }
+            default {
+                // A power-of-two first size starts with the old root (prepended), others
+                // with the first proof hash: either way the first hash seeds both roots.
+                fr := calldataload(off)
+                off := add(off, 32)
+                sr := fr
                 let fn := sub(first, 1)
                 let sn := sub(second, 1)
                 for {} and(fn, 1) {} {
@@ -212,7 +281,7 @@ contract AuditAnchor {
                     fn := shr(1, fn)
                     sn := shr(1, sn)
                 }
-                ok := and(ok, and(iszero(sn), and(eq(fr, firstHash), eq(sr, secondHash))))
+                ok := and(ok, iszero(sn))
             }
         }
     }

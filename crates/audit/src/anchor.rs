@@ -2,20 +2,28 @@
 //! verification of receipts.
 //!
 //! The [`Anchorer`] anchors the latest signed checkpoint every `N` entries or `T` seconds
-//! (one transaction per batch). Its truth is the contract itself: on every tick it reads
-//! the anchored `(size, root)`, so a restart of the service or of the chain loses nothing,
-//! and it records a sent transaction in `anchors.json` before waiting for it, so a dropped
-//! transaction is found and resubmitted while a mined one is never sent again (the contract
-//! refuses a size that is not larger, too).
+//! (one transaction per batch). Its truth is the contract itself: on every tick it checks
+//! the anchored `(size, root)` (the contract keeps a commitment to it; the values come from
+//! the remembered anchor or the last `Anchored` event), so a restart of the service or of
+//! the chain loses nothing, and it records a sent transaction in `anchors.json` before
+//! waiting for it, so a dropped transaction is found and resubmitted while a mined one is
+//! never sent again (the contract refuses a replay, too).
+//!
+//! A log's id in the contract is its anchoring account: `AuditAnchor` keys logs by
+//! `msg.sender`, so an anchor call carries no id (see [`anchor_calldata`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256};
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, Bytes, B256};
 use alloy::providers::Provider;
+use alloy::rpc::types::{Filter, TransactionRequest};
+use alloy::sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
-use alara_contracts::AuditAnchor;
+use alara_contracts::{AddressBook, AuditAnchor};
 
 use crate::checkpoint::SignedCheckpoint;
 use crate::hash::Hash;
@@ -86,8 +94,8 @@ pub struct AnchorState {
     pub chain_id: u64,
     /// `AuditAnchor` address.
     pub contract: Address,
-    /// The log's id in the contract.
-    pub log_id: B256,
+    /// The log's id in the contract: its anchoring account.
+    pub log_id: Address,
     /// Anchors seen mined, oldest first.
     pub anchored: Vec<AnchorRecord>,
     /// A sent, unconfirmed transaction.
@@ -128,6 +136,117 @@ fn chain<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Error {
 
 fn b256(h: &Hash) -> B256 {
     B256::from(h.0)
+}
+
+/// Name of the contract in the address book (`<data-dir>/addresses/<chain-id>.json`).
+pub const CONTRACT_NAME: &str = "AuditAnchor";
+
+/// Deploys `AuditAnchor` once per chain and records it in the address book under
+/// [`CONTRACT_NAME`]; later calls return the recorded address without a transaction as long
+/// as code is still there (a wiped devnet gets a fresh deployment).
+pub async fn ensure_deployed<P: Provider>(provider: &P, data_dir: &Path) -> Result<Address> {
+    let chain_id = provider.get_chain_id().await.map_err(chain("eth_chainId"))?;
+    let genesis_hash = provider
+        .get_block_by_number(BlockNumberOrTag::Number(0))
+        .await
+        .map_err(chain("eth_getBlockByNumber(0)"))?
+        .map(|b| b.header.hash)
+        .unwrap_or_default();
+    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)
+        .map_err(chain("reading the address book"))?
+        .unwrap_or(AddressBook { chain_id, genesis_hash, ..Default::default() });
+    if let Some(addr) = alara_contracts::deploy::deployed(provider, &book, CONTRACT_NAME)
+        .await
+        .map_err(chain("eth_getCode"))?
+    {
+        return Ok(addr);
+    }
+    let c = AuditAnchor::deploy(provider).await.map_err(chain("deploying AuditAnchor"))?;
+    let addr = *c.address();
+    tracing::info!(%addr, "deployed AuditAnchor");
+    book.contracts.insert(CONTRACT_NAME.into(), addr);
+    book.save(data_dir).map_err(chain("writing the address book"))?;
+    Ok(addr)
+}
+
+/// The contract's `ANCHOR_TAG`: the selector of `anchorPacked(bytes)`, which opens packed
+/// anchor calldata.
+pub fn anchor_tag() -> [u8; 4] {
+    let h = alloy::primitives::keccak256("anchorPacked(bytes)");
+    [h[0], h[1], h[2], h[3]]
+}
+
+/// The calldata of an anchor: `ANCHOR_TAG ‖ uint64 old_size ‖ uint64 new_size ‖ hashes`,
+/// packed (the contract's fallback decodes it; no ABI words, no log id). `hashes` is the new
+/// root alone for the first anchor (`old_size` 0), the old root followed by the RFC 9162
+/// consistency proof when `old_size` is a power of two, and the proof otherwise — see
+/// [`anchor_hashes`].
+pub fn anchor_calldata(old_size: u64, new_size: u64, hashes: &[Hash]) -> Bytes {
+    let mut out = Vec::with_capacity(20 + 32 * hashes.len());
+    out.extend_from_slice(&anchor_tag());
+    out.extend_from_slice(&old_size.to_be_bytes());
+    out.extend_from_slice(&new_size.to_be_bytes());
+    for h in hashes {
+        out.extend_from_slice(&h.0);
+    }
+    out.into()
+}
+
+/// The hashes an anchor from `old_size` (0 for the first) to `new_size` carries.
+pub fn anchor_hashes(
+    old_size: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    consistency_path: &[Hash],
+) -> Vec<Hash> {
+    if old_size == 0 {
+        return vec![*new_root];
+    }
+    let mut v = Vec::with_capacity(consistency_path.len() + 1);
+    if old_size.is_power_of_two() {
+        v.push(*old_root);
+    }
+    v.extend_from_slice(consistency_path);
+    v
+}
+
+/// The latest anchored `(size, root)` of `signer`'s log in `contract`: `known` (a
+/// remembered anchor) when the contract confirms it, else the last `Anchored` event of the
+/// log, confirmed the same way. `(0, zero)` before the first anchor.
+pub async fn latest_anchor<P: Provider + Clone>(
+    provider: &P,
+    contract: Address,
+    signer: Address,
+    known: Option<(u64, Hash)>,
+) -> Result<(u64, Hash)> {
+    let c = AuditAnchor::new(contract, provider.clone());
+    let is_latest = |size: u64, root: Hash| {
+        let c = c.clone();
+        async move { c.isLatest(signer, size, b256(&root)).call().await.map_err(chain("isLatest")) }
+    };
+    let zero = (0, Hash([0; 32]));
+    for (size, root) in known.into_iter().chain([zero]) {
+        if is_latest(size, root).await? {
+            return Ok((size, root));
+        }
+    }
+    let filter = Filter::new()
+        .address(contract)
+        .event_signature(AuditAnchor::Anchored::SIGNATURE_HASH)
+        .from_block(0);
+    let logs = provider.get_logs(&filter).await.map_err(chain("eth_getLogs(Anchored)"))?;
+    let last = logs
+        .iter()
+        .rev()
+        .filter_map(|l| l.log_decode::<AuditAnchor::Anchored>().ok())
+        .find(|e| e.inner.data.signer == signer)
+        .map(|e| (e.inner.data.treeSize, Hash(e.inner.data.rootHash.0)));
+    match last {
+        Some((size, root)) if is_latest(size, root).await? => Ok((size, root)),
+        _ => Err(Error::Chain(format!(
+            "the latest anchor of {signer} in {contract} matches neither the remembered anchor nor the last Anchored event"
+        ))),
+    }
 }
 
 /// The anchoring service for one log on one chain.
@@ -184,9 +303,15 @@ impl<P: Provider + Clone> Anchorer<P> {
             }
         };
         let instance = AuditAnchor::new(address, provider.clone());
-        let log_id = instance.logIdOf(signer, note_key).call().await.map_err(chain("logIdOf"))?;
-        let registered = instance.logInfo(log_id).call().await.is_ok();
-        if !registered {
+        let log_id = signer;
+        match instance.noteKeyOf(signer).call().await {
+            Ok(k) if k != note_key => {
+                return Err(Error::Chain(format!(
+                    "account {signer} already anchors a log signed by key {k} in {address}; this log's key is {note_key}: anchor it from another account"
+                )))
+            }
+            Ok(_) => {}
+            Err(_) => {
             instance
                 .registerLog(note_key)
                 .send()
@@ -195,6 +320,7 @@ impl<P: Provider + Clone> Anchorer<P> {
                 .get_receipt()
                 .await
                 .map_err(chain("registerLog receipt"))?;
+            }
         }
         let state =
             AnchorState { chain_id, contract: address, log_id, anchored: vec![], pending: None };
@@ -216,9 +342,8 @@ impl<P: Provider + Clone> Anchorer<P> {
 
     /// The on-chain latest `(size, root)` of the log.
     pub async fn onchain_latest(&self) -> Result<(u64, Hash)> {
-        let c = AuditAnchor::new(self.state.contract, self.provider.clone());
-        let r = c.latest(self.state.log_id).call().await.map_err(chain("latest"))?;
-        Ok((r.treeSize, Hash(r.rootHash.0)))
+        let known = self.state.anchored.last().map(|a| (a.size, a.root));
+        latest_anchor(&self.provider, self.state.contract, self.state.log_id, known).await
     }
 
     /// One step: settle a pending transaction, then anchor the latest checkpoint if the
@@ -267,12 +392,12 @@ impl<P: Provider + Clone> Anchorer<P> {
         if !due {
             return Ok(None);
         }
-        let proof = if chain_size == 0 {
+        let path = if chain_size == 0 {
             vec![]
         } else {
             log.prove_consistency(chain_size, target.size)?.path
         };
-        let c = AuditAnchor::new(self.state.contract, self.provider.clone());
+        let hashes = anchor_hashes(chain_size, &chain_root, &target.root, &path);
         // The account's next nonce as the node sees it (a dropped transaction's nonce is
         // free again), set explicitly so no client-side nonce cache can leave a gap.
         let nonce = self
@@ -281,17 +406,12 @@ impl<P: Provider + Clone> Anchorer<P> {
             .pending()
             .await
             .map_err(chain("eth_getTransactionCount"))?;
-        let pending = c
-            .anchor(
-                self.state.log_id,
-                target.size,
-                b256(&target.root),
-                proof.iter().map(b256).collect(),
-            )
-            .nonce(nonce)
-            .send()
-            .await
-            .map_err(chain("anchor"))?;
+        let tx = TransactionRequest::default()
+            .with_from(self.signer)
+            .with_to(self.state.contract)
+            .with_input(anchor_calldata(chain_size, target.size, &hashes))
+            .with_nonce(nonce);
+        let pending = self.provider.send_transaction(tx).await.map_err(chain("anchor"))?;
         let tx_hash = *pending.tx_hash();
         // Remember before waiting: after a crash here the next tick finds it.
         self.state.pending = Some(PendingAnchor {
@@ -424,8 +544,8 @@ pub struct OnchainVerified {
     pub key_registered: bool,
     /// `verifyInclusion` returned true (only asked while the anchor is the latest).
     pub contract_inclusion: Option<bool>,
-    /// Latest anchored size on-chain now.
-    pub latest_size: u64,
+    /// The receipt's anchor is still the log's latest on-chain.
+    pub latest: bool,
 }
 
 /// Verifies an anchored receipt against the chain: offline checks, the `Anchored` event in
@@ -455,7 +575,8 @@ pub async fn verify_onchain<P: Provider + Clone>(
     }
     let contract: Address =
         a.contract.parse().map_err(|e| bad(format!("contract {:?}: {e}", a.contract)))?;
-    let log_id: B256 = a.log_id.parse().map_err(|e| bad(format!("log id {:?}: {e}", a.log_id)))?;
+    let log_id: Address =
+        a.log_id.parse().map_err(|e| bad(format!("log id {:?}: {e}", a.log_id)))?;
     let tx: B256 = a.tx_hash.parse().map_err(|e| bad(format!("tx hash {:?}: {e}", a.tx_hash)))?;
     let r = provider
         .get_transaction_receipt(tx)
@@ -468,7 +589,7 @@ pub async fn verify_onchain<P: Provider + Clone>(
     let event_found = r.inner.logs().iter().any(|l| {
         l.address() == contract
             && l.log_decode::<AuditAnchor::Anchored>().is_ok_and(|e| {
-                e.inner.data.logId == log_id
+                e.inner.data.signer == log_id
                     && e.inner.data.treeSize == size
                     && e.inner.data.rootHash == b256(&root)
             })
@@ -479,15 +600,15 @@ pub async fn verify_onchain<P: Provider + Clone>(
         )));
     }
     let c = AuditAnchor::new(contract, provider.clone());
-    let info = c.logInfo(log_id).call().await.map_err(chain("logInfo"))?;
-    let key_registered = info.noteKey.0 == receipt.log.verifier_key.public_key();
+    let note_key = c.noteKeyOf(log_id).call().await.map_err(chain("noteKeyOf"))?;
+    let key_registered = note_key.0 == receipt.log.verifier_key.public_key();
     if !key_registered {
         return Err(bad(
             "the receipt's log key is not the key registered for this log on-chain".into()
         ));
     }
-    let latest = c.latest(log_id).call().await.map_err(chain("latest"))?;
-    let contract_inclusion = if latest.treeSize == size {
+    let latest = c.isLatest(log_id, size, b256(&root)).call().await.map_err(chain("isLatest"))?;
+    let contract_inclusion = if latest {
         let ok = c
             .verifyInclusion(
                 log_id,
@@ -507,11 +628,5 @@ pub async fn verify_onchain<P: Provider + Clone>(
     } else {
         None
     };
-    Ok(OnchainVerified {
-        chain_id,
-        event_found,
-        key_registered,
-        contract_inclusion,
-        latest_size: latest.treeSize,
-    })
+    Ok(OnchainVerified { chain_id, event_found, key_registered, contract_inclusion, latest })
 }

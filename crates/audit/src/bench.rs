@@ -185,3 +185,181 @@ pub fn proof_rates(log: &Log, secs: Duration) -> Result<(f64, f64, u64)> {
     }
     Ok((generated, n as f64 / start.elapsed().as_secs_f64(), size))
 }
+
+/// Gas of one anchor transaction and of `verifyInclusion`, split the way a fee is computed.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AnchorGas {
+    /// Tree sizes anchored: from `old_size` to `new_size`.
+    pub old_size: u64,
+    /// New tree size.
+    pub new_size: u64,
+    /// Hashes in the anchor's calldata (the RFC 9162 consistency proof, plus the old root
+    /// when the old size is a power of two).
+    pub proof_hashes: usize,
+    /// SHA-256 precompile calls the contract makes to check it.
+    pub sha_calls: u64,
+    /// Gas used by the whole anchor transaction.
+    pub anchor_total: u64,
+    /// Intrinsic transaction cost.
+    pub intrinsic: u64,
+    /// Anchor calldata size in bytes.
+    pub anchor_calldata_bytes: usize,
+    /// Standard calldata cost (4 per zero byte, 16 per other byte).
+    pub anchor_calldata: u64,
+    /// EIP-7623 floor of the whole transaction (21000 + 10 per calldata token); Prague
+    /// charges `max(standard, floor)`.
+    pub anchor_floor: u64,
+    /// `anchor_total - intrinsic - anchor_calldata`; `None` when the EIP-7623 floor was
+    /// charged instead (execution is the same under both forks: read it from Cancun).
+    pub anchor_execution: Option<u64>,
+    /// Of the execution, the one storage write: cold SLOAD 2100 + SSTORE 2900.
+    pub anchor_storage: u64,
+    /// `verifyInclusion` with a 30-hash proof as a transaction (`eth_estimateGas`).
+    pub verify_as_tx: u64,
+    /// Its calldata cost.
+    pub verify_calldata: u64,
+    /// Its execution gas: what an `eth_call` of the view costs, which is how it is used
+    /// (`None` when the estimate is the EIP-7623 floor).
+    pub verify_execution: Option<u64>,
+}
+
+fn calldata_gas(input: &[u8]) -> u64 {
+    input.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum()
+}
+
+fn calldata_floor(input: &[u8]) -> u64 {
+    21_000 + 10 * input.iter().map(|b| if *b == 0 { 1 } else { 4 }).sum::<u64>()
+}
+
+/// SHA-256 calls the RFC 9162 consistency check makes for sizes `m → n` (0 < m < n).
+pub fn consistency_sha_calls(m: u64, n: u64) -> u64 {
+    let (mut fnode, mut snode) = (m - 1, n - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let steps = crate::proof::consistency_path_len(m, n) - usize::from(!m.is_power_of_two());
+    let mut hashes = 0;
+    for _ in 0..steps {
+        if fnode & 1 == 1 || fnode == snode {
+            hashes += 2;
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            hashes += 1;
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    hashes
+}
+
+/// Deploys a fresh `AuditAnchor`, registers `signer`'s log and measures an anchor from an
+/// older size `m` to `n` = 2^30 (+`extra`) carrying a 30-hash consistency proof, then
+/// `verifyInclusion` of a leaf in that tree (30 hashes). `provider` must sign for `signer`.
+/// `from` picks the older size: the first size at or above it with a 30-hash proof.
+pub async fn anchor_gas<P: alloy::providers::Provider + Clone>(
+    provider: &P,
+    signer: alloy::primitives::Address,
+    from: u64,
+) -> Result<AnchorGas> {
+    use alara_contracts::AuditAnchor;
+    use alloy::network::TransactionBuilder;
+    use alloy::primitives::B256;
+    use alloy::rpc::types::TransactionRequest;
+    use alloy::sol_types::SolCall;
+
+    use crate::anchor::{anchor_calldata, anchor_hashes};
+    use crate::proof::{consistency_path_len, prove_consistency, prove_inclusion};
+    use crate::tree::{Subtrees, UniformTree};
+
+    let chain = |what: &'static str| move |e: String| Error::Chain(format!("{what}: {e}"));
+    let c = AuditAnchor::deploy(provider.clone())
+        .await
+        .map_err(|e| chain("deploying AuditAnchor")(e.to_string()))?;
+    let key = B256::from(rand::thread_rng().gen::<[u8; 32]>());
+    c.registerLog(key)
+        .send()
+        .await
+        .map_err(|e| chain("registerLog")(e.to_string()))?
+        .get_receipt()
+        .await
+        .map_err(|e| chain("registerLog")(e.to_string()))?;
+    let t = UniformTree::new(leaf_hash(b"bench"));
+    let n: u64 = 1 << 30;
+    let m = (from..n)
+        .find(|m| consistency_path_len(*m, n) == 30)
+        .ok_or_else(|| Error::Chain("no older size with a 30-hash consistency proof".into()))?;
+    let send = |input: alloy::primitives::Bytes| {
+        let tx =
+            TransactionRequest::default().with_from(signer).with_to(*c.address()).with_input(input);
+        async move {
+            let r = provider
+                .send_transaction(tx)
+                .await
+                .map_err(|e| chain("anchor")(e.to_string()))?
+                .get_receipt()
+                .await
+                .map_err(|e| chain("anchor receipt")(e.to_string()))?;
+            if !r.status() {
+                return Err(Error::Chain("anchor reverted".into()));
+            }
+            Ok(r)
+        }
+    };
+    let (rm, rn) = (t.root(m)?, t.root(n)?);
+    send(anchor_calldata(0, m, &anchor_hashes(0, &Hash([0; 32]), &rm, &[]))).await?;
+    let path = prove_consistency(&t, m, n)?.path;
+    let hashes = anchor_hashes(m, &rm, &rn, &path);
+    let input = anchor_calldata(m, n, &hashes);
+    let r = send(input.clone()).await?;
+
+    let b = |h: &Hash| B256::from(h.0);
+    let index = 123_456_789;
+    let incl = prove_inclusion(&t, index, n)?;
+    let call = AuditAnchor::verifyInclusionCall {
+        signer,
+        leafHash: b(&t.leaf()),
+        index,
+        treeSize: n,
+        root: b(&rn),
+        proof: incl.path.iter().map(b).collect(),
+    };
+    let vcall = c.verifyInclusion(
+        call.signer,
+        call.leafHash,
+        call.index,
+        call.treeSize,
+        call.root,
+        call.proof.clone(),
+    );
+    if !vcall.call().await.map_err(|e| chain("verifyInclusion")(e.to_string()))? {
+        return Err(Error::Chain("verifyInclusion returned false".into()));
+    }
+    let est = vcall.estimate_gas().await.map_err(|e| chain("estimateGas")(e.to_string()))?;
+    let vinput = call.abi_encode();
+    let vcd = calldata_gas(&vinput);
+    let anchor_calldata = calldata_gas(&input);
+    Ok(AnchorGas {
+        old_size: m,
+        new_size: n,
+        proof_hashes: hashes.len(),
+        sha_calls: consistency_sha_calls(m, n),
+        anchor_total: r.gas_used,
+        intrinsic: 21_000,
+        anchor_calldata_bytes: input.len(),
+        anchor_calldata,
+        anchor_floor: calldata_floor(&input),
+        anchor_execution: (r.gas_used != calldata_floor(&input))
+            .then(|| r.gas_used.saturating_sub(21_000 + anchor_calldata)),
+        anchor_storage: 2_100 + 2_900,
+        verify_as_tx: est,
+        verify_calldata: vcd,
+        // An estimate is a binary search with some slack above the gas really used, so
+        // one near the floor is taken as the floor.
+        verify_execution: (est > calldata_floor(&vinput) + 2_000)
+            .then(|| est.saturating_sub(21_000 + vcd)),
+    })
+}

@@ -36,7 +36,7 @@ pub struct AnchorInfo {
     pub chain_id: u64,
     /// `AuditAnchor` contract address (0x-hex).
     pub contract: String,
-    /// The log's id in the contract (0x-hex bytes32).
+    /// The log's id in the contract: its anchoring account (0x-hex address).
     pub log_id: String,
     /// Transaction that anchored the checkpoint (0x-hex).
     pub tx_hash: String,

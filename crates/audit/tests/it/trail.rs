@@ -199,7 +199,7 @@ fn documented_example_receipt_verifies() {
             .unwrap();
     let start = doc.find("```json\n").expect("docs/receipt.md has a JSON example") + 8;
     let end = start + doc[start..].find("```").unwrap();
-    let r = Receipt::from_json(doc[start..end].as_bytes()).unwrap();
+    let r = Receipt::from_json(&doc.as_bytes()[start..end]).unwrap();
     let v = r.verify_offline(None).unwrap();
     assert!(v.anchored.is_some());
     assert_eq!(v.kind, "inference");

@@ -266,7 +266,7 @@ async fn verify(ctx: &Context, path: &Path, key: Option<&str>, onchain: bool) ->
                 "on-chain: anchor event found, log key registered, verifyInclusion {}",
                 match c.contract_inclusion {
                     Some(true) => "returned true".to_string(),
-                    _ => format!("not asked (a later anchor, size {}, superseded this one)", c.latest_size),
+                    _ => "not asked (a later anchor superseded this one; upgrade the receipt)".to_string(),
                 }
             );
         }
@@ -329,13 +329,16 @@ async fn anchor_cmd(
 ) -> eyre::Result<()> {
     let trail = Arc::new(open_trail(ctx)?);
     let conn = ctx.connect().await?;
-    let contract = contract.map(|c| c.parse()).transpose().map_err(|e| eyre!("--contract: {e}"))?;
+    let contract = match contract {
+        Some(c) => c.parse().map_err(|e| eyre!("--contract {c:?}: {e}"))?,
+        None => anchor::ensure_deployed(&conn.provider, &ctx.data_dir).await?,
+    };
     let mut anchorer = Anchorer::setup(
         conn.provider.clone(),
         conn.signer,
         trail.log(),
         &trail_dir(ctx),
-        contract,
+        Some(contract),
         policy,
     )
     .await?;

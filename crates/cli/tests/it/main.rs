@@ -1,6 +1,7 @@
 //! End-to-end tests of the `alara` binary: real clients against the embedded node, crash
 //! safety, the command line.
 
+mod audit_cli;
 mod clients;
 mod node_process;
 mod support;

@@ -13,13 +13,8 @@ use alara_audit::bench::{
     sha_bound,
 };
 use alara_audit::entry::{now_ms, ModelRef};
-use alara_audit::hash::leaf_hash;
-use alara_audit::proof::{
-    consistency_path_len, inclusion_path_len, prove_consistency, prove_inclusion,
-};
-use alara_audit::tree::{Subtrees, UniformTree};
+use alara_audit::proof::inclusion_path_len;
 use alara_audit::{AuditTrail, Hash, Log, LogConfig, NoteSigner, TrailConfig};
-use alloy::primitives::B256;
 use eyre::WrapErr;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
@@ -221,37 +216,67 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         }
     };
 
-    // 6. Gas and chain cost.
+    // 6. Gas and chain cost, on throw-away embedded chains under both rule sets.
     if args.no_chain {
         println!("\ngas: skipped (--no-chain)");
     } else {
-        match gas(ctx).await {
-            Ok(g) => {
-                println!();
-                println!(
-                    "{:<58} {:>14}",
-                    "anchor gas, 30-hash consistency proof (whole tx)", g.anchor_total
-                );
-                println!("{:<58} {:>14}", "  base transaction", 21_000);
-                println!(
-                    "{:<58} {:>14}",
-                    format!("  calldata ({} bytes)", g.anchor_calldata_bytes),
-                    g.anchor_calldata
-                );
-                println!(
-                    "{:<58} {:>14}",
-                    "  execution (proof check, storage, event)",
-                    g.anchor_total - 21_000 - g.anchor_calldata
-                );
-                println!(
-                    "{:<58} {:>14}",
-                    "verifyInclusion gas at 2^30 leaves (as a transaction)", g.verify_total
-                );
-                println!("{:<58} {:>14}", "  of which execution", g.verify_exec);
-                out.insert("gas".into(), serde_json::to_value(&g)?);
+        let mut gas_out = serde_json::Map::new();
+        println!();
+        println!(
+            "{:<58} {:>14} {:>14}",
+            "AuditAnchor gas (30-hash consistency proof, 2^30 leaves)", "cancun", "prague"
+        );
+        let mut rows: Vec<alara_audit::bench::AnchorGas> = vec![];
+        for hardfork in [alara_chain::Hardfork::Cancun, alara_chain::Hardfork::Prague] {
+            match gas(hardfork).await {
+                Ok(g) => {
+                    gas_out.insert(hardfork.to_string(), serde_json::to_value(&g)?);
+                    rows.push(g);
+                }
+                Err(e) => println!("gas under {hardfork}: skipped ({e:#})"),
             }
-            Err(e) => println!("\ngas: skipped ({e:#})"),
         }
+        if let [c, p] = rows.as_slice() {
+            let opt = |x: Option<u64>| x.map_or("(floor)".to_string(), |v| v.to_string());
+            let line = |name: String, a: String, b: String| println!("{name:<58} {a:>14} {b:>14}");
+            line(
+                "anchor, whole transaction (goal ≤ 60000)".into(),
+                c.anchor_total.to_string(),
+                p.anchor_total.to_string(),
+            );
+            line("  intrinsic".into(), c.intrinsic.to_string(), p.intrinsic.to_string());
+            line(
+                format!("  calldata, standard ({} bytes)", c.anchor_calldata_bytes),
+                c.anchor_calldata.to_string(),
+                p.anchor_calldata.to_string(),
+            );
+            line(
+                format!("  execution ({} SHA-256 calls, event, dispatch)", c.sha_calls),
+                opt(c.anchor_execution),
+                opt(p.anchor_execution),
+            );
+            line(
+                "    of which storage (cold SLOAD + SSTORE, one slot)".into(),
+                c.anchor_storage.to_string(),
+                p.anchor_storage.to_string(),
+            );
+            line(
+                "  EIP-7623 floor (Prague charges max(standard, floor))".into(),
+                "n/a".into(),
+                p.anchor_floor.to_string(),
+            );
+            line(
+                "verifyInclusion as eth_call: execution gas (goal ≤ 60000)".into(),
+                opt(c.verify_execution),
+                opt(p.verify_execution),
+            );
+            line(
+                "  same, sent as a transaction (eth_estimateGas)".into(),
+                c.verify_as_tx.to_string(),
+                p.verify_as_tx.to_string(),
+            );
+        }
+        out.insert("gas".into(), gas_out.into());
     }
     let policy = AnchorPolicy::default();
     let per_inference = match inference_rate {
@@ -327,59 +352,19 @@ fn inference(args: &Args, dir: &std::path::Path) -> eyre::Result<(f64, f64, f64,
     Ok((pct(&plain, 0.5), pct(&audited, 0.5), pct(&durable, 0.5), rate))
 }
 
-/// Gas figures of `AuditAnchor`.
-#[derive(serde::Serialize)]
-struct Gas {
-    anchor_total: u64,
-    anchor_calldata: u64,
-    anchor_calldata_bytes: usize,
-    verify_total: u64,
-    verify_exec: u64,
-}
-
-fn calldata_gas(input: &[u8]) -> u64 {
-    input.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum()
-}
-
-async fn gas(ctx: &Context) -> eyre::Result<Gas> {
-    use alara_contracts::AuditAnchor;
-    let conn = ctx.connect().await?;
-    let p = conn.provider.clone();
-    let c = AuditAnchor::deploy(p.clone()).await?;
-    let key = B256::from(rand::thread_rng().gen::<[u8; 32]>());
-    c.registerLog(key).send().await?.get_receipt().await?;
-    let id = c.logIdOf(conn.signer, key).call().await?;
-    let t = UniformTree::new(leaf_hash(b"bench"));
-    let n: u64 = (1 << 30) + 0x2a5a5;
-    let m = (n / 2..n)
-        .find(|m| consistency_path_len(*m, n) == 30)
-        .ok_or_else(|| eyre::eyre!("no 30-hash size"))?;
-    let b = |h: &Hash| B256::from(h.0);
-    c.anchor(id, m, b(&t.root(m)?), vec![]).send().await?.get_receipt().await?;
-    let proof = prove_consistency(&t, m, n)?;
-    let call = c.anchor(id, n, b(&t.root(n)?), proof.path.iter().map(b).collect());
-    let input = call.calldata().clone();
-    let r = call.send().await?.get_receipt().await?;
-    eyre::ensure!(r.status(), "anchor reverted");
-    let incl = prove_inclusion(&t, 123_456_789, n)?;
-    let v = c.verifyInclusion(
-        id,
-        b(&t.leaf()),
-        123_456_789,
-        n,
-        b(&t.root(n)?),
-        incl.path.iter().map(b).collect(),
-    );
-    eyre::ensure!(v.call().await?, "verifyInclusion returned false");
-    let est = v.estimate_gas().await?;
-    let vcd = calldata_gas(v.calldata());
-    Ok(Gas {
-        anchor_total: r.gas_used,
-        anchor_calldata: calldata_gas(&input),
-        anchor_calldata_bytes: input.len(),
-        verify_total: est,
-        verify_exec: est.saturating_sub(21_000 + vcd),
-    })
+/// Anchor and verifyInclusion gas on a fresh in-memory embedded chain under `hardfork`.
+async fn gas(hardfork: alara_chain::Hardfork) -> eyre::Result<alara_audit::bench::AnchorGas> {
+    let node = alara_chain::Node::open(alara_chain::NodeConfig {
+        hardfork,
+        ..alara_chain::NodeConfig::ephemeral()
+    })?;
+    let server = alara_chain::serve(node, "127.0.0.1:0".parse()?).await?;
+    let signer = alara_chain::dev::dev_signer(0);
+    let me = signer.address();
+    let p = alara_chain::client::provider_for(&server.url(), signer)?;
+    let g = alara_audit::bench::anchor_gas(&p, me, 0x2aaa_aaaa).await?;
+    server.stop().await;
+    Ok(g)
 }
 
 fn crash(ctx: &Context, args: &Args, dir: &std::path::Path) -> eyre::Result<()> {

@@ -1,0 +1,94 @@
+//! `alara demo audit`, `alara audit verify --onchain`, `receipt --upgrade`, `erase`, `list`
+//! and `export` against `alara up` (the embedded chain in its own process).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{alara, run, AlaraNode};
+
+const PASSPHRASE: &str = "audit cli test passphrase";
+
+fn cli(data_dir: &Path, url: &str) -> Command {
+    let mut c = alara();
+    c.env("ALARA_LOG_KEY_PASSWORD", PASSPHRASE).arg("--data-dir").arg(data_dir).args([
+        "--rpc-url",
+        url,
+        "--json",
+    ]);
+    c
+}
+
+fn json(cmd: &mut Command) -> Value {
+    let out = run(cmd);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn demo_audit_receipt_verifies_onchain_survives_erasure_and_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = AlaraNode::start(&dir.path().join("node"), &["up"]);
+    let data = dir.path().join("client");
+
+    // The demo: inference on the shipped model, anchor, receipt, on-chain verification.
+    let demo = json(cli(&data, &node.url).args(["demo", "audit", "--rows", "3"]));
+    let rows = demo["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 3);
+    for r in rows {
+        assert_eq!(
+            r["label"], r["dataset_label"],
+            "the shipped model classifies the first rows right"
+        );
+    }
+    assert_eq!(demo["onchain"]["contract_inclusion"], Value::Bool(true), "{demo}");
+    assert!(demo["anchor_gas"].as_u64().unwrap() > 21_000);
+    let receipt = demo["receipt"].as_str().expect("receipt path").to_string();
+
+    // An independent check of the written receipt, offline and on-chain.
+    let v = json(cli(&data, &node.url).args(["audit", "verify", &receipt, "--onchain"]));
+    assert_eq!(v["valid"], Value::Bool(true));
+    assert_eq!(v["onchain"]["event_found"], Value::Bool(true));
+    assert_eq!(v["onchain"]["contract_inclusion"], Value::Bool(true));
+    // A tampered receipt is refused with a clear error.
+    let text = std::fs::read_to_string(&receipt).unwrap();
+    let mut tampered: Value = serde_json::from_str(&text).unwrap();
+    tampered["leaf_index"] = Value::from(tampered["leaf_index"].as_u64().unwrap() + 1);
+    let bad = dir.path().join("tampered.json");
+    std::fs::write(&bad, tampered.to_string()).unwrap();
+    let out = cli(&data, &node.url).args(["audit", "verify"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success(), "a tampered receipt must not verify");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does NOT verify"));
+
+    // Query and export the subject's entries.
+    let listed = json(cli(&data, &node.url).args(["audit", "list", "--subject", "demo-patient"]));
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    let export = dir.path().join("export.jsonl");
+    let e = json(
+        cli(&data, &node.url)
+            .args(["audit", "export", "--kind", "inference", "--out"])
+            .arg(&export),
+    );
+    assert_eq!(e["exported"], Value::from(3));
+    assert_eq!(std::fs::read_to_string(&export).unwrap().lines().count(), 3);
+
+    // Erasure: the subject's openings go, an erasure entry is logged, the receipt verifies.
+    let erased = json(cli(&data, &node.url).args(["audit", "erase", "--subject", "demo-patient"]));
+    assert!(!erased["commitments_erased"].as_array().unwrap().is_empty(), "{erased}");
+    let listed = json(cli(&data, &node.url).args(["audit", "list", "--subject", "demo-patient"]));
+    assert!(listed.as_array().unwrap().is_empty(), "erased subject no longer links: {listed}");
+    let v = json(cli(&data, &node.url).args(["audit", "verify", &receipt]));
+    assert_eq!(v["valid"], Value::Bool(true));
+
+    // Anchor the erasure entry; the earlier receipt is superseded, then upgraded.
+    let a = json(cli(&data, &node.url).args(["audit", "anchor", "--force"]));
+    assert!(a["anchored"].is_object(), "{a}");
+    let v = json(cli(&data, &node.url).args(["audit", "verify", &receipt, "--onchain"]));
+    assert_eq!(v["onchain"]["latest"], Value::Bool(false));
+    let u = json(cli(&data, &node.url).args(["audit", "receipt", "--upgrade", &receipt]));
+    assert_eq!(u["anchored"], Value::Bool(true));
+    let v = json(cli(&data, &node.url).args(["audit", "verify", &receipt, "--onchain"]));
+    assert_eq!(v["onchain"]["contract_inclusion"], Value::Bool(true));
+    let status = json(cli(&data, &node.url).args(["audit", "status"]));
+    assert_eq!(status["size"], Value::from(4));
+}
