@@ -10,7 +10,8 @@
 //! ```text
 //! format   u8   = 1
 //! kind     u16  (1 inference, 2 model_registered, 3 data_access, 4 training_round,
-//!                5 oracle_report, 6 payout, 7 erasure; later kinds take new numbers)
+//!                5 oracle_report, 6 payout, 7 erasure, 8 data_listing, 9 data_sale,
+//!                10 compute_job; later kinds take new numbers)
 //! version  u8   schema version of the kind (1 for all kinds here)
 //! time_ms  u64  Unix time in milliseconds
 //! fields   kind-specific, in declaration order
@@ -159,6 +160,78 @@ pub struct Erasure {
     pub commitments_erased: u64,
 }
 
+/// A dataset was listed on the data market.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataListing {
+    /// Market-qualified listing id: `<chain id>/<contract>/<listing id>`.
+    pub listing: String,
+    /// The dataset: CID of its ciphertext.
+    pub dataset: String,
+    /// SHA-256 of the plaintext (the commitment published on-chain).
+    pub plaintext: Hash,
+    /// Hash of the licence terms.
+    pub terms: Hash,
+    /// Seller (account address).
+    pub seller: String,
+    /// Payment token symbol or address.
+    pub token: String,
+    /// Price in base units.
+    #[serde(with = "dec_u128")]
+    pub price: u128,
+    /// Transaction hash.
+    pub tx: Option<Hash>,
+}
+
+/// A step of a dataset sale (`paid`, `delivered`, `confirmed`, `released`, `refunded`,
+/// `disputed`, `resolved`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSale {
+    /// Market-qualified sale id: `<chain id>/<contract>/sale/<sale id>`.
+    pub sale: String,
+    /// The dataset: CID of its ciphertext.
+    pub dataset: String,
+    /// What happened.
+    pub event: String,
+    /// Buyer (account address).
+    pub buyer: String,
+    /// Seller (account address).
+    pub seller: String,
+    /// Payment token symbol or address.
+    pub token: String,
+    /// Amount in base units.
+    #[serde(with = "dec_u128")]
+    pub amount: u128,
+    /// Transaction hash.
+    pub tx: Option<Hash>,
+}
+
+/// A step of a compute-to-data job (`requested`, `completed`, `failed`, `refunded`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeJob {
+    /// Market-qualified job id: `<chain id>/<contract>/job/<job id>`.
+    pub job: String,
+    /// The dataset: CID of its ciphertext.
+    pub dataset: String,
+    /// Hash of the allow-listed algorithm recipe.
+    pub algorithm: Hash,
+    /// What happened.
+    pub event: String,
+    /// Who paid for the job (account address).
+    pub buyer: String,
+    /// The data owner who runs it (account address).
+    pub owner: String,
+    /// SHA-256 of the result, once completed.
+    pub result: Option<Hash>,
+    /// Version hash of the model the job trained, if it trained one.
+    pub model: Option<Hash>,
+    /// EIP-712 digest of the owner's signed job receipt.
+    pub receipt: Option<Hash>,
+    /// The owner's signature over the receipt (0x-hex); empty when there is none.
+    pub signature: String,
+    /// Transaction hash.
+    pub tx: Option<Hash>,
+}
+
 /// The kind-specific part of an entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -177,6 +250,12 @@ pub enum EntryBody {
     Payout(Payout),
     /// An erasure.
     Erasure(Erasure),
+    /// A data market listing.
+    DataListing(DataListing),
+    /// A step of a data sale.
+    DataSale(DataSale),
+    /// A step of a compute-to-data job.
+    ComputeJob(ComputeJob),
     /// A kind this version does not know; kept as raw fields.
     Unknown {
         /// Kind number.
@@ -199,6 +278,9 @@ impl EntryBody {
             EntryBody::OracleReport(_) => 5,
             EntryBody::Payout(_) => 6,
             EntryBody::Erasure(_) => 7,
+            EntryBody::DataListing(_) => 8,
+            EntryBody::DataSale(_) => 9,
+            EntryBody::ComputeJob(_) => 10,
             EntryBody::Unknown { kind, .. } => *kind,
         }
     }
@@ -213,6 +295,9 @@ impl EntryBody {
             EntryBody::OracleReport(_) => "oracle_report",
             EntryBody::Payout(_) => "payout",
             EntryBody::Erasure(_) => "erasure",
+            EntryBody::DataListing(_) => "data_listing",
+            EntryBody::DataSale(_) => "data_sale",
+            EntryBody::ComputeJob(_) => "compute_job",
             EntryBody::Unknown { .. } => "unknown",
         }
     }
@@ -223,6 +308,7 @@ impl EntryBody {
             EntryBody::Inference(i) => Some(i.model.version_hash),
             EntryBody::ModelRegistered(m) => Some(m.model.version_hash),
             EntryBody::TrainingRound(t) => Some(t.model_hash),
+            EntryBody::ComputeJob(j) => j.model,
             _ => None,
         }
     }
@@ -252,7 +338,7 @@ impl EntryBody {
 }
 
 /// Names of the known kinds, for CLI help and validation.
-pub const KIND_NAMES: [&str; 7] = [
+pub const KIND_NAMES: [&str; 10] = [
     "inference",
     "model_registered",
     "data_access",
@@ -260,6 +346,9 @@ pub const KIND_NAMES: [&str; 7] = [
     "oracle_report",
     "payout",
     "erasure",
+    "data_listing",
+    "data_sale",
+    "compute_job",
 ];
 
 /// An audit entry: when, and what.
@@ -349,6 +438,39 @@ impl Entry {
                 w.hash(&e.request);
                 w.u64(e.commitments_erased);
             }
+            EntryBody::DataListing(l) => {
+                w.str(&l.listing);
+                w.str(&l.dataset);
+                w.hash(&l.plaintext);
+                w.hash(&l.terms);
+                w.str(&l.seller);
+                w.str(&l.token);
+                w.0.extend_from_slice(&l.price.to_be_bytes());
+                w.opt_hash(&l.tx);
+            }
+            EntryBody::DataSale(d) => {
+                w.str(&d.sale);
+                w.str(&d.dataset);
+                w.str(&d.event);
+                w.str(&d.buyer);
+                w.str(&d.seller);
+                w.str(&d.token);
+                w.0.extend_from_slice(&d.amount.to_be_bytes());
+                w.opt_hash(&d.tx);
+            }
+            EntryBody::ComputeJob(j) => {
+                w.str(&j.job);
+                w.str(&j.dataset);
+                w.hash(&j.algorithm);
+                w.str(&j.event);
+                w.str(&j.buyer);
+                w.str(&j.owner);
+                w.opt_hash(&j.result);
+                w.opt_hash(&j.model);
+                w.opt_hash(&j.receipt);
+                w.str(&j.signature);
+                w.opt_hash(&j.tx);
+            }
             EntryBody::Unknown { fields, .. } => {
                 w.0.extend_from_slice(&hex::decode(fields).unwrap_or_default());
             }
@@ -366,7 +488,7 @@ impl Entry {
         let kind = r.u16()?;
         let version = r.u8()?;
         let time_ms = r.u64()?;
-        if (1..=7).contains(&kind) && version != 1 {
+        if (1..=10).contains(&kind) && version != 1 {
             return Err(r.err(format!("kind {kind} version {version}, only version 1 is known")));
         }
         let body = match kind {
@@ -420,6 +542,39 @@ impl Entry {
                 basis: r.str()?,
                 request: r.hash()?,
                 commitments_erased: r.u64()?,
+            }),
+            8 => EntryBody::DataListing(DataListing {
+                listing: r.str()?,
+                dataset: r.str()?,
+                plaintext: r.hash()?,
+                terms: r.hash()?,
+                seller: r.str()?,
+                token: r.str()?,
+                price: u128::from_be_bytes(r.array::<16>()?),
+                tx: r.opt_hash()?,
+            }),
+            9 => EntryBody::DataSale(DataSale {
+                sale: r.str()?,
+                dataset: r.str()?,
+                event: r.str()?,
+                buyer: r.str()?,
+                seller: r.str()?,
+                token: r.str()?,
+                amount: u128::from_be_bytes(r.array::<16>()?),
+                tx: r.opt_hash()?,
+            }),
+            10 => EntryBody::ComputeJob(ComputeJob {
+                job: r.str()?,
+                dataset: r.str()?,
+                algorithm: r.hash()?,
+                event: r.str()?,
+                buyer: r.str()?,
+                owner: r.str()?,
+                result: r.opt_hash()?,
+                model: r.opt_hash()?,
+                receipt: r.opt_hash()?,
+                signature: r.str()?,
+                tx: r.opt_hash()?,
             }),
             _ => {
                 let rest = &bytes[r.pos..];
@@ -636,6 +791,84 @@ pub(crate) mod tests {
             (text(), hash(), any::<u64>()).prop_map(|(basis, request, commitments_erased)| {
                 EntryBody::Erasure(Erasure { basis, request, commitments_erased })
             }),
+            (
+                text(),
+                text(),
+                hash(),
+                hash(),
+                text(),
+                text(),
+                any::<u128>(),
+                proptest::option::of(hash())
+            )
+                .prop_map(
+                    |(listing, dataset, plaintext, terms, seller, token, price, tx)| {
+                        EntryBody::DataListing(DataListing {
+                            listing,
+                            dataset,
+                            plaintext,
+                            terms,
+                            seller,
+                            token,
+                            price,
+                            tx,
+                        })
+                    }
+                ),
+            (
+                text(),
+                text(),
+                text(),
+                text(),
+                text(),
+                text(),
+                any::<u128>(),
+                proptest::option::of(hash())
+            )
+                .prop_map(
+                    |(sale, dataset, event, buyer, seller, token, amount, tx)| {
+                        EntryBody::DataSale(DataSale {
+                            sale,
+                            dataset,
+                            event,
+                            buyer,
+                            seller,
+                            token,
+                            amount,
+                            tx,
+                        })
+                    }
+                ),
+            (
+                (text(), text(), hash(), text(), text(), text()),
+                (
+                    proptest::option::of(hash()),
+                    proptest::option::of(hash()),
+                    proptest::option::of(hash()),
+                    text(),
+                    proptest::option::of(hash()),
+                ),
+            )
+                .prop_map(
+                    |(
+                        (job, dataset, algorithm, event, buyer, owner),
+                        (result, model, receipt, signature, tx),
+                    )| {
+                        EntryBody::ComputeJob(ComputeJob {
+                            job,
+                            dataset,
+                            algorithm,
+                            event,
+                            buyer,
+                            owner,
+                            result,
+                            model,
+                            receipt,
+                            signature,
+                            tx,
+                        })
+                    }
+                ),
             (100u16..1000, any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40)).prop_map(
                 |(kind, version, f)| EntryBody::Unknown { kind, version, fields: hex::encode(f) }
             ),

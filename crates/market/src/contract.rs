@@ -1,0 +1,881 @@
+//! [`DataMarket`]: a typed client of the `DataMarket` contract, and [`ensure_deployed`].
+//!
+//! Every transaction method waits for the receipt and returns a [`Tx`] with the gas used;
+//! a revert becomes [`Error::Reverted`](crate::Error::Reverted) carrying the contract's
+//! named error (`InvalidSaleState { saleId: 1, state: 5 }`). Views combine the contract's
+//! storage with its events (the CID, commitments, keys and envelopes live only in events).
+
+use std::path::Path;
+
+use alara_contracts::DataMarket as Binding;
+use alara_contracts::{AddressBook, AlaraToken};
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::Ethereum;
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::SolEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::error::contract_error;
+use crate::keys::Keyring;
+use crate::{Error, Result};
+
+/// Name of the contract in the address book.
+pub const CONTRACT_NAME: &str = "DataMarket";
+
+/// The instance type of the generated binding.
+pub type Instance<P> = Binding::DataMarketInstance<P, Ethereum>;
+
+/// Deployment parameters (immutable in the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketParams {
+    /// The arbiter's X25519 public key: dispute evidence is encrypted to it.
+    pub arbiter_key: [u8; 32],
+    /// Seconds after delivery during which the buyer may dispute.
+    pub dispute_window: u64,
+    /// Seconds the arbiter has to decide a dispute.
+    pub arbitration_window: u64,
+    /// Dispute bond in basis points of the price.
+    pub dispute_bond_bps: u16,
+}
+
+impl MarketParams {
+    /// Defaults: three days to dispute, seven to arbitrate, a 10 % bond.
+    pub fn new(arbiter_key: [u8; 32]) -> Self {
+        Self {
+            arbiter_key,
+            dispute_window: 3 * 86_400,
+            arbitration_window: 7 * 86_400,
+            dispute_bond_bps: 1_000,
+        }
+    }
+}
+
+/// Deploys `DataMarket` once per chain and records it in the address book under
+/// [`CONTRACT_NAME`]; later calls return the recorded address (no transaction) as long as
+/// code is still there. The deploying account becomes the arbiter; its X25519 identity is
+/// created in `<data-dir>/market/keys/arbiter.key`.
+pub async fn ensure_deployed<P: Provider>(provider: &P, data_dir: &Path) -> Result<Address> {
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|source| Error::Rpc { what: "eth_chainId", source })?;
+    let genesis_hash = provider
+        .get_block_by_number(BlockNumberOrTag::Number(0))
+        .await
+        .map_err(|source| Error::Rpc { what: "eth_getBlockByNumber(0)", source })?
+        .map(|b| b.header.hash)
+        .unwrap_or_default();
+    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)?.unwrap_or(AddressBook {
+        chain_id,
+        genesis_hash,
+        ..Default::default()
+    });
+    if let Some(addr) = alara_contracts::deploy::deployed(provider, &book, CONTRACT_NAME).await? {
+        return Ok(addr);
+    }
+    let arbiter = Keyring::in_data_dir(data_dir).arbiter_identity()?;
+    let params = MarketParams::new(crate::keys::recipient_bytes(&arbiter.to_public())?);
+    let addr = deploy(provider, &params).await?;
+    tracing::info!(%addr, "deployed DataMarket");
+    book.contracts.insert(CONTRACT_NAME.into(), addr);
+    book.save(data_dir)?;
+    Ok(addr)
+}
+
+/// Deploys a new `DataMarket` with `params`; the sender is the arbiter.
+pub async fn deploy<P: Provider>(provider: &P, params: &MarketParams) -> Result<Address> {
+    let instance = Binding::deploy(
+        provider,
+        B256::from(params.arbiter_key),
+        params.dispute_window,
+        params.arbitration_window,
+        params.dispute_bond_bps,
+    )
+    .await
+    .map_err(contract_error("constructor"))?;
+    Ok(*instance.address())
+}
+
+/// A mined transaction and what it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tx<T> {
+    /// What the call produced (an id, an amount, or nothing).
+    pub value: T,
+    /// Transaction hash.
+    pub hash: B256,
+    /// Gas used by the whole transaction.
+    pub gas_used: u64,
+    /// Block it was mined in.
+    pub block: u64,
+}
+
+/// The payment token: ETH or an ERC-20.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Token {
+    /// Native ETH.
+    Eth,
+    /// An ERC-20 (AlaraToken) at this address.
+    Erc20(Address),
+}
+
+impl Token {
+    /// The address the contract uses (zero for ETH).
+    pub fn address(&self) -> Address {
+        match self {
+            Token::Eth => Address::ZERO,
+            Token::Erc20(a) => *a,
+        }
+    }
+
+    /// From the contract's representation.
+    pub fn from_address(a: Address) -> Self {
+        if a == Address::ZERO {
+            Token::Eth
+        } else {
+            Token::Erc20(a)
+        }
+    }
+
+    /// `ETH` or the token address, as written in audit entries.
+    pub fn label(&self) -> String {
+        match self {
+            Token::Eth => "ETH".into(),
+            Token::Erc20(a) => a.to_string(),
+        }
+    }
+}
+
+/// What a seller offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingTerms {
+    /// Payment token.
+    pub token: Token,
+    /// Price of a download in base units.
+    pub price: U256,
+    /// `false` for a compute-only listing (the data is never handed out).
+    pub downloadable: bool,
+    /// Seconds the seller has to deliver the key after a purchase.
+    pub delivery_window: u64,
+    /// CID of the ciphertext.
+    pub cid: String,
+    /// SHA-256 of the plaintext.
+    pub plaintext_hash: B256,
+    /// Hash of the licence terms.
+    pub terms_hash: B256,
+}
+
+/// A listing as the chain knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// Listing id.
+    pub id: u64,
+    /// Seller.
+    pub seller: Address,
+    /// Open for new purchases and jobs.
+    pub active: bool,
+    /// The terms.
+    pub terms: ListingTerms,
+}
+
+/// Where a sale stands (`DataMarket.SaleState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleState {
+    /// Paid into escrow, waiting for the key.
+    Paid,
+    /// Key delivered; the dispute window runs.
+    Delivered,
+    /// Buyer confirmed; paid to the seller.
+    Confirmed,
+    /// Dispute window over; paid to the seller.
+    Released,
+    /// Seller missed the deadline; refunded to the buyer.
+    Refunded,
+    /// Buyer disputed; waiting for the arbiter.
+    Disputed,
+    /// Dispute decided.
+    Resolved,
+}
+
+impl SaleState {
+    fn from_u8(v: u8) -> Result<Self> {
+        Ok(match v {
+            1 => Self::Paid,
+            2 => Self::Delivered,
+            3 => Self::Confirmed,
+            4 => Self::Released,
+            5 => Self::Refunded,
+            6 => Self::Disputed,
+            7 => Self::Resolved,
+            other => return Err(Error::NotFound(format!("sale state {other} is unknown"))),
+        })
+    }
+
+    /// True when the escrow has left the sale (credited to someone).
+    pub fn is_settled(&self) -> bool {
+        matches!(self, Self::Confirmed | Self::Released | Self::Refunded | Self::Resolved)
+    }
+}
+
+/// A sale as the chain knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sale {
+    /// Sale id.
+    pub id: u64,
+    /// The listing bought.
+    pub listing_id: u64,
+    /// Buyer.
+    pub buyer: Address,
+    /// Escrowed amount.
+    pub amount: U256,
+    /// State.
+    pub state: SaleState,
+    /// Unix time: delivery deadline (Paid), end of the dispute window (Delivered), the
+    /// arbiter's deadline (Disputed).
+    pub deadline: u64,
+    /// The buyer's X25519 public key registered with the purchase.
+    pub buyer_key: [u8; 32],
+    /// The delivered key envelope, once delivered.
+    pub envelope: Option<Bytes>,
+    /// The dispute evidence, once disputed.
+    pub evidence: Option<Bytes>,
+}
+
+/// Where a compute job stands (`DataMarket.JobState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Paid into escrow, waiting for the result.
+    Paid,
+    /// Result delivered with a signed receipt; paid to the owner.
+    Completed,
+    /// The owner reported a failure; refunded.
+    Failed,
+    /// Deadline passed without a result; refunded.
+    Refunded,
+}
+
+impl JobState {
+    fn from_u8(v: u8) -> Result<Self> {
+        Ok(match v {
+            1 => Self::Paid,
+            2 => Self::Completed,
+            3 => Self::Failed,
+            4 => Self::Refunded,
+            other => return Err(Error::NotFound(format!("job state {other} is unknown"))),
+        })
+    }
+}
+
+/// An allow-listed algorithm on a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeOffer {
+    /// Price of one job in the listing's token.
+    pub price: U256,
+    /// Seconds the owner has to deliver a result.
+    pub job_window: u64,
+}
+
+/// The on-chain record of a completed job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResultRef {
+    /// The owner's signed receipt, as the contract checked it.
+    pub receipt: crate::receipt::SignedJobReceipt,
+    /// CID of the result encrypted to the buyer.
+    pub result_cid: String,
+}
+
+/// A compute job as the chain knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Job id.
+    pub id: u64,
+    /// The dataset's listing.
+    pub listing_id: u64,
+    /// Who paid.
+    pub buyer: Address,
+    /// Escrowed amount.
+    pub amount: U256,
+    /// State.
+    pub state: JobState,
+    /// Unix time by which the result is due.
+    pub deadline: u64,
+    /// Hash of the algorithm recipe.
+    pub algorithm: B256,
+    /// The buyer's X25519 key the result is encrypted to.
+    pub buyer_key: [u8; 32],
+    /// The result, once completed.
+    pub result: Option<JobResultRef>,
+}
+
+/// A typed client of one `DataMarket`, sending as one account.
+#[derive(Debug, Clone)]
+pub struct DataMarket<P> {
+    instance: Instance<P>,
+    account: Address,
+    chain_id: u64,
+}
+
+fn id_u64(v: U256, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::OutOfRange(format!("{what} {v} does not fit in 64 bits")))
+}
+
+fn topic(id: u64) -> B256 {
+    B256::from(U256::from(id))
+}
+
+impl<P: Provider + Clone> DataMarket<P> {
+    /// A client of the contract at `address` that sends as `account` (the provider's
+    /// signer).
+    pub async fn new(address: Address, provider: P, account: Address) -> Result<Self> {
+        let chain_id = provider
+            .get_chain_id()
+            .await
+            .map_err(|source| Error::Rpc { what: "eth_chainId", source })?;
+        let code = provider
+            .get_code_at(address)
+            .await
+            .map_err(|source| Error::Rpc { what: "eth_getCode", source })?;
+        if code.is_empty() {
+            return Err(Error::NotFound(format!(
+                "no contract at {address} on chain {chain_id}; deploy with `alara up` or `alara data` commands"
+            )));
+        }
+        Ok(Self { instance: Binding::new(address, provider), account, chain_id })
+    }
+
+    /// The same contract, sending as another account through `provider`.
+    pub fn as_account<Q: Provider + Clone>(&self, provider: Q, account: Address) -> DataMarket<Q> {
+        DataMarket {
+            instance: Binding::new(*self.instance.address(), provider),
+            account,
+            chain_id: self.chain_id,
+        }
+    }
+
+    /// Contract address.
+    pub fn address(&self) -> Address {
+        *self.instance.address()
+    }
+
+    /// Chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The sending account.
+    pub fn account(&self) -> Address {
+        self.account
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &P {
+        self.instance.provider()
+    }
+
+    /// The generated binding (for calls this client does not wrap).
+    pub fn instance(&self) -> &Instance<P> {
+        &self.instance
+    }
+
+    /// `<chain id>/<contract>`: prefix of the ids in audit entries.
+    pub fn qualifier(&self) -> String {
+        format!("{}/{}", self.chain_id, self.address())
+    }
+
+    /// Sends `builder` and waits for its receipt. The call is simulated first: a revert is
+    /// reported with its named error before a transaction is signed, because alloy's
+    /// caching nonce filler hands out a nonce even when the gas estimate then fails, and
+    /// the next transaction of this client would wait behind the gap forever.
+    async fn mined<Q, D>(
+        &self,
+        call: &'static str,
+        builder: &alloy::contract::CallBuilder<Q, D, Ethereum>,
+    ) -> Result<TransactionReceipt>
+    where
+        Q: Provider,
+        D: alloy::contract::CallDecoder,
+    {
+        builder.call_raw().await.map_err(contract_error(call))?;
+        let receipt = builder
+            .send()
+            .await
+            .map_err(contract_error(call))?
+            .get_receipt()
+            .await
+            .map_err(|source| Error::Pending { call, source })?;
+        if !receipt.status() {
+            return Err(Error::TxFailed { call, tx: receipt.transaction_hash });
+        }
+        Ok(receipt)
+    }
+
+    fn tx<T>(receipt: &TransactionReceipt, value: T) -> Tx<T> {
+        Tx {
+            value,
+            hash: receipt.transaction_hash,
+            gas_used: receipt.gas_used,
+            block: receipt.block_number.unwrap_or_default(),
+        }
+    }
+
+    fn event<E: SolEvent>(&self, receipt: &TransactionReceipt, call: &'static str) -> Result<E> {
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .filter(|l| l.address() == self.address())
+            .find_map(|l| l.log_decode::<E>().ok())
+            .map(|l| l.inner.data)
+            .ok_or_else(|| {
+                Error::NotFound(format!("{call}: the receipt has no {} event", E::SIGNATURE))
+            })
+    }
+
+    // ------------------------------------------------------------ listings
+
+    /// Lists a dataset; returns the listing id.
+    pub async fn list(&self, terms: &ListingTerms) -> Result<Tx<u64>> {
+        let call = self.instance.list(
+            terms.token.address(),
+            terms.price,
+            terms.downloadable,
+            terms.delivery_window,
+            terms.cid.clone(),
+            terms.plaintext_hash,
+            terms.terms_hash,
+        );
+        let r = self.mined("list", &call).await?;
+        let ev: Binding::Listed = self.event(&r, "list")?;
+        Ok(Self::tx(&r, id_u64(ev.listingId, "listing id")?))
+    }
+
+    /// Closes a listing to new purchases and jobs.
+    pub async fn delist(&self, listing: u64) -> Result<Tx<()>> {
+        let r = self.mined("delist", &self.instance.delist(U256::from(listing))).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Allow-lists `algorithm` on `listing` at `price` with `job_window` seconds.
+    pub async fn offer_compute(
+        &self,
+        listing: u64,
+        algorithm: B256,
+        price: U256,
+        job_window: u64,
+    ) -> Result<Tx<()>> {
+        let call = self.instance.offerCompute(U256::from(listing), algorithm, price, job_window);
+        let r = self.mined("offerCompute", &call).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Removes `algorithm` from the allow-list of `listing`.
+    pub async fn revoke_compute(&self, listing: u64, algorithm: B256) -> Result<Tx<()>> {
+        let call = self.instance.revokeCompute(U256::from(listing), algorithm);
+        let r = self.mined("revokeCompute", &call).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    // ------------------------------------------------------------ payments
+
+    /// Approves the market to pull `amount` of `token` when the allowance is short
+    /// (nothing for ETH). Returns the approval transaction, if one was needed.
+    pub async fn ensure_allowance(&self, token: Token, amount: U256) -> Result<Option<Tx<()>>> {
+        let Token::Erc20(addr) = token else { return Ok(None) };
+        if amount.is_zero() {
+            return Ok(None);
+        }
+        let erc20 = AlaraToken::new(addr, self.provider().clone());
+        let allowance = erc20
+            .allowance(self.account, self.address())
+            .call()
+            .await
+            .map_err(contract_error("allowance"))?;
+        if allowance >= amount {
+            return Ok(None);
+        }
+        let r = self.mined("approve", &erc20.approve(self.address(), amount)).await?;
+        Ok(Some(Self::tx(&r, ())))
+    }
+
+    fn value_for(token: Token, amount: U256) -> U256 {
+        match token {
+            Token::Eth => amount,
+            Token::Erc20(_) => U256::ZERO,
+        }
+    }
+
+    /// Buys a download of `listing`, registering `buyer_key`; pays the listed price (ETH
+    /// as value, or ERC-20 after [`DataMarket::ensure_allowance`]). Returns the sale id.
+    pub async fn buy(&self, listing: u64, buyer_key: [u8; 32]) -> Result<Tx<u64>> {
+        let l = self.listing(listing).await?;
+        self.ensure_allowance(l.terms.token, l.terms.price).await?;
+        self.buy_paying(listing, buyer_key, Self::value_for(l.terms.token, l.terms.price)).await
+    }
+
+    /// [`DataMarket::buy`] with an explicit ETH value (tests of wrong payments).
+    pub async fn buy_paying(
+        &self,
+        listing: u64,
+        buyer_key: [u8; 32],
+        value: U256,
+    ) -> Result<Tx<u64>> {
+        let call = self.instance.buy(U256::from(listing), B256::from(buyer_key)).value(value);
+        let r = self.mined("buy", &call).await?;
+        let ev: Binding::Purchased = self.event(&r, "buy")?;
+        Ok(Self::tx(&r, id_u64(ev.saleId, "sale id")?))
+    }
+
+    /// Publishes the key envelope of `sale` (seller).
+    pub async fn deliver(&self, sale: u64, envelope: Vec<u8>) -> Result<Tx<()>> {
+        let call = self.instance.deliver(U256::from(sale), Bytes::from(envelope));
+        let r = self.mined("deliver", &call).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Confirms a delivery (buyer); the escrow is credited to the seller.
+    pub async fn confirm(&self, sale: u64) -> Result<Tx<()>> {
+        let r = self.mined("confirm", &self.instance.confirm(U256::from(sale))).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Releases a delivered sale to the seller after the dispute window (anyone).
+    pub async fn release(&self, sale: u64) -> Result<Tx<()>> {
+        let r = self.mined("release", &self.instance.release(U256::from(sale))).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Refunds a sale whose delivery deadline passed (anyone).
+    pub async fn refund(&self, sale: u64) -> Result<Tx<()>> {
+        let r = self.mined("refund", &self.instance.refund(U256::from(sale))).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Disputes a delivery (buyer), paying the bond; `evidence` is encrypted to the arbiter.
+    pub async fn dispute(&self, sale: u64, evidence: Vec<u8>) -> Result<Tx<U256>> {
+        let s = self.sale(sale).await?;
+        let l = self.listing(s.listing_id).await?;
+        let bond = self.bond(s.amount).await?;
+        self.ensure_allowance(l.terms.token, bond).await?;
+        let call = self
+            .instance
+            .dispute(U256::from(sale), Bytes::from(evidence))
+            .value(Self::value_for(l.terms.token, bond));
+        let r = self.mined("dispute", &call).await?;
+        Ok(Self::tx(&r, bond))
+    }
+
+    /// Decides a dispute (arbiter only).
+    pub async fn resolve(&self, sale: u64, buyer_wins: bool) -> Result<Tx<()>> {
+        let call = self.instance.resolve(U256::from(sale), buyer_wins);
+        let r = self.mined("resolve", &call).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Settles a dispute the arbiter left undecided past its deadline (anyone).
+    pub async fn resolve_expired(&self, sale: u64) -> Result<Tx<()>> {
+        let call = self.instance.resolveExpired(U256::from(sale));
+        let r = self.mined("resolveExpired", &call).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Pays out what the account is owed in `token`; returns the amount.
+    pub async fn withdraw(&self, token: Token) -> Result<Tx<U256>> {
+        let r = self.mined("withdraw", &self.instance.withdraw(token.address())).await?;
+        let ev: Binding::Withdrawn = self.event(&r, "withdraw")?;
+        Ok(Self::tx(&r, ev.amount))
+    }
+
+    // ------------------------------------------------------------ compute-to-data
+
+    /// Pays for a job running `algorithm` on `listing`; the result will be encrypted to
+    /// `buyer_key`. Returns the job id.
+    pub async fn request_job(
+        &self,
+        listing: u64,
+        algorithm: B256,
+        buyer_key: [u8; 32],
+    ) -> Result<Tx<u64>> {
+        let l = self.listing(listing).await?;
+        let offer = self.compute_offer(listing, algorithm).await?.ok_or_else(|| {
+            Error::Algorithm(format!(
+                "algorithm {algorithm} is not allow-listed on listing {listing}"
+            ))
+        })?;
+        self.ensure_allowance(l.terms.token, offer.price).await?;
+        let call = self
+            .instance
+            .requestJob(U256::from(listing), algorithm, B256::from(buyer_key))
+            .value(Self::value_for(l.terms.token, offer.price));
+        let r = self.mined("requestJob", &call).await?;
+        let ev: Binding::JobRequested = self.event(&r, "requestJob")?;
+        Ok(Self::tx(&r, id_u64(ev.jobId, "job id")?))
+    }
+
+    /// Delivers a job result with the owner's signed receipt.
+    pub async fn submit_result(
+        &self,
+        signed: &crate::receipt::SignedJobReceipt,
+        result_cid: &str,
+    ) -> Result<Tx<()>> {
+        let call = self.instance.submitResult(
+            U256::from(signed.receipt.job_id),
+            signed.receipt.to_sol(),
+            result_cid.to_string(),
+            signed.signature.clone(),
+        );
+        let r = self.mined("submitResult", &call).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Reports a failed job (owner); the buyer is refunded.
+    pub async fn fail_job(&self, job: u64, reason: B256) -> Result<Tx<()>> {
+        let r = self.mined("failJob", &self.instance.failJob(U256::from(job), reason)).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Refunds a job whose deadline passed (anyone).
+    pub async fn refund_job(&self, job: u64) -> Result<Tx<()>> {
+        let r = self.mined("refundJob", &self.instance.refundJob(U256::from(job))).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    // ------------------------------------------------------------ views
+
+    /// The arbiter's address.
+    pub async fn arbiter(&self) -> Result<Address> {
+        self.instance.arbiter().call().await.map_err(contract_error("arbiter"))
+    }
+
+    /// The arbiter's X25519 public key.
+    pub async fn arbiter_key(&self) -> Result<[u8; 32]> {
+        Ok(self.instance.arbiterKey().call().await.map_err(contract_error("arbiterKey"))?.0)
+    }
+
+    /// The dispute bond for a sale of `amount`.
+    pub async fn bond(&self, amount: U256) -> Result<U256> {
+        self.instance.bond(amount).call().await.map_err(contract_error("bond"))
+    }
+
+    /// What `account` can withdraw in `token`.
+    pub async fn owed(&self, account: Address, token: Token) -> Result<U256> {
+        self.instance.owed(account, token.address()).call().await.map_err(contract_error("owed"))
+    }
+
+    /// Number of listings, sales and jobs so far.
+    pub async fn counts(&self) -> Result<(u64, u64, u64)> {
+        let l =
+            self.instance.listingCount().call().await.map_err(contract_error("listingCount"))?;
+        let s = self.instance.saleCount().call().await.map_err(contract_error("saleCount"))?;
+        let j = self.instance.jobCount().call().await.map_err(contract_error("jobCount"))?;
+        Ok((id_u64(l, "listing count")?, id_u64(s, "sale count")?, id_u64(j, "job count")?))
+    }
+
+    /// A listing with its terms (storage plus the `Listed` event).
+    pub async fn listing(&self, id: u64) -> Result<Listing> {
+        let r = self
+            .instance
+            .listings(U256::from(id))
+            .call()
+            .await
+            .map_err(contract_error("listings"))?;
+        if r.seller == Address::ZERO {
+            return Err(Error::NotFound(format!(
+                "listing {id} does not exist on {}",
+                self.qualifier()
+            )));
+        }
+        let ev = self
+            .instance
+            .Listed_filter()
+            .topic1(topic(id))
+            .from_block(0)
+            .query()
+            .await
+            .map_err(contract_error("Listed events"))?
+            .into_iter()
+            .next()
+            .map(|(e, _)| e)
+            .ok_or_else(|| Error::NotFound(format!("no Listed event for listing {id}")))?;
+        Ok(Listing {
+            id,
+            seller: r.seller,
+            active: r.active,
+            terms: ListingTerms {
+                token: Token::from_address(r.token),
+                price: r.price,
+                downloadable: r.downloadable,
+                delivery_window: r.deliveryWindow,
+                cid: ev.cid,
+                plaintext_hash: ev.plaintextHash,
+                terms_hash: ev.termsHash,
+            },
+        })
+    }
+
+    /// Every listing, oldest first.
+    pub async fn listings(&self) -> Result<Vec<Listing>> {
+        let (n, _, _) = self.counts().await?;
+        let mut out = Vec::with_capacity(n as usize);
+        for id in 1..=n {
+            out.push(self.listing(id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The allow-listed offer of `algorithm` on `listing`, if any.
+    pub async fn compute_offer(
+        &self,
+        listing: u64,
+        algorithm: B256,
+    ) -> Result<Option<ComputeOffer>> {
+        let r = self
+            .instance
+            .computeOffers(U256::from(listing), algorithm)
+            .call()
+            .await
+            .map_err(contract_error("computeOffers"))?;
+        Ok(r.allowed.then_some(ComputeOffer { price: r.price, job_window: r.jobWindow }))
+    }
+
+    /// A sale with its registered key, envelope and evidence.
+    pub async fn sale(&self, id: u64) -> Result<Sale> {
+        let r =
+            self.instance.sales(U256::from(id)).call().await.map_err(contract_error("sales"))?;
+        if r.state == 0 {
+            return Err(Error::NotFound(format!(
+                "sale {id} does not exist on {}",
+                self.qualifier()
+            )));
+        }
+        let state = SaleState::from_u8(r.state)?;
+        let purchased = self
+            .instance
+            .Purchased_filter()
+            .topic1(topic(id))
+            .from_block(0)
+            .query()
+            .await
+            .map_err(contract_error("Purchased events"))?
+            .into_iter()
+            .next()
+            .map(|(e, _)| e)
+            .ok_or_else(|| Error::NotFound(format!("no Purchased event for sale {id}")))?;
+        let envelope = if state == SaleState::Paid || state == SaleState::Refunded {
+            None
+        } else {
+            self.instance
+                .KeyDelivered_filter()
+                .topic1(topic(id))
+                .from_block(0)
+                .query()
+                .await
+                .map_err(contract_error("KeyDelivered events"))?
+                .into_iter()
+                .next()
+                .map(|(e, _)| e.envelope)
+        };
+        let evidence = if matches!(state, SaleState::Disputed | SaleState::Resolved) {
+            self.instance
+                .Disputed_filter()
+                .topic1(topic(id))
+                .from_block(0)
+                .query()
+                .await
+                .map_err(contract_error("Disputed events"))?
+                .into_iter()
+                .next()
+                .map(|(e, _)| e.evidence)
+        } else {
+            None
+        };
+        Ok(Sale {
+            id,
+            listing_id: id_u64(r.listingId, "listing id")?,
+            buyer: r.buyer,
+            amount: r.amount,
+            state,
+            deadline: r.deadline,
+            buyer_key: purchased.buyerKey.0,
+            envelope,
+            evidence,
+        })
+    }
+
+    /// A compute job with its registered key and result.
+    pub async fn job(&self, id: u64) -> Result<Job> {
+        let r = self.instance.jobs(U256::from(id)).call().await.map_err(contract_error("jobs"))?;
+        if r.state == 0 {
+            return Err(Error::NotFound(format!(
+                "job {id} does not exist on {}",
+                self.qualifier()
+            )));
+        }
+        let state = JobState::from_u8(r.state)?;
+        let requested = self
+            .instance
+            .JobRequested_filter()
+            .topic1(topic(id))
+            .from_block(0)
+            .query()
+            .await
+            .map_err(contract_error("JobRequested events"))?
+            .into_iter()
+            .next()
+            .map(|(e, _)| e)
+            .ok_or_else(|| Error::NotFound(format!("no JobRequested event for job {id}")))?;
+        let seller = self.listing(id_u64(r.listingId, "listing id")?).await?.seller;
+        let result = if state == JobState::Completed {
+            let found = self
+                .instance
+                .JobCompleted_filter()
+                .topic1(topic(id))
+                .from_block(0)
+                .query()
+                .await
+                .map_err(contract_error("JobCompleted events"))?
+                .into_iter()
+                .next();
+            match found {
+                Some((e, _)) => Some(JobResultRef {
+                    receipt: crate::receipt::SignedJobReceipt {
+                        receipt: crate::receipt::JobReceipt::from_sol(&e.receipt)?,
+                        chain_id: self.chain_id,
+                        contract: self.address(),
+                        signer: seller,
+                        digest: e.receiptDigest,
+                        signature: e.signature,
+                    },
+                    result_cid: e.resultCid,
+                }),
+                None => None,
+            }
+        } else {
+            None
+        };
+        Ok(Job {
+            id,
+            listing_id: id_u64(r.listingId, "listing id")?,
+            buyer: r.buyer,
+            amount: r.amount,
+            state,
+            deadline: r.deadline,
+            algorithm: r.algorithm,
+            buyer_key: requested.buyerKey.0,
+            result,
+        })
+    }
+
+    /// The latest block's timestamp (deadlines are compared with it).
+    pub async fn now(&self) -> Result<u64> {
+        let b = self
+            .provider()
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|source| Error::Rpc { what: "eth_getBlockByNumber(latest)", source })?
+            .ok_or_else(|| Error::NotFound("the chain has no latest block".into()))?;
+        Ok(b.header.timestamp)
+    }
+}

@@ -1,0 +1,180 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+use alloy::primitives::{Bytes, B256};
+use alloy::sol_types::SolInterface;
+
+use crate::guard::Violation;
+use crate::sale::Fault;
+use alara_contracts::DataMarket::DataMarketErrors;
+
+/// Everything that can go wrong in the market. Messages say what was expected, what was
+/// found, and what to do; none of them ever contains a key or plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The contract refused a call with one of its named errors (or another revert).
+    #[error("DataMarket.{call} reverted: {reason}")]
+    Reverted {
+        /// The contract function.
+        call: &'static str,
+        /// The decoded error, e.g. `InvalidSaleState { saleId: 1, state: 5 }`.
+        reason: String,
+        /// Raw revert data (decode with [`Error::market_error`]).
+        data: Bytes,
+    },
+    /// A contract call failed for another reason than a revert (transport, signing, …).
+    #[error("DataMarket.{call} failed: {source}")]
+    Call {
+        /// The contract function.
+        call: &'static str,
+        /// The underlying error.
+        source: alloy::contract::Error,
+    },
+    /// A transaction was mined but failed.
+    #[error("DataMarket.{call}: transaction {tx} was mined but failed (status 0)")]
+    TxFailed {
+        /// The contract function.
+        call: &'static str,
+        /// Transaction hash.
+        tx: B256,
+    },
+    /// Waiting for a transaction receipt failed.
+    #[error("DataMarket.{call}: waiting for the receipt failed: {source}")]
+    Pending {
+        /// The contract function.
+        call: &'static str,
+        /// The underlying error.
+        source: alloy::providers::PendingTransactionError,
+    },
+    /// A JSON-RPC request failed.
+    #[error("RPC {what} failed: {source}")]
+    Rpc {
+        /// The request.
+        what: &'static str,
+        /// The underlying error.
+        source: alloy::transports::TransportError,
+    },
+    /// Deployment or the address book failed.
+    #[error(transparent)]
+    Contracts(#[from] alara_contracts::Error),
+    /// The content store failed (missing or corrupt blocks, bad CAR, decryption).
+    #[error(transparent)]
+    Store(#[from] alara_store::Error),
+    /// The audit trail failed.
+    #[error("audit trail: {0}")]
+    Audit(#[from] alara_audit::Error),
+    /// Loading or running a model, or parsing a dataset, failed.
+    #[error(transparent)]
+    Ml(#[from] alara_ml::Error),
+    /// Something expected on-chain is not there (no such listing, sale, job or event).
+    #[error("{0}")]
+    NotFound(String),
+    /// A key is malformed, missing from the keyring, or does not match.
+    #[error("{what}: {reason}")]
+    Key {
+        /// Which key.
+        what: &'static str,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// The delivered key or data is not what the listing promised: grounds for a dispute.
+    #[error("delivery of sale {sale} is faulty: {fault}; open a dispute (`alara data dispute {sale}`) before the window closes")]
+    Delivery {
+        /// Sale id.
+        sale: u64,
+        /// What is wrong.
+        fault: Fault,
+    },
+    /// Stored data does not match its commitment.
+    #[error("integrity: {0}")]
+    Integrity(String),
+    /// A compute-to-data recipe is invalid or not the one that was allow-listed.
+    #[error("algorithm: {0}")]
+    Algorithm(String),
+    /// The output guard refused a job's result.
+    #[error("output guard refused the result: {0}")]
+    Guard(#[from] Violation),
+    /// A signed job receipt does not verify.
+    #[error("job receipt: {0}")]
+    Receipt(String),
+    /// A value does not fit the field it goes into.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// Filesystem trouble, with the path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// JSON (de)serialisation failed.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The contract's named error, when this is a revert of DataMarket.
+    pub fn market_error(&self) -> Option<DataMarketErrors> {
+        match self {
+            Error::Reverted { data, .. } => DataMarketErrors::abi_decode(data).ok(),
+            _ => None,
+        }
+    }
+
+    /// Name of the contract error (`"InvalidSaleState"`, `"ReentrancyGuardReentrantCall"`, …)
+    /// when this is a revert.
+    pub fn revert_name(&self) -> Option<String> {
+        match self {
+            Error::Reverted { reason, .. } => {
+                Some(reason.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("").to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Attaches a path to an I/O error.
+pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}
+
+/// Turns a contract error into [`Error::Reverted`] with the error's name when the revert
+/// data decodes as one of DataMarket's (or AlaraToken's) errors.
+pub(crate) fn contract_error(call: &'static str) -> impl FnOnce(alloy::contract::Error) -> Error {
+    move |source| match source.as_revert_data() {
+        Some(data) => Error::Reverted { call, reason: describe_revert(&data), data },
+        None => Error::Call { call, source },
+    }
+}
+
+/// A readable form of revert data: `Name { field: value, … }` for known errors.
+pub fn describe_revert(data: &[u8]) -> String {
+    fn strip(debug: String) -> String {
+        // `Name(Name { .. })` → `Name { .. }`
+        match debug.split_once('(') {
+            Some((name, rest)) if rest.starts_with(name) => {
+                rest.strip_suffix(')').unwrap_or(rest).to_string()
+            }
+            _ => debug,
+        }
+    }
+    if let Ok(e) = DataMarketErrors::abi_decode(data) {
+        return strip(format!("{e:?}"));
+    }
+    if let Ok(e) = alara_contracts::AlaraToken::AlaraTokenErrors::abi_decode(data) {
+        return strip(format!("{e:?}"));
+    }
+    if data.is_empty() {
+        return "reverted without data (out of gas, or a call to a non-contract?)".into();
+    }
+    if let Some(reason) = alloy::sol_types::decode_revert_reason(data) {
+        return reason;
+    }
+    format!("unknown error 0x{}", hex::encode(data))
+}

@@ -1,0 +1,6 @@
+//! Integration tests of alara-market against real chains (the embedded node and anvil).
+
+mod conservation;
+mod contract;
+mod flows;
+mod support;
