@@ -56,6 +56,38 @@ pub enum Error {
     /// Networked mode: HTTP or protocol failure.
     #[error("network: {0}")]
     Network(String),
+    /// The contract refused a call with one of its named errors (or another revert).
+    #[error("FederatedTraining.{call} reverted: {reason}")]
+    Reverted {
+        /// The contract function.
+        call: &'static str,
+        /// The decoded error, e.g. `NothingToClaim { taskId: 1, … }`.
+        reason: String,
+        /// Raw revert data.
+        data: alloy::primitives::Bytes,
+    },
+    /// A chain call failed for another reason than a revert (transport, receipt, status 0).
+    #[error("chain: {0}")]
+    Chain(String),
+    /// Deployment or the address book failed.
+    #[error(transparent)]
+    Contracts(#[from] alara_contracts::Error),
+    /// An update commitment signature is malformed, for another task or round, replayed, or
+    /// from an unregistered signer.
+    #[error("update commitment rejected: {0}")]
+    Signature(String),
+    /// The audit trail failed.
+    #[error("audit trail: {0}")]
+    Audit(#[from] alara_audit::Error),
+    /// The content store failed.
+    #[error("content store: {0}")]
+    Store(Box<alara_store::Error>),
+}
+
+impl From<alara_store::Error> for Error {
+    fn from(e: alara_store::Error) -> Self {
+        Error::Store(Box::new(e))
+    }
 }
 
 /// Why a client update was rejected.

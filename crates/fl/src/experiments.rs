@@ -314,6 +314,60 @@ pub struct BenchReport {
     pub scale: ScaleRow,
     /// Free-rider statistics.
     pub free_riders: FreeRiderStats,
+    /// Settlement gas and the cost of the seed's scenario, when measured on a chain.
+    pub chain: Option<ChainCost>,
+}
+
+/// Gas of settlement and claims, and the seed's 1,000 hospitals × 10 rounds at a gas price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainCost {
+    /// Hospitals in the scenario (leaves of every reward tree).
+    pub hospitals: usize,
+    /// Rounds in the scenario.
+    pub rounds: u64,
+    /// Gas of the first `settleRound`.
+    pub settle_first: u64,
+    /// Mean gas of the later `settleRound`s.
+    pub settle_later: u64,
+    /// Gas of one claim covering every round.
+    pub claim: u64,
+    /// Gas of `createTask`.
+    pub create_task: u64,
+    /// Gas of one transaction that records one hash on-chain (the seed's per-hospital,
+    /// per-round transaction), measured as a client's `register`.
+    pub seed_tx: u64,
+    /// Gas price for the cost columns, in gwei.
+    pub gas_price_gwei: f64,
+}
+
+impl ChainCost {
+    /// Transactions Alara sends: one task, one settlement per round, one claim per hospital.
+    pub fn alara_txs(&self) -> u64 {
+        1 + self.rounds + self.hospitals as u64
+    }
+
+    /// Total gas Alara spends on the scenario.
+    pub fn alara_gas(&self) -> u64 {
+        self.create_task
+            + self.settle_first
+            + self.settle_later * self.rounds.saturating_sub(1)
+            + self.claim * self.hospitals as u64
+    }
+
+    /// Transactions of the seed: one per hospital per round.
+    pub fn seed_txs(&self) -> u64 {
+        self.hospitals as u64 * self.rounds
+    }
+
+    /// Gas of the seed's scenario.
+    pub fn seed_gas(&self) -> u64 {
+        self.seed_txs() * self.seed_tx
+    }
+
+    /// Gas in ETH at [`ChainCost::gas_price_gwei`].
+    pub fn eth(&self, gas: u64) -> f64 {
+        gas as f64 * self.gas_price_gwei * 1e-9
+    }
 }
 
 impl BenchPlan {
@@ -380,6 +434,7 @@ impl BenchPlan {
             robustness: robust,
             scale: scale_row,
             free_riders: fr,
+            chain: None,
         })
     }
 }
@@ -454,6 +509,37 @@ impl std::fmt::Display for BenchReport {
             sc.round_secs, sc.train_secs, sc.aggregate_secs, sc.accuracy
         )?;
         writeln!(f)?;
+        if let Some(c) = &self.chain {
+            writeln!(
+                f,
+                "Chain: {} hospitals × {} rounds at {} gwei (settleRound first {} gas, later {} gas; claim {} gas; createTask {} gas)",
+                c.hospitals, c.rounds, c.gas_price_gwei, c.settle_first, c.settle_later, c.claim, c.create_task
+            )?;
+            writeln!(f, "{:<40} {:>8} {:>14} {:>12}", "", "txs", "gas", "ETH")?;
+            writeln!(
+                f,
+                "{:<40} {:>8} {:>14} {:>12.6}",
+                "Alara (1 settlement/round + 1 claim each)",
+                c.alara_txs(),
+                c.alara_gas(),
+                c.eth(c.alara_gas())
+            )?;
+            writeln!(
+                f,
+                "{:<40} {:>8} {:>14} {:>12.6}",
+                format!("seed (1 tx/hospital/round, {} gas)", c.seed_tx),
+                c.seed_txs(),
+                c.seed_gas(),
+                c.eth(c.seed_gas())
+            )?;
+            writeln!(
+                f,
+                "  Alara/seed: {:.2}% of the transactions, {:.2}% of the gas",
+                100.0 * c.alara_txs() as f64 / c.seed_txs().max(1) as f64,
+                100.0 * c.alara_gas() as f64 / c.seed_gas().max(1) as f64
+            )?;
+            writeln!(f)?;
+        }
         let fr = &self.free_riders;
         writeln!(
             f,

@@ -14,17 +14,25 @@
 //! - [`net`]: the HTTP coordinator (axum) and client loop (reqwest);
 //! - [`replay`]: round artifacts on disk and [`replay_round`].
 //!
-//! It does not own the chain: settlement (a FederatedTraining contract, Merkle roots of
-//! [`ClientRecord`]s, EIP-712 signatures) builds on [`RoundRecord`].
+//! - [`merkle`]: the reward tree (OpenZeppelin `StandardMerkleTree` layout);
+//! - [`commitment`]: clients' EIP-712 update commitments and the coordinator's checks;
+//! - [`chain`]: the `FederatedTraining` client, deployment, and one settlement per round;
+//! - [`trail`]: audit entries of rounds and payouts, the global model in the content store.
+//!
+//! It does not own the chain node or the contracts' sources: those are `alara-chain` and
+//! `alara-contracts`.
 //!
 //! Determinism: every random draw comes from the task seed through [`rng`]; server-side
 //! math (aggregation, evaluation, scoring, DP noise) is sequential plain Rust with
 //! [`detmath`] instead of libm, so `replay_round` recomputes the same bits anywhere.
 
 pub mod aggregate;
+pub mod chain;
+pub mod commitment;
 pub mod detmath;
 mod error;
 pub mod experiments;
+pub mod merkle;
 pub mod model;
 pub mod net;
 mod parse;
@@ -34,6 +42,7 @@ pub mod rng;
 pub mod round;
 pub mod score;
 pub mod sim;
+pub mod trail;
 pub mod train;
 
 pub use aggregate::{DpConfig, Strategy};

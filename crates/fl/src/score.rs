@@ -5,8 +5,10 @@
 //!
 //! - **free riders** are flagged and score 0: *zero* (`‖Δ_i‖ ≤ 1% of the median
 //!   norm`), *copied* (cosine ≥ 0.999 with another client's update of this round or of
-//!   the previous round, whose artifacts are public), *random* (cosine with the sum of
-//!   the other clients' unit updates below `max(0.1, 3/√P)` for P parameters);
+//!   the previous round, whose artifacts are public; found in O(n log n), see
+//!   `find_copies`), *random* (cosine with the sum of the other clients' unit updates
+//!   below `τ = max(0.1, 3/√P)` for P parameters, and cosine with the client's own
+//!   previous-round update, when there is one, below `τ` too);
 //! - **gain** `g_i = L(w) − L(w + Δ_i)`: does the update on its own help;
 //! - **leave-one-out** `LOO_i = L(w + Δ̄_{S∖i}) − L(w + Δ̄_S)` where `S` is the set of
 //!   eligible updates that the aggregator used and `Δ̄` their capped-sample-weighted
@@ -186,7 +188,7 @@ pub fn score_round(input: &ScoreInput<'_>, cfg: &ScoreConfig) -> Result<Vec<Clie
             dot(a, b) / (na * nb)
         }
     };
-    let prev_norms: Vec<f64> = input.previous.iter().map(|(_, d)| l2(d)).collect();
+    let copied = find_copies(input, &norms, cfg.copy_cosine);
     let random_threshold = cfg.random_cosine.max(cfg.random_sigmas / (p.max(1) as f64).sqrt());
     let mut flags: Vec<Option<FreeRider>> = vec![None; n];
     for i in 0..n {
@@ -194,18 +196,20 @@ pub fn score_round(input: &ScoreInput<'_>, cfg: &ScoreConfig) -> Result<Vec<Clie
             flags[i] = Some(FreeRider::Zero);
             continue;
         }
-        let copied_now = (0..n).any(|j| {
-            j != i && cos(input.deltas[i], norms[i], input.deltas[j], norms[j]) >= cfg.copy_cosine
-        });
-        let copied_before = input.previous.iter().zip(&prev_norms).any(|((owner, d), &nd)| {
-            *owner != Some(i) && cos(input.deltas[i], norms[i], d, nd) >= cfg.copy_cosine
-        });
-        if copied_now || copied_before {
+        if copied[i] {
             flags[i] = Some(FreeRider::Copied);
             continue;
         }
         let reference = reference_without(i);
-        if cos(input.deltas[i], norms[i], &reference, l2(&reference)) < random_threshold {
+        let c = cos(input.deltas[i], norms[i], &reference, l2(&reference));
+        // The client's own update of the previous round (public, like everyone's).
+        let own = input.previous.iter().find(|(o, _)| *o == Some(i)).map(|(_, d)| d);
+        let c_own = own.map(|d| cos(input.deltas[i], norms[i], d, l2(d)));
+        // A random direction has cosine ≈ N(0, 1/P) with the reference and with the
+        // client's own previous update. Near convergence a small honest client's update is
+        // mostly its own data's pull, far from the consensus, but it pulls the same way
+        // round after round; fresh noise does not.
+        if c < random_threshold && c_own.is_none_or(|co| co < random_threshold) {
             flags[i] = Some(FreeRider::Random);
         }
     }
@@ -282,6 +286,90 @@ pub fn score_round(input: &ScoreInput<'_>, cfg: &ScoreConfig) -> Result<Vec<Clie
             }
         })
         .collect())
+}
+
+/// Random unit directions the copy search projects onto (fixed, so scoring is
+/// deterministic).
+const COPY_PROJECTIONS: usize = 8;
+
+/// Which of this round's updates are copies (cosine ≥ `threshold`) of another client's
+/// update of this round or of the previous round.
+///
+/// Instead of comparing all pairs (O(n²·P)), every update's unit vector is projected on
+/// [`COPY_PROJECTIONS`] fixed random unit directions. Two unit vectors with cosine ≥ c are
+/// at distance ≤ d = √(2(1 − c)), so each projection differs by at most d: a necessary
+/// condition, so no copy is missed. Candidates are found by sorting on the first projection
+/// and sweeping a window of width d; the other projections (O(1) each) prune the window
+/// before the exact O(P) cosine. Cost: O(n·P) projections + O(n log n) sort + the window.
+fn find_copies(input: &ScoreInput<'_>, norms: &[f64], threshold: f64) -> Vec<bool> {
+    let n = input.deltas.len();
+    let p = input.global.values.len();
+    // Entries: this round's updates (owner = own index) then the previous round's.
+    let mut vecs: Vec<(&[f32], f64, Option<usize>, bool)> = input
+        .deltas
+        .iter()
+        .zip(norms)
+        .enumerate()
+        .map(|(i, (d, &nd))| (*d, nd, Some(i), true))
+        .collect();
+    for (owner, d) in input.previous {
+        vecs.push((d.as_slice(), l2(d), *owner, false));
+    }
+    let mut dirs = vec![vec![0f64; p]; COPY_PROJECTIONS];
+    let mut r = crate::rng::stream(0, "copy-projections", &[p as u64]);
+    for dir in &mut dirs {
+        for x in dir.iter_mut() {
+            *x = crate::rng::normal(&mut r);
+        }
+        let norm = dir.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-300);
+        dir.iter_mut().for_each(|x| *x /= norm);
+    }
+    let proj: Vec<[f64; COPY_PROJECTIONS]> = vecs
+        .iter()
+        .map(|(d, nd, _, _)| {
+            let mut out = [0f64; COPY_PROJECTIONS];
+            if *nd > 0.0 {
+                for (o, dir) in out.iter_mut().zip(&dirs) {
+                    *o = d.iter().zip(dir).map(|(&x, &y)| f64::from(x) * y).sum::<f64>() / nd;
+                }
+            }
+            out
+        })
+        .collect();
+    let radius = (2.0 * (1.0 - threshold)).max(0.0).sqrt() + 1e-9;
+    let mut order: Vec<usize> = (0..vecs.len()).filter(|&k| vecs[k].1 > 0.0).collect();
+    order.sort_by(|&a, &b| proj[a][0].total_cmp(&proj[b][0]).then(a.cmp(&b)));
+    let mut copied = vec![false; n];
+    for (pos, &a) in order.iter().enumerate() {
+        for &b in &order[pos + 1..] {
+            if proj[b][0] - proj[a][0] > radius {
+                break;
+            }
+            let (va, vb) = (&vecs[a], &vecs[b]);
+            // Only this round's updates can be flagged, and a client's own previous update
+            // is not a copy.
+            let (flag_a, flag_b) = (va.3 && va.2 != vb.2, vb.3 && vb.2 != va.2);
+            let open_a = flag_a && !copied[va.2.unwrap_or(0)];
+            let open_b = flag_b && !copied[vb.2.unwrap_or(0)];
+            if !open_a && !open_b {
+                continue;
+            }
+            if (1..COPY_PROJECTIONS).any(|k| (proj[a][k] - proj[b][k]).abs() > radius) {
+                continue;
+            }
+            let dot: f64 =
+                va.0.iter().zip(vb.0.iter()).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+            if dot / (va.1 * vb.1) >= threshold {
+                if let (true, Some(i)) = (flag_a, va.2) {
+                    copied[i] = true;
+                }
+                if let (true, Some(i)) = (flag_b, vb.2) {
+                    copied[i] = true;
+                }
+            }
+        }
+    }
+    copied
 }
 
 /// Splits `pool` token units by `scores` (fixed-point, see [`SCORE_SCALE`]) with
@@ -408,7 +496,60 @@ mod tests {
         assert!((total - 1.0).abs() < 1e-12);
     }
 
+    fn brute_force_copies(input: &ScoreInput<'_>, threshold: f64) -> Vec<bool> {
+        let cos = |a: &[f32], b: &[f32]| {
+            let (na, nb) = (l2(a), l2(b));
+            if na == 0.0 || nb == 0.0 {
+                return 0.0;
+            }
+            a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum::<f64>() / (na * nb)
+        };
+        (0..input.deltas.len())
+            .map(|i| {
+                (0..input.deltas.len())
+                    .any(|j| j != i && cos(input.deltas[i], input.deltas[j]) >= threshold)
+                    || input
+                        .previous
+                        .iter()
+                        .any(|(o, d)| *o != Some(i) && cos(input.deltas[i], d) >= threshold)
+            })
+            .collect()
+    }
+
     proptest! {
+        #[test]
+        fn copy_search_agrees_with_all_pairs(
+            seed in 0u64..1000,
+            n in 2usize..40,
+            copies in prop::collection::vec((0usize..40, 0usize..40, any::<bool>()), 0..6),
+        ) {
+            let spec = ModelSpec::logistic(30, 2);
+            let global = spec.init(0);
+            let p = global.values.len();
+            let mut r = crate::rng::stream(seed, "copy-test", &[]);
+            // Correlated honest-looking updates: a shared direction plus noise.
+            let common: Vec<f32> = (0..p).map(|_| crate::rng::normal(&mut r) as f32).collect();
+            let mut deltas: Vec<Vec<f32>> = (0..n)
+                .map(|_| common.iter().map(|c| c + 0.7 * crate::rng::normal(&mut r) as f32).collect())
+                .collect();
+            let previous: Vec<(Option<usize>, Vec<f32>)> = (0..3)
+                .map(|k| (if k == 0 { Some(0) } else { None }, (0..p).map(|_| crate::rng::normal(&mut r) as f32).collect()))
+                .collect();
+            for (a, b, from_previous) in copies {
+                let (a, b) = (a % n, b % n);
+                let source = if from_previous { previous[b % 3].1.clone() } else { deltas[b].clone() };
+                deltas[a] = source.iter().map(|x| x * (1.0 + 1e-4 * crate::rng::normal(&mut r) as f32)).collect();
+            }
+            deltas[n - 1] = vec![0.0; p];
+            let refs: Vec<&[f32]> = deltas.iter().map(Vec::as_slice).collect();
+            let samples = vec![1; n];
+            let selected = vec![true; n];
+            let validation = alara_ml::Dataset { features: vec![vec![0.0; 30]], labels: vec![0], feature_names: vec![String::new(); 30], n_classes: 2 };
+            let input = ScoreInput { global: &global, deltas: &refs, samples: &samples, selected: &selected, previous: &previous, validation: &validation };
+            let norms: Vec<f64> = refs.iter().map(|d| l2(d)).collect();
+            prop_assert_eq!(find_copies(&input, &norms, 0.999), brute_force_copies(&input, 0.999));
+        }
+
         #[test]
         fn split_never_exceeds_pool_and_is_exact(pool in 0u128..1_000_000_000_000, scores in prop::collection::vec(0u64..1_000_000_000, 1..30)) {
             let r = split_rewards(pool, &scores, &RewardSplit::Proportional);

@@ -283,8 +283,23 @@ impl Simulation {
         self.coordinator.is_finished()
     }
 
+    /// Client ids, in client order.
+    pub fn client_ids(&self) -> Vec<String> {
+        self.clients.iter().map(|c| c.id.clone()).collect()
+    }
+
     /// Runs the next round.
     pub fn run_round(&mut self) -> Result<RoundOutcome> {
+        self.run_round_gated(|_| Ok(()))
+    }
+
+    /// Runs the next round, passing every update through `gate` before the coordinator
+    /// sees it (e.g. to check the client's signed commitment); an update the gate refuses
+    /// is recorded in [`RoundOutcome::rejected`] with the gate's reason.
+    pub fn run_round_gated(
+        &mut self,
+        mut gate: impl FnMut(&ClientUpdate) -> Result<()>,
+    ) -> Result<RoundOutcome> {
         let round = self.coordinator.round();
         let config = self.coordinator.config().clone();
         let n = self.clients.len();
@@ -309,6 +324,10 @@ impl Simulation {
         for r in results {
             let update = r?;
             let id = update.client_id.clone();
+            if let Err(e) = gate(&update) {
+                rejected.push((id, e.to_string()));
+                continue;
+            }
             if let Err(e) = self.coordinator.submit(update) {
                 rejected.push((id, e.to_string()));
             }

@@ -1,6 +1,8 @@
 //! Integration tests of `alara-fl`: determinism and replay, bad input, robustness,
 //! free riders, and the networked coordinator over HTTP on localhost.
 
+mod chain;
+
 use std::{sync::Arc, time::Duration};
 
 use alara_fl::{

@@ -1,0 +1,571 @@
+//! Settlement on-chain: a typed client of the `FederatedTraining` contract,
+//! [`ensure_deployed`], and the [`RewardLedger`] that turns round records into the one
+//! `settleRound` transaction per round.
+//!
+//! Every transaction method waits for the receipt and returns a [`Tx`] with the gas used;
+//! a revert becomes [`Error::Reverted`] carrying the contract's named error, e.g.
+//! `NothingToClaim { taskId: 1, … }`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use alara_contracts::FederatedTraining as Binding;
+use alara_contracts::{AddressBook, AlaraToken};
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::Ethereum;
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::{Eip712Domain, SolInterface};
+use serde::Serialize;
+
+use crate::commitment::{domain, SignedCommitment};
+use crate::merkle::{RewardLeaf, RewardTree};
+use crate::round::RoundRecord;
+use crate::{Error, Result};
+
+/// Name of the contract in the address book.
+pub const CONTRACT_NAME: &str = "FederatedTraining";
+
+/// The instance type of the generated binding.
+pub type Instance<P> = Binding::FederatedTrainingInstance<P, Ethereum>;
+
+/// A readable form of revert data: `Name { field: value, … }` for the contract's and the
+/// token's named errors.
+pub fn describe_revert(data: &[u8]) -> String {
+    fn strip(debug: String) -> String {
+        // `Name(Name { .. })` → `Name { .. }`
+        match debug.split_once('(') {
+            Some((name, rest)) if rest.starts_with(name) => {
+                rest.strip_suffix(')').unwrap_or(rest).to_string()
+            }
+            _ => debug,
+        }
+    }
+    if let Ok(e) = Binding::FederatedTrainingErrors::abi_decode(data) {
+        return strip(format!("{e:?}"));
+    }
+    if let Ok(e) = AlaraToken::AlaraTokenErrors::abi_decode(data) {
+        return strip(format!("{e:?}"));
+    }
+    if data.is_empty() {
+        return "reverted without data (out of gas, or a call to a non-contract?)".into();
+    }
+    if let Some(reason) = alloy::sol_types::decode_revert_reason(data) {
+        return reason;
+    }
+    format!("unknown error 0x{}", hex::encode(data))
+}
+
+fn contract_error(call: &'static str) -> impl FnOnce(alloy::contract::Error) -> Error {
+    move |source| match source.as_revert_data() {
+        Some(data) => Error::Reverted { call, reason: describe_revert(&data), data },
+        None => Error::Chain(format!("FederatedTraining.{call}: {source}")),
+    }
+}
+
+fn rpc(what: &'static str) -> impl FnOnce(alloy::transports::TransportError) -> Error {
+    move |e| Error::Chain(format!("RPC {what}: {e}"))
+}
+
+/// Deploys `FederatedTraining` (paying in `token`) once per chain and records it in the
+/// address book under [`CONTRACT_NAME`]; later calls return the recorded address without a
+/// transaction as long as code is still there.
+pub async fn ensure_deployed<P: Provider>(
+    provider: &P,
+    data_dir: &Path,
+    token: Address,
+) -> Result<Address> {
+    let chain_id = provider.get_chain_id().await.map_err(rpc("eth_chainId"))?;
+    let genesis_hash = provider
+        .get_block_by_number(BlockNumberOrTag::Number(0))
+        .await
+        .map_err(rpc("eth_getBlockByNumber(0)"))?
+        .map(|b| b.header.hash)
+        .unwrap_or_default();
+    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)?.unwrap_or(AddressBook {
+        chain_id,
+        genesis_hash,
+        ..Default::default()
+    });
+    if let Some(addr) = alara_contracts::deploy::deployed(provider, &book, CONTRACT_NAME).await? {
+        return Ok(addr);
+    }
+    let addr = deploy(provider, token).await?;
+    tracing::info!(%addr, "deployed FederatedTraining");
+    book.contracts.insert(CONTRACT_NAME.into(), addr);
+    book.save(data_dir)?;
+    Ok(addr)
+}
+
+/// Deploys a new `FederatedTraining` paying rewards in `token`.
+pub async fn deploy<P: Provider>(provider: &P, token: Address) -> Result<Address> {
+    let instance = Binding::deploy(provider, token).await.map_err(contract_error("constructor"))?;
+    Ok(*instance.address())
+}
+
+/// A mined transaction and what it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tx<T> {
+    /// What the call produced (a task id, an amount, or nothing).
+    pub value: T,
+    /// Transaction hash.
+    pub hash: B256,
+    /// Gas used by the whole transaction.
+    pub gas_used: u64,
+    /// Block it was mined in.
+    pub block: u64,
+}
+
+/// A task as the contract stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskState {
+    /// Sends the round settlements.
+    pub coordinator: Address,
+    /// Funded the pool.
+    pub creator: Address,
+    /// Last settled round (0: none).
+    pub last_round: u64,
+    /// Closed: no more rounds.
+    pub closed: bool,
+    /// Registered clients.
+    pub clients: u32,
+    /// Escrowed reward pool.
+    pub pool: U256,
+    /// Rewards allocated so far.
+    pub total_cumulative: U256,
+    /// Rewards paid out so far.
+    pub total_claimed: U256,
+    /// Root of the latest reward tree.
+    pub rewards_root: B256,
+    /// Hash of the latest global model.
+    pub global_model_hash: B256,
+    /// CID digest of the latest global model.
+    pub global_model_cid: B256,
+    /// Commitment to the task configuration.
+    pub config_hash: B256,
+}
+
+/// One `settleRound` call: the round's global model and the reward tree over every
+/// client's cumulative reward.
+#[derive(Debug, Clone)]
+pub struct RoundSettlement {
+    /// Round number.
+    pub round: u64,
+    /// SHA-256 of the global model's canonical safetensors.
+    pub global_model_hash: B256,
+    /// SHA-256 digest of the global model's CIDv0 in the content store (zero if not stored).
+    pub global_model_cid: B256,
+    /// Reward tree of every client rewarded so far.
+    pub tree: RewardTree,
+    /// Sum of the tree's cumulative rewards.
+    pub total_cumulative: U256,
+}
+
+/// Every client's latest leaf across rounds: a client absent from a round keeps its
+/// cumulative reward in the next tree, so one claim always covers every round so far.
+#[derive(Debug, Clone, Default)]
+pub struct RewardLedger {
+    leaves: BTreeMap<Address, RewardLeaf>,
+}
+
+impl RewardLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies a round and returns its settlement. `accounts` maps client ids to the
+    /// accounts that signed their updates; a client without an account is an error.
+    pub fn settle(
+        &mut self,
+        record: &RoundRecord,
+        accounts: &HashMap<String, Address>,
+        global_model_cid: B256,
+    ) -> Result<RoundSettlement> {
+        for c in &record.clients {
+            let client = *accounts.get(&c.client_id).ok_or_else(|| {
+                Error::Config(format!(
+                    "client `{}` of round {} has no account to pay",
+                    c.client_id, record.round
+                ))
+            })?;
+            self.leaves.insert(
+                client,
+                RewardLeaf {
+                    client,
+                    update_hash: B256::from(c.update_hash),
+                    score: U256::from(c.score.score_fixed),
+                    cumulative: U256::from(c.cumulative_reward),
+                },
+            );
+        }
+        let leaves: Vec<RewardLeaf> = self.leaves.values().copied().collect();
+        let total_cumulative = leaves.iter().map(|l| l.cumulative).sum();
+        Ok(RoundSettlement {
+            round: record.round,
+            global_model_hash: B256::from(record.global_model_hash),
+            global_model_cid,
+            tree: RewardTree::new(leaves)?,
+            total_cumulative,
+        })
+    }
+
+    /// The latest leaf of `client`.
+    pub fn leaf(&self, client: Address) -> Option<&RewardLeaf> {
+        self.leaves.get(&client)
+    }
+}
+
+/// A typed client of one `FederatedTraining` deployment, sending from the provider's
+/// default account.
+#[derive(Debug, Clone)]
+pub struct FederatedTraining<P> {
+    instance: Instance<P>,
+    chain_id: u64,
+}
+
+impl<P: Provider + Clone> FederatedTraining<P> {
+    /// Connects to the contract at `address`.
+    pub async fn new(address: Address, provider: P) -> Result<Self> {
+        let chain_id = provider.get_chain_id().await.map_err(rpc("eth_chainId"))?;
+        Ok(Self { instance: Binding::new(address, provider), chain_id })
+    }
+
+    /// The contract address.
+    pub fn address(&self) -> Address {
+        *self.instance.address()
+    }
+
+    /// The EIP-712 domain clients sign update commitments in.
+    pub fn domain(&self) -> Eip712Domain {
+        domain(self.chain_id, self.address())
+    }
+
+    /// The generated binding (for calls this client does not wrap).
+    pub fn instance(&self) -> &Instance<P> {
+        &self.instance
+    }
+
+    /// The reward token.
+    pub async fn token(&self) -> Result<Address> {
+        self.instance.token().call().await.map_err(contract_error("token"))
+    }
+
+    async fn mined(
+        &self,
+        call: &'static str,
+        pending: std::result::Result<
+            alloy::providers::PendingTransactionBuilder<Ethereum>,
+            alloy::contract::Error,
+        >,
+    ) -> Result<TransactionReceipt> {
+        let receipt = pending.map_err(contract_error(call))?.get_receipt().await.map_err(|e| {
+            Error::Chain(format!("FederatedTraining.{call}: waiting for the receipt: {e}"))
+        })?;
+        if !receipt.status() {
+            return Err(Error::Chain(format!(
+                "FederatedTraining.{call}: transaction {} was mined but failed (status 0)",
+                receipt.transaction_hash
+            )));
+        }
+        Ok(receipt)
+    }
+
+    fn tx<T>(receipt: &TransactionReceipt, value: T) -> Tx<T> {
+        Tx {
+            value,
+            hash: receipt.transaction_hash,
+            gas_used: receipt.gas_used,
+            block: receipt.block_number.unwrap_or_default(),
+        }
+    }
+
+    /// Approves the pool to the contract and creates a task: returns the task id (from the
+    /// `TaskCreated` event) and the gas of the `createTask` transaction.
+    pub async fn create_task(
+        &self,
+        coordinator: Address,
+        pool: U256,
+        config_hash: B256,
+    ) -> Result<Tx<U256>> {
+        let token = AlaraToken::new(self.token().await?, self.instance.provider().clone());
+        let approve = token.approve(self.address(), pool).send().await;
+        let approve = approve.map_err(contract_error("approve"))?;
+        let receipt = approve.get_receipt().await.map_err(|e| {
+            Error::Chain(format!("AlaraToken.approve: waiting for the receipt: {e}"))
+        })?;
+        if !receipt.status() {
+            return Err(Error::Chain("AlaraToken.approve failed (status 0)".into()));
+        }
+        let call = self.instance.createTask(coordinator, pool, config_hash);
+        // Simulate first: a send that fails gas estimation may still use up a nonce in
+        // the provider's nonce cache, and the next transaction would wait forever.
+        call.call().await.map_err(contract_error("createTask"))?;
+        let pending = call.send().await;
+        let receipt = self.mined("createTask", pending).await?;
+        let id = receipt
+            .inner
+            .logs()
+            .iter()
+            .filter(|l| l.address() == self.address())
+            .find_map(|l| l.log_decode::<Binding::TaskCreated>().ok())
+            .map(|l| l.inner.data.taskId)
+            .ok_or_else(|| {
+                Error::Chain("createTask: the receipt has no TaskCreated event".into())
+            })?;
+        Ok(Self::tx(&receipt, id))
+    }
+
+    /// Registers the sender as a client of `task`.
+    pub async fn register(&self, task: U256) -> Result<Tx<()>> {
+        let call = self.instance.register(task);
+        call.call().await.map_err(contract_error("register"))?;
+        let pending = call.send().await;
+        let r = self.mined("register", pending).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// The coordinator registers `clients` in one transaction.
+    pub async fn add_clients(&self, task: U256, clients: &[Address]) -> Result<Tx<()>> {
+        let call = self.instance.addClients(task, clients.to_vec());
+        call.call().await.map_err(contract_error("addClients"))?;
+        let pending = call.send().await;
+        let r = self.mined("addClients", pending).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Settles a round: one transaction whatever the number of clients.
+    pub async fn settle_round(&self, task: U256, s: &RoundSettlement) -> Result<Tx<()>> {
+        let call = self.instance.settleRound(
+            task,
+            s.round,
+            s.global_model_hash,
+            s.global_model_cid,
+            s.tree.root(),
+            s.total_cumulative,
+        );
+        call.call().await.map_err(contract_error("settleRound"))?;
+        let pending = call.send().await;
+        let r = self.mined("settleRound", pending).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// Claims the sender's cumulative reward with its `leaf` and `proof`; returns the
+    /// amount paid.
+    pub async fn claim(&self, task: U256, leaf: &RewardLeaf, proof: &[B256]) -> Result<Tx<U256>> {
+        let call = self.instance.claim(
+            task,
+            leaf.cumulative,
+            leaf.update_hash,
+            leaf.score,
+            proof.to_vec(),
+        );
+        call.call().await.map_err(contract_error("claim"))?;
+        let pending = call.send().await;
+        let r = self.mined("claim", pending).await?;
+        let amount = r
+            .inner
+            .logs()
+            .iter()
+            .filter(|l| l.address() == self.address())
+            .find_map(|l| l.log_decode::<Binding::Claimed>().ok())
+            .map(|l| l.inner.data.amount)
+            .unwrap_or_default();
+        Ok(Self::tx(&r, amount))
+    }
+
+    /// Claims with the sender's leaf from `settlement`.
+    pub async fn claim_from(
+        &self,
+        task: U256,
+        settlement: &RoundSettlement,
+        client: Address,
+    ) -> Result<Tx<U256>> {
+        let (i, leaf) = settlement.tree.leaf_of(client).ok_or_else(|| {
+            Error::Config(format!("{client} has no leaf in the round {} tree", settlement.round))
+        })?;
+        let proof = settlement.tree.proof(i)?;
+        self.claim(task, leaf, &proof).await
+    }
+
+    /// Closes a task; the unallocated pool goes back to the creator.
+    pub async fn close_task(&self, task: U256) -> Result<Tx<()>> {
+        let call = self.instance.closeTask(task);
+        call.call().await.map_err(contract_error("closeTask"))?;
+        let pending = call.send().await;
+        let r = self.mined("closeTask", pending).await?;
+        Ok(Self::tx(&r, ()))
+    }
+
+    /// The task's state.
+    pub async fn task(&self, task: U256) -> Result<TaskState> {
+        let t = self.instance.getTask(task).call().await.map_err(contract_error("getTask"))?;
+        Ok(TaskState {
+            coordinator: t.coordinator,
+            creator: t.creator,
+            last_round: t.lastRound,
+            closed: t.closed,
+            clients: t.clients,
+            pool: t.pool,
+            total_cumulative: t.totalCumulative,
+            total_claimed: t.totalClaimed,
+            rewards_root: t.rewardsRoot,
+            global_model_hash: t.globalModelHash,
+            global_model_cid: t.globalModelCid,
+            config_hash: t.configHash,
+        })
+    }
+
+    /// What `client` has claimed from `task`.
+    pub async fn claimed(&self, task: U256, client: Address) -> Result<U256> {
+        self.instance.claimed(task, client).call().await.map_err(contract_error("claimed"))
+    }
+
+    /// Whether `client` is registered for `task`.
+    pub async fn is_registered(&self, task: U256, client: Address) -> Result<bool> {
+        self.instance
+            .isRegistered(task, client)
+            .call()
+            .await
+            .map_err(contract_error("isRegistered"))
+    }
+
+    /// The contract's own check of a signed commitment (registered signer, unsettled round).
+    pub async fn is_valid_update(&self, signed: &SignedCommitment) -> Result<bool> {
+        let c = &signed.commitment;
+        self.instance
+            .isValidUpdate(c.task, c.round, c.updateHash, c.sampleCount, signed.signature.clone())
+            .call()
+            .await
+            .map_err(contract_error("isValidUpdate"))
+    }
+
+    /// The signer the contract recovers from a signed commitment.
+    pub async fn update_signer(&self, signed: &SignedCommitment) -> Result<Address> {
+        let c = &signed.commitment;
+        self.instance
+            .updateSigner(c.task, c.round, c.updateHash, c.sampleCount, signed.signature.clone())
+            .call()
+            .await
+            .map_err(contract_error("updateSigner"))
+    }
+
+    /// The EIP-712 digest the contract computes for a commitment.
+    pub async fn update_digest(&self, signed: &SignedCommitment) -> Result<B256> {
+        let c = &signed.commitment;
+        self.instance
+            .updateDigest(c.task, c.round, c.updateHash, c.sampleCount)
+            .call()
+            .await
+            .map_err(contract_error("updateDigest"))
+    }
+
+    /// The leaf hash the contract computes.
+    pub async fn reward_leaf(&self, leaf: &RewardLeaf) -> Result<B256> {
+        self.instance
+            .rewardLeaf(leaf.client, leaf.update_hash, leaf.score, leaf.cumulative)
+            .call()
+            .await
+            .map_err(contract_error("rewardLeaf"))
+    }
+}
+
+/// Raw revert data of an [`Error::Reverted`], for matching on a named error.
+pub fn revert_data(e: &Error) -> Option<&Bytes> {
+    match e {
+        Error::Reverted { data, .. } => Some(data),
+        _ => None,
+    }
+}
+
+/// Gas of the settlement path, measured on a real chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GasProfile {
+    /// Clients in every reward tree.
+    pub clients: usize,
+    /// Rounds settled.
+    pub rounds: u64,
+    /// Gas of the first `settleRound` (fresh storage slots).
+    pub settle_first: u64,
+    /// Mean gas of the later `settleRound`s.
+    pub settle_later: u64,
+    /// Gas of one `claim` covering every round (proof depth ⌈log2 clients⌉).
+    pub claim: u64,
+    /// Gas of `createTask` (approve not included).
+    pub create_task: u64,
+    /// Gas of a client's `register` (one storage write and an event: the size of a
+    /// transaction that records one update hash).
+    pub register: u64,
+}
+
+impl GasProfile {
+    /// Total gas of the whole task: the settlements plus one claim per client.
+    pub fn total(&self) -> u64 {
+        self.create_task
+            + self.settle_first
+            + self.settle_later * self.rounds.saturating_sub(1)
+            + self.claim * self.clients as u64
+    }
+}
+
+/// Settles `rounds` rounds of `clients` clients (synthetic leaves plus the sender, so it
+/// can claim) on a fresh `FederatedTraining` paying in `token`, and measures the gas. The
+/// sender `me` must hold enough `token` for the pool (`rounds × clients` base units).
+pub async fn gas_profile<P: Provider + Clone>(
+    provider: P,
+    me: Address,
+    token: Address,
+    clients: usize,
+    rounds: u64,
+) -> Result<GasProfile> {
+    if clients == 0 || rounds == 0 {
+        return Err(Error::Config("gas profile needs at least one client and one round".into()));
+    }
+    let address = deploy(&provider, token).await?;
+    let ft = FederatedTraining::new(address, provider).await?;
+    let pool = U256::from(rounds) * U256::from(clients as u64);
+    let task = ft.create_task(me, pool, B256::ZERO).await?;
+    let create_task = task.gas_used;
+    let task = task.value;
+    let register = ft.register(task).await?.gas_used;
+    let mut ledger_last = None;
+    let (mut first, mut later) = (0u64, 0u64);
+    for round in 1..=rounds {
+        let leaves: Vec<RewardLeaf> = (0..clients)
+            .map(|i| RewardLeaf {
+                client: if i == 0 { me } else { Address::with_last_byte(0x11).create(i as u64) },
+                update_hash: alloy::primitives::keccak256(
+                    [round.to_be_bytes(), (i as u64).to_be_bytes()].concat(),
+                ),
+                score: U256::from(1_000_000_000u64 / clients as u64),
+                cumulative: U256::from(round),
+            })
+            .collect();
+        let s = RoundSettlement {
+            round,
+            global_model_hash: B256::repeat_byte(round as u8),
+            global_model_cid: B256::repeat_byte(0x80 | round as u8),
+            total_cumulative: U256::from(round) * U256::from(clients as u64),
+            tree: RewardTree::new(leaves)?,
+        };
+        let gas = ft.settle_round(task, &s).await?.gas_used;
+        if round == 1 {
+            first = gas;
+        } else {
+            later += gas;
+        }
+        ledger_last = Some(s);
+    }
+    let last = ledger_last.ok_or_else(|| Error::Config("no round settled".into()))?;
+    let claim = ft.claim_from(task, &last, me).await?.gas_used;
+    Ok(GasProfile {
+        clients,
+        rounds,
+        settle_first: first,
+        settle_later: if rounds > 1 { later / (rounds - 1) } else { first },
+        claim,
+        create_task,
+        register,
+    })
+}
