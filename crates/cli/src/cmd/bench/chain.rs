@@ -4,7 +4,8 @@
 //! `eth_sendRawTransaction` by several concurrent senders, and confirmed by receipts; the
 //! clock runs from the first submission to the last confirmation. Cold start: process
 //! start until the first JSON-RPC answer — for Alara with a persisted chain of many blocks
-//! to reopen, for anvil with an empty in-memory chain.
+//! to reopen (stopped cleanly before; a start after `kill -9` is reported apart), for anvil
+//! with an empty in-memory chain.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -44,6 +45,10 @@ pub struct Args {
     /// Cold starts per node (the median is reported).
     #[arg(long, default_value_t = 7)]
     pub cold_runs: usize,
+    /// Requests each sender keeps in flight (a wallet or load generator does not wait for
+    /// one transaction's answer before sending the next).
+    #[arg(long, default_value_t = 16)]
+    pub window: usize,
 }
 
 #[derive(Serialize, Default)]
@@ -51,6 +56,9 @@ struct Side {
     transfers_per_sec: f64,
     elapsed_ms: f64,
     cold_start_ms: f64,
+    /// Start time after the previous run was killed with SIGKILL (database repair).
+    #[serde(skip_serializing_if = "is_zero")]
+    start_after_kill_9_ms: f64,
     /// What the client had to do to get everything mined.
     fixes: Fixes,
 }
@@ -67,6 +75,27 @@ struct Report {
 }
 
 struct Proc(Child);
+
+impl Proc {
+    /// Stops the node as a service manager would (SIGTERM) and waits for it to exit, so
+    /// that its database is closed cleanly.
+    fn stop(mut self) {
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if stopped {
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(30) {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        // Drop kills it.
+    }
+}
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -202,6 +231,7 @@ async fn throughput(
     url: &str,
     txs: usize,
     senders: usize,
+    window: usize,
     label: &str,
 ) -> eyre::Result<(Duration, Fixes)> {
     let owner = client::provider_for(url, dev::dev_signer(0))?;
@@ -244,11 +274,26 @@ async fn throughput(
         let url = url.to_string();
         let bar = bar.clone();
         let raws: Vec<String> = sender.txs.iter().map(|(_, raw)| raw.clone()).collect();
+        let window = window.max(1);
         tasks.push(tokio::spawn(async move {
+            // Up to `window` requests in flight, sent in nonce order; a node must queue the
+            // ones that overtake their predecessors on the wire.
+            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(window));
+            let mut inflight = tokio::task::JoinSet::new();
             for raw in raws {
-                let resp = submit(&http, &url, &raw).await?;
-                eyre::ensure!(!resp.contains("\"error\""), "submission refused: {resp}");
-                bar.inc(1);
+                let permit = slots.clone().acquire_owned().await?;
+                let (http, url, bar) = (http.clone(), url.clone(), bar.clone());
+                inflight.spawn(async move {
+                    let resp = submit(&http, &url, &raw).await;
+                    drop(permit);
+                    let resp = resp?;
+                    eyre::ensure!(!resp.contains("\"error\""), "submission refused: {resp}");
+                    bar.inc(1);
+                    Ok::<(), eyre::Report>(())
+                });
+            }
+            while let Some(r) = inflight.join_next().await {
+                r??;
             }
             Ok::<(), eyre::Report>(())
         }));
@@ -327,7 +372,7 @@ async fn persisted_chain(dir: &Path, blocks: u64) -> eyre::Result<()> {
         let _: serde_json::Value =
             provider.raw_request("anvil_mine".into(), (U256::from(missing),)).await?;
     }
-    drop(proc);
+    proc.stop();
     Ok(())
 }
 
@@ -345,9 +390,10 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let scratch = tempfile::tempdir()?;
     let mut report = Report {
         workload: format!(
-            "{} ERC-20 transfers, {} concurrent senders, eth_sendRawTransaction + receipts",
+            "{} ERC-20 transfers, {} concurrent senders with {} requests in flight each, eth_sendRawTransaction + receipts",
             args.txs.div_ceil(args.senders) * args.senders,
-            args.senders
+            args.senders,
+            args.window
         ),
         alara: Side::default(),
         anvil: Side::default(),
@@ -362,14 +408,16 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         let dir = scratch.path().join("throughput");
         let (_proc, _, addr) = cold_start(|port| alara_node(&dir, port))?;
         let (t, nudges) =
-            throughput(&format!("http://{addr}"), args.txs, args.senders, "alara").await?;
+            throughput(&format!("http://{addr}"), args.txs, args.senders, args.window, "alara")
+                .await?;
         report.alara.elapsed_ms = t.as_secs_f64() * 1e3;
         report.alara.fixes = nudges;
     }
     {
         let (_proc, _, addr) = cold_start(anvil_node)?;
         let (t, nudges) =
-            throughput(&format!("http://{addr}"), args.txs, args.senders, "anvil").await?;
+            throughput(&format!("http://{addr}"), args.txs, args.senders, args.window, "anvil")
+                .await?;
         report.anvil.elapsed_ms = t.as_secs_f64() * 1e3;
         report.anvil.fixes = nudges;
     }
@@ -385,7 +433,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let (mut alara_runs, mut anvil_runs) = (Vec::new(), Vec::new());
     for _ in 0..args.cold_runs {
         let (p, t, _) = cold_start(|port| alara_node(&cold_dir, port))?;
-        drop(p);
+        p.stop();
         alara_runs.push(t);
         let (p, t, _) = cold_start(anvil_node)?;
         drop(p);
@@ -394,8 +442,22 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     report.alara.cold_start_ms = median(alara_runs).as_secs_f64() * 1e3;
     report.anvil.cold_start_ms = median(anvil_runs).as_secs_f64() * 1e3;
     report.cold_start_ratio = report.alara.cold_start_ms / report.anvil.cold_start_ms;
+    // After `kill -9` the database is reopened with a repair: slower, and reported apart.
+    let mut crash_runs = Vec::new();
+    for _ in 0..3 {
+        let (p, _, _) = cold_start(|port| alara_node(&cold_dir, port))?;
+        drop(p);
+        let (p, t, _) = cold_start(|port| alara_node(&cold_dir, port))?;
+        p.stop();
+        crash_runs.push(t);
+    }
+    report.alara.start_after_kill_9_ms = median(crash_runs).as_secs_f64() * 1e3;
 
     ctx.emit(&report, || print_report(&report))
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn print_report(r: &Report) {
@@ -418,6 +480,10 @@ fn print_report(r: &Report) {
         r.cold_start_ratio
     );
     println!(
+        "{:<34} {:>14.1} {:>14}",
+        "start after kill -9 ms (repair)", r.alara.start_after_kill_9_ms, "-"
+    );
+    println!(
         "{:<34} {:>14} {:>14}",
         "stalls nudged with evm_mine", r.alara.fixes.nudges, r.anvil.fixes.nudges
     );
@@ -427,4 +493,5 @@ fn print_report(r: &Report) {
     );
     println!();
     println!("alara persists every block with an fsync before answering; anvil keeps its chain in memory.");
+    println!("cold start: the node was stopped with SIGTERM before; after kill -9 it repairs its database first.");
 }
