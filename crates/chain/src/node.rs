@@ -104,6 +104,9 @@ struct PoolTx {
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
+/// Work to do once a batch is durable (or failed): answering a request, usually.
+type AfterCommit = Box<dyn FnOnce(&Result<()>) + Send>;
+
 enum Msg {
     Submit(Box<PoolTx>),
     Mine {
@@ -533,7 +536,7 @@ struct Batch {
     commit: CommitBatch,
     diff: StateDiff,
     tx_replies: Vec<(oneshot::Sender<Result<B256>>, B256)>,
-    done: Vec<Box<dyn FnOnce(&Result<()>) + Send>>,
+    done: Vec<AfterCommit>,
 }
 
 impl Batch {
@@ -563,7 +566,7 @@ impl Batch {
 struct Sealed {
     commit: CommitBatch,
     tx_replies: Vec<(oneshot::Sender<Result<B256>>, B256)>,
-    done: Vec<Box<dyn FnOnce(&Result<()>) + Send>>,
+    done: Vec<AfterCommit>,
 }
 
 /// The committer thread: one durable commit at a time, answers only after the fsync.
