@@ -29,9 +29,31 @@ pub struct Args {
     /// Rules the chain runs: prague (default, as mainnet since May 2025) or cancun.
     #[arg(long, default_value = "prague", value_parser = clap::builder::ValueParser::new(parse_hardfork))]
     pub hardfork: alara_chain::Hardfork,
-    /// Start the node only; do not deploy the core contracts.
+    /// Start the node only; do not deploy the platform's contracts.
     #[arg(long)]
     pub no_deploy: bool,
+}
+
+/// The platform's contracts on this chain, as recorded in the address book.
+#[derive(Serialize)]
+struct Contracts {
+    alara_token: alloy::primitives::Address,
+    audit_anchor: alloy::primitives::Address,
+    data_market: alloy::primitives::Address,
+    federated_training: alloy::primitives::Address,
+}
+
+/// Deploys every contract the other commands expect, each once per chain.
+async fn deploy_all(ctx: &Context, url: &str) -> eyre::Result<Contracts> {
+    let provider = client::provider_for(url, dev::dev_signer(0))?;
+    let dir = &ctx.data_dir;
+    let core = alara_contracts::deploy_core(&provider, dir, dev::dev_addresses()[0]).await?;
+    Ok(Contracts {
+        alara_token: core.token,
+        audit_anchor: alara_audit::anchor::ensure_deployed(&provider, dir).await?,
+        data_market: alara_market::ensure_deployed(&provider, dir).await?,
+        federated_training: alara_fl::chain::ensure_deployed(&provider, dir, core.token).await?,
+    })
 }
 
 #[derive(Serialize)]
@@ -41,7 +63,7 @@ struct Summary {
     data_dir: Option<String>,
     head_block: u64,
     accounts: Vec<String>,
-    contracts: Option<alara_contracts::CoreContracts>,
+    contracts: Option<Contracts>,
 }
 
 fn parse_hardfork(s: &str) -> Result<alara_chain::Hardfork, String> {
@@ -80,14 +102,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     })?;
     let url = server.url();
 
-    let contracts = if args.no_deploy {
-        None
-    } else {
-        let provider = client::provider_for(&url, dev::dev_signer(0))?;
-        let core =
-            alara_contracts::deploy_core(&provider, &ctx.data_dir, dev::dev_addresses()[0]).await?;
-        Some(core)
-    };
+    let contracts = if args.no_deploy { None } else { Some(deploy_all(ctx, &url).await?) };
     let head = node.reader()?.meta_u64(alara_chain::storage::meta::HEAD)?.unwrap_or(0);
     let summary = Summary {
         rpc_url: url.clone(),
@@ -99,11 +114,26 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     };
     ctx.emit(&summary, || print_summary(&summary))?;
 
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     eprintln!("\nstopping: finishing the batch in hand and closing the database");
     drop(server);
     node.shutdown();
     Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM (what `kill` and process managers send), so that both
+/// close the database cleanly and the next start opens it without a repair.
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 fn print_summary(s: &Summary) {
@@ -118,7 +148,11 @@ fn print_summary(s: &Summary) {
     }
     println!("  These keys are public. Never use them on a real network.");
     if let Some(c) = &s.contracts {
-        println!("\nContracts:\n  AlaraToken  {}", c.token);
+        println!("\nContracts:");
+        println!("  AlaraToken         {}", c.alara_token);
+        println!("  AuditAnchor        {}", c.audit_anchor);
+        println!("  DataMarket         {}", c.data_market);
+        println!("  FederatedTraining  {}", c.federated_training);
     }
     println!("\nTry:  cast block-number --rpc-url {}", s.rpc_url);
     println!("Press Ctrl-C to stop.");

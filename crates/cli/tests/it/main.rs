@@ -3,5 +3,7 @@
 
 mod audit_cli;
 mod clients;
+mod demo_data;
+mod fl_cli;
 mod node_process;
 mod support;

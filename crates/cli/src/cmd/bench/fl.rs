@@ -1,10 +1,12 @@
 //! `alara bench fl`: federated learning accuracy against centralised training,
-//! robustness to 20% attackers, wall time per round at 1,000 clients, and free riders.
-//! One run, printed as tables (or `--json`). The defaults finish in a few minutes on two
-//! cores; the flags make every part bigger.
+//! robustness to 20% attackers, wall time per round at 1,000 clients, settlement gas on an
+//! in-memory embedded chain against the seed's one transaction per hospital per round,
+//! and free riders. One run, printed as one report (or `--json`).
 
+use alara_chain::{dev, Node, NodeConfig};
+use alara_contracts::AlaraToken;
 use alara_fl::{
-    experiments::{BenchPlan, BenchSettings},
+    experiments::{BenchPlan, BenchSettings, ChainCost},
     ModelKind,
 };
 
@@ -49,6 +51,38 @@ pub struct Args {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Hospitals in the chain-cost scenario (leaves of each reward tree).
+    #[arg(long, default_value_t = 1000)]
+    hospitals: usize,
+    /// Rounds in the chain-cost scenario.
+    #[arg(long, default_value_t = 10)]
+    chain_rounds: u64,
+    /// Gas price for the chain-cost comparison, in gwei.
+    #[arg(long, default_value_t = 1.0)]
+    gas_price_gwei: f64,
+}
+
+/// Measures settlement and claim gas on a fresh in-memory embedded chain.
+async fn chain_cost(hospitals: usize, rounds: u64, gas_price_gwei: f64) -> eyre::Result<ChainCost> {
+    let node = Node::open(NodeConfig::ephemeral())?;
+    let server = alara_chain::serve(node, "127.0.0.1:0".parse()?).await?;
+    let signer = dev::dev_signer(0);
+    let me = signer.address();
+    let provider = alara_chain::client::provider_for(&server.url(), signer)?;
+    let token = *AlaraToken::deploy(&provider, me, alara_contracts::deploy::initial_supply())
+        .await?
+        .address();
+    let p = alara_fl::chain::gas_profile(provider, me, token, hospitals, rounds).await?;
+    Ok(ChainCost {
+        hospitals,
+        rounds,
+        settle_first: p.settle_first,
+        settle_later: p.settle_later,
+        claim: p.claim,
+        create_task: p.create_task,
+        seed_tx: p.register,
+        gas_price_gwei,
+    })
 }
 
 /// Runs `alara bench fl`.
@@ -69,7 +103,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         settings.threads = t.max(1);
     }
     let quiet = ctx.json;
-    let report = tokio::task::spawn_blocking(move || {
+    let chain = chain_cost(args.hospitals, args.chain_rounds, args.gas_price_gwei).await?;
+    let mut report = tokio::task::spawn_blocking(move || {
         let bar = if quiet {
             indicatif::ProgressBar::hidden()
         } else {
@@ -92,5 +127,6 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         report
     })
     .await??;
+    report.chain = Some(chain);
     ctx.emit(&report, || print!("{report}"))
 }

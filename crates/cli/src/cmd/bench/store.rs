@@ -1,6 +1,8 @@
 //! `alara bench store`: add throughput next to the SHA-256 bound over the same bytes
 //! (measured in the same run), encrypt+add on one core, durable add to the local store,
-//! and peak RSS of a streamed add of a large file (default 1 GiB, generated on the fly).
+//! peak RSS of a streamed add of a large file (default 1 GiB, generated on the fly), and
+//! the gas of the data market's list, buy, deliver, confirm and refund, measured on an
+//! embedded chain opened in the same run.
 
 use std::io::Read;
 use std::time::Instant;
@@ -98,7 +100,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         return rss_child(args.size);
     }
     let json = ctx.json;
-    let report = tokio::task::spawn_blocking(move || measure(&args)).await??;
+    let mut report = tokio::task::spawn_blocking(move || measure(&args)).await??;
+    report["market_gas"] = serde_json::to_value(market_gas().await?)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -117,6 +120,10 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             report["rss"]["peak_rss_kib"].as_u64().unwrap_or_default() >> 10,
             report["rss"]["mb_per_s"].as_f64().unwrap_or_default()
         );
+        println!("DataMarket gas (embedded chain, ETH listing, whole transaction)");
+        for (call, gas) in report["market_gas"].as_object().into_iter().flatten() {
+            println!("  {call:<10} {:>8}", gas.as_u64().unwrap_or_default());
+        }
     }
     Ok(())
 }
@@ -215,4 +222,52 @@ fn rss_child(size: u64) -> eyre::Result<()> {
     });
     println!("{out}");
     Ok(())
+}
+
+/// Gas of each market call on an in-memory embedded chain: a listing, a sale that is
+/// delivered and confirmed, and a sale refunded after the missed delivery deadline.
+async fn market_gas() -> eyre::Result<std::collections::BTreeMap<&'static str, u64>> {
+    use alara_market::contract::{self, MarketParams};
+    use alara_market::{DataMarket, ListingTerms, Token};
+    use alloy::primitives::{B256, U256};
+    use alloy::providers::Provider;
+
+    let chain = alara_chain::testing::TestChain::embedded()
+        .await
+        .map_err(|e| eyre::eyre!("starting an embedded chain: {e}"))?;
+    let arbiter = alara_store::encrypt::generate_identity();
+    let params = MarketParams::new(alara_market::keys::recipient_bytes(&arbiter.to_public())?);
+    let address = contract::deploy(&chain.provider(0), &params).await?;
+    let dev = alara_chain::dev::dev_addresses();
+    let seller = DataMarket::new(address, chain.provider(1), dev[1]).await?;
+    let buyer = DataMarket::new(address, chain.provider(2), dev[2]).await?;
+    let terms = ListingTerms {
+        token: Token::Eth,
+        price: U256::from(10u64).pow(U256::from(17)),
+        downloadable: true,
+        delivery_window: 3_600,
+        cid: "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi".into(),
+        plaintext_hash: B256::repeat_byte(0xaa),
+        terms_hash: B256::repeat_byte(0xbb),
+    };
+    let key = alara_market::keys::recipient_bytes(
+        &alara_store::encrypt::generate_identity().to_public(),
+    )?;
+    let envelope = alara_market::keys::seal_dataset_key(
+        &alara_store::encrypt::generate_identity(),
+        &alara_market::keys::recipient_from_bytes(&key)?,
+    )?;
+    let mut gas = std::collections::BTreeMap::new();
+    let listed = seller.list(&terms).await?;
+    gas.insert("list", listed.gas_used);
+    let bought = buyer.buy(listed.value, key).await?;
+    gas.insert("buy", bought.gas_used);
+    gas.insert("deliver", seller.deliver(bought.value, envelope).await?.gas_used);
+    gas.insert("confirm", buyer.confirm(bought.value).await?.gas_used);
+    let unpaid = buyer.buy(listed.value, key).await?;
+    let p = chain.provider(0);
+    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (3_601u64,)).await?;
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
+    gas.insert("refund", buyer.refund(unpaid.value).await?.gas_used);
+    Ok(gas)
 }
