@@ -212,8 +212,10 @@ fn run_on<B: Blockstore>(ctx: &Context, store: Store<B>, command: Command) -> ey
                 bar.finish_and_clear();
                 ctx.emit(&added, || println!("added {} ({} bytes)", added.cid, added.size))
             } else {
-                let recipients =
-                    encrypt_to.iter().map(|r| parse_recipient(r)).collect::<Result<Vec<_>, _>>()?;
+                let recipients = encrypt_to
+                    .iter()
+                    .map(|r| parse_recipient(r).map_err(eyre::Report::from))
+                    .collect::<eyre::Result<Vec<_>>>()?;
                 let sealed = store.add_encrypted(&recipients, reader, &options)?;
                 bar.finish_and_clear();
                 ctx.emit(&sealed, || {
@@ -325,8 +327,10 @@ fn run_on<B: Blockstore>(ctx: &Context, store: Store<B>, command: Command) -> ey
             })
         }
         Command::Encrypt { input, output, recipients } => {
-            let recipients =
-                recipients.iter().map(|r| parse_recipient(r)).collect::<Result<Vec<_>, _>>()?;
+            let recipients = recipients
+                .iter()
+                .map(|r| parse_recipient(r).map_err(eyre::Report::from))
+                .collect::<eyre::Result<Vec<_>>>()?;
             let (reader, _) = open_input(&input)?;
             let f =
                 File::create(&output).wrap_err_with(|| format!("create {}", output.display()))?;

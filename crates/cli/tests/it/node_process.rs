@@ -67,7 +67,8 @@ async fn kill_9_loses_no_acknowledged_transaction() {
         let node = AlaraNode::start(dir.path(), &["chain", "node"]);
         let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
         // Everything acknowledged before the previous kill is still there.
-        for hash in acked.lock().unwrap().iter() {
+        let so_far = acked.lock().unwrap().clone();
+        for hash in &so_far {
             let r = provider.get_transaction_receipt(*hash).await.unwrap();
             assert!(r.is_some_and(|r| r.status()), "cycle {cycle}: acknowledged {hash} lost");
         }
@@ -76,7 +77,8 @@ async fn kill_9_loses_no_acknowledged_transaction() {
 
         // Four senders submit concurrently; kill at a random moment.
         let mut tasks = Vec::new();
-        for signer in signers.iter().take(4).cloned() {
+        for signer in signers.iter().take(4) {
+            let signer = signer.clone();
             let url = node.url.clone();
             let acked = acked.clone();
             tasks.push(tokio::spawn(async move {
