@@ -9,9 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use alara_contracts::AlaraToken;
 use alara_contracts::FederatedTraining as Binding;
-use alara_contracts::{AddressBook, AlaraToken};
-use alloy::eips::BlockNumberOrTag;
 use alloy::network::Ethereum;
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
@@ -76,26 +75,8 @@ pub async fn ensure_deployed<P: Provider>(
     data_dir: &Path,
     token: Address,
 ) -> Result<Address> {
-    let chain_id = provider.get_chain_id().await.map_err(rpc("eth_chainId"))?;
-    let genesis_hash = provider
-        .get_block_by_number(BlockNumberOrTag::Number(0))
+    alara_contracts::deploy::ensure(provider, data_dir, CONTRACT_NAME, || deploy(provider, token))
         .await
-        .map_err(rpc("eth_getBlockByNumber(0)"))?
-        .map(|b| b.header.hash)
-        .unwrap_or_default();
-    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)?.unwrap_or(AddressBook {
-        chain_id,
-        genesis_hash,
-        ..Default::default()
-    });
-    if let Some(addr) = alara_contracts::deploy::deployed(provider, &book, CONTRACT_NAME).await? {
-        return Ok(addr);
-    }
-    let addr = deploy(provider, token).await?;
-    tracing::info!(%addr, "deployed FederatedTraining");
-    book.contracts.insert(CONTRACT_NAME.into(), addr);
-    book.save(data_dir)?;
-    Ok(addr)
 }
 
 /// Deploys a new `FederatedTraining` paying rewards in `token`.

@@ -7,8 +7,8 @@
 
 use std::path::Path;
 
+use alara_contracts::AlaraToken;
 use alara_contracts::DataMarket as Binding;
-use alara_contracts::{AddressBook, AlaraToken};
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::Ethereum;
 use alloy::primitives::{Address, Bytes, B256, U256};
@@ -57,31 +57,12 @@ impl MarketParams {
 /// code is still there. The deploying account becomes the arbiter; its X25519 identity is
 /// created in `<data-dir>/market/keys/arbiter.key`.
 pub async fn ensure_deployed<P: Provider>(provider: &P, data_dir: &Path) -> Result<Address> {
-    let chain_id = provider
-        .get_chain_id()
-        .await
-        .map_err(|source| Error::Rpc { what: "eth_chainId", source })?;
-    let genesis_hash = provider
-        .get_block_by_number(BlockNumberOrTag::Number(0))
-        .await
-        .map_err(|source| Error::Rpc { what: "eth_getBlockByNumber(0)", source })?
-        .map(|b| b.header.hash)
-        .unwrap_or_default();
-    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)?.unwrap_or(AddressBook {
-        chain_id,
-        genesis_hash,
-        ..Default::default()
-    });
-    if let Some(addr) = alara_contracts::deploy::deployed(provider, &book, CONTRACT_NAME).await? {
-        return Ok(addr);
-    }
-    let arbiter = Keyring::in_data_dir(data_dir).arbiter_identity()?;
-    let params = MarketParams::new(crate::keys::recipient_bytes(&arbiter.to_public())?);
-    let addr = deploy(provider, &params).await?;
-    tracing::info!(%addr, "deployed DataMarket");
-    book.contracts.insert(CONTRACT_NAME.into(), addr);
-    book.save(data_dir)?;
-    Ok(addr)
+    alara_contracts::deploy::ensure(provider, data_dir, CONTRACT_NAME, || async {
+        let arbiter = Keyring::in_data_dir(data_dir).arbiter_identity()?;
+        let params = MarketParams::new(crate::keys::recipient_bytes(&arbiter.to_public())?);
+        deploy(provider, &params).await
+    })
+    .await
 }
 
 /// Deploys a new `DataMarket` with `params`; the sender is the arbiter.

@@ -267,8 +267,14 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             );
             line(
                 "verifyInclusion as eth_call: execution gas (goal ≤ 60000)".into(),
-                opt(c.verify_execution),
-                opt(p.verify_execution),
+                // Cancun has no calldata floor, so its estimate minus intrinsic and calldata is
+                // the execution; the opcodes cost the same under Prague.
+                opt(c
+                    .verify_execution
+                    .or(Some(c.verify_as_tx.saturating_sub(21_000 + c.verify_calldata)))),
+                opt(p
+                    .verify_execution
+                    .or(Some(c.verify_as_tx.saturating_sub(21_000 + c.verify_calldata)))),
             );
             line(
                 "  same, sent as a transaction (eth_estimateGas)".into(),
