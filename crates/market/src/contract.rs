@@ -307,6 +307,17 @@ fn topic(id: u64) -> B256 {
     B256::from(U256::from(id))
 }
 
+/// The first `event` whose first indexed argument is `id` (a sale, job or listing id).
+async fn first_event<P: Provider, E: alloy::sol_types::SolEvent>(
+    event: alloy::contract::Event<P, E>,
+    id: u64,
+    what: &'static str,
+) -> Result<Option<E>> {
+    let found =
+        event.topic1(topic(id)).from_block(0).query().await.map_err(contract_error(what))?;
+    Ok(found.into_iter().next().map(|(e, _)| e))
+}
+
 impl<P: Provider + Clone> DataMarket<P> {
     /// A client of the contract at `address` that sends as `account` (the provider's
     /// signer).
@@ -668,17 +679,8 @@ impl<P: Provider + Clone> DataMarket<P> {
                 self.qualifier()
             )));
         }
-        let ev = self
-            .instance
-            .Listed_filter()
-            .topic1(topic(id))
-            .from_block(0)
-            .query()
-            .await
-            .map_err(contract_error("Listed events"))?
-            .into_iter()
-            .next()
-            .map(|(e, _)| e)
+        let ev = first_event(self.instance.Listed_filter(), id, "Listed events")
+            .await?
             .ok_or_else(|| Error::NotFound(format!("no Listed event for listing {id}")))?;
         Ok(Listing {
             id,
@@ -732,43 +734,20 @@ impl<P: Provider + Clone> DataMarket<P> {
             )));
         }
         let state = SaleState::from_u8(r.state)?;
-        let purchased = self
-            .instance
-            .Purchased_filter()
-            .topic1(topic(id))
-            .from_block(0)
-            .query()
-            .await
-            .map_err(contract_error("Purchased events"))?
-            .into_iter()
-            .next()
-            .map(|(e, _)| e)
+        let purchased = first_event(self.instance.Purchased_filter(), id, "Purchased events")
+            .await?
             .ok_or_else(|| Error::NotFound(format!("no Purchased event for sale {id}")))?;
         let envelope = if state == SaleState::Paid || state == SaleState::Refunded {
             None
         } else {
-            self.instance
-                .KeyDelivered_filter()
-                .topic1(topic(id))
-                .from_block(0)
-                .query()
-                .await
-                .map_err(contract_error("KeyDelivered events"))?
-                .into_iter()
-                .next()
-                .map(|(e, _)| e.envelope)
+            first_event(self.instance.KeyDelivered_filter(), id, "KeyDelivered events")
+                .await?
+                .map(|e| e.envelope)
         };
         let evidence = if matches!(state, SaleState::Disputed | SaleState::Resolved) {
-            self.instance
-                .Disputed_filter()
-                .topic1(topic(id))
-                .from_block(0)
-                .query()
-                .await
-                .map_err(contract_error("Disputed events"))?
-                .into_iter()
-                .next()
-                .map(|(e, _)| e.evidence)
+            first_event(self.instance.Disputed_filter(), id, "Disputed events")
+                .await?
+                .map(|e| e.evidence)
         } else {
             None
         };
@@ -795,17 +774,8 @@ impl<P: Provider + Clone> DataMarket<P> {
             )));
         }
         let state = JobState::from_u8(r.state)?;
-        let requested = self
-            .instance
-            .JobRequested_filter()
-            .topic1(topic(id))
-            .from_block(0)
-            .query()
-            .await
-            .map_err(contract_error("JobRequested events"))?
-            .into_iter()
-            .next()
-            .map(|(e, _)| e)
+        let requested = first_event(self.instance.JobRequested_filter(), id, "JobRequested events")
+            .await?
             .ok_or_else(|| Error::NotFound(format!("no JobRequested event for job {id}")))?;
         let seller = self.listing(id_u64(r.listingId, "listing id")?).await?.seller;
         let result = if state == JobState::Completed {
