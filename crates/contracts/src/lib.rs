@@ -13,10 +13,12 @@
 pub mod address_book;
 pub mod bindings;
 pub mod deploy;
+pub mod tx;
 
 pub use address_book::AddressBook;
 pub use bindings::*;
 pub use deploy::{deploy_core, CoreContracts};
+pub use tx::Tx;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -85,18 +85,7 @@ pub async fn deploy<P: Provider>(provider: &P, token: Address) -> Result<Address
     Ok(*instance.address())
 }
 
-/// A mined transaction and what it returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tx<T> {
-    /// What the call produced (a task id, an amount, or nothing).
-    pub value: T,
-    /// Transaction hash.
-    pub hash: B256,
-    /// Gas used by the whole transaction.
-    pub gas_used: u64,
-    /// Block it was mined in.
-    pub block: u64,
-}
+pub use alara_contracts::Tx;
 
 /// A task as the contract stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -253,15 +242,6 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         Ok(receipt)
     }
 
-    fn tx<T>(receipt: &TransactionReceipt, value: T) -> Tx<T> {
-        Tx {
-            value,
-            hash: receipt.transaction_hash,
-            gas_used: receipt.gas_used,
-            block: receipt.block_number.unwrap_or_default(),
-        }
-    }
-
     /// Approves the pool to the contract and creates a task: returns the task id (from the
     /// `TaskCreated` event) and the gas of the `createTask` transaction.
     pub async fn create_task(
@@ -295,7 +275,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             .ok_or_else(|| {
                 Error::Chain("createTask: the receipt has no TaskCreated event".into())
             })?;
-        Ok(Self::tx(&receipt, id))
+        Ok(Tx::from_receipt(&receipt, id))
     }
 
     /// Registers the sender as a client of `task`.
@@ -304,7 +284,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         call.call().await.map_err(contract_error("register"))?;
         let pending = call.send().await;
         let r = self.mined("register", pending).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// The coordinator registers `clients` in one transaction.
@@ -313,7 +293,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         call.call().await.map_err(contract_error("addClients"))?;
         let pending = call.send().await;
         let r = self.mined("addClients", pending).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Settles a round: one transaction whatever the number of clients.
@@ -329,7 +309,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         call.call().await.map_err(contract_error("settleRound"))?;
         let pending = call.send().await;
         let r = self.mined("settleRound", pending).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Claims the sender's cumulative reward with its `leaf` and `proof`; returns the
@@ -353,7 +333,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             .find_map(|l| l.log_decode::<Binding::Claimed>().ok())
             .map(|l| l.inner.data.amount)
             .unwrap_or_default();
-        Ok(Self::tx(&r, amount))
+        Ok(Tx::from_receipt(&r, amount))
     }
 
     /// Claims with the sender's leaf from `settlement`.
@@ -376,7 +356,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         call.call().await.map_err(contract_error("closeTask"))?;
         let pending = call.send().await;
         let r = self.mined("closeTask", pending).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// The task's state.

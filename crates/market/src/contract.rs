@@ -79,18 +79,7 @@ pub async fn deploy<P: Provider>(provider: &P, params: &MarketParams) -> Result<
     Ok(*instance.address())
 }
 
-/// A mined transaction and what it returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tx<T> {
-    /// What the call produced (an id, an amount, or nothing).
-    pub value: T,
-    /// Transaction hash.
-    pub hash: B256,
-    /// Gas used by the whole transaction.
-    pub gas_used: u64,
-    /// Block it was mined in.
-    pub block: u64,
-}
+pub use alara_contracts::Tx;
 
 /// The payment token: ETH or an ERC-20.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -404,15 +393,6 @@ impl<P: Provider + Clone> DataMarket<P> {
         Ok(receipt)
     }
 
-    fn tx<T>(receipt: &TransactionReceipt, value: T) -> Tx<T> {
-        Tx {
-            value,
-            hash: receipt.transaction_hash,
-            gas_used: receipt.gas_used,
-            block: receipt.block_number.unwrap_or_default(),
-        }
-    }
-
     fn event<E: SolEvent>(&self, receipt: &TransactionReceipt, call: &'static str) -> Result<E> {
         receipt
             .inner
@@ -441,13 +421,13 @@ impl<P: Provider + Clone> DataMarket<P> {
         );
         let r = self.mined("list", &call).await?;
         let ev: Binding::Listed = self.event(&r, "list")?;
-        Ok(Self::tx(&r, id_u64(ev.listingId, "listing id")?))
+        Ok(Tx::from_receipt(&r, id_u64(ev.listingId, "listing id")?))
     }
 
     /// Closes a listing to new purchases and jobs.
     pub async fn delist(&self, listing: u64) -> Result<Tx<()>> {
         let r = self.mined("delist", &self.instance.delist(U256::from(listing))).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Allow-lists `algorithm` on `listing` at `price` with `job_window` seconds.
@@ -460,14 +440,14 @@ impl<P: Provider + Clone> DataMarket<P> {
     ) -> Result<Tx<()>> {
         let call = self.instance.offerCompute(U256::from(listing), algorithm, price, job_window);
         let r = self.mined("offerCompute", &call).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Removes `algorithm` from the allow-list of `listing`.
     pub async fn revoke_compute(&self, listing: u64, algorithm: B256) -> Result<Tx<()>> {
         let call = self.instance.revokeCompute(U256::from(listing), algorithm);
         let r = self.mined("revokeCompute", &call).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     // ------------------------------------------------------------ payments
@@ -489,7 +469,7 @@ impl<P: Provider + Clone> DataMarket<P> {
             return Ok(None);
         }
         let r = self.mined("approve", &erc20.approve(self.address(), amount)).await?;
-        Ok(Some(Self::tx(&r, ())))
+        Ok(Some(Tx::from_receipt(&r, ())))
     }
 
     fn value_for(token: Token, amount: U256) -> U256 {
@@ -517,32 +497,32 @@ impl<P: Provider + Clone> DataMarket<P> {
         let call = self.instance.buy(U256::from(listing), B256::from(buyer_key)).value(value);
         let r = self.mined("buy", &call).await?;
         let ev: Binding::Purchased = self.event(&r, "buy")?;
-        Ok(Self::tx(&r, id_u64(ev.saleId, "sale id")?))
+        Ok(Tx::from_receipt(&r, id_u64(ev.saleId, "sale id")?))
     }
 
     /// Publishes the key envelope of `sale` (seller).
     pub async fn deliver(&self, sale: u64, envelope: Vec<u8>) -> Result<Tx<()>> {
         let call = self.instance.deliver(U256::from(sale), Bytes::from(envelope));
         let r = self.mined("deliver", &call).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Confirms a delivery (buyer); the escrow is credited to the seller.
     pub async fn confirm(&self, sale: u64) -> Result<Tx<()>> {
         let r = self.mined("confirm", &self.instance.confirm(U256::from(sale))).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Releases a delivered sale to the seller after the dispute window (anyone).
     pub async fn release(&self, sale: u64) -> Result<Tx<()>> {
         let r = self.mined("release", &self.instance.release(U256::from(sale))).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Refunds a sale whose delivery deadline passed (anyone).
     pub async fn refund(&self, sale: u64) -> Result<Tx<()>> {
         let r = self.mined("refund", &self.instance.refund(U256::from(sale))).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Disputes a delivery (buyer), paying the bond; `evidence` is encrypted to the arbiter.
@@ -556,28 +536,28 @@ impl<P: Provider + Clone> DataMarket<P> {
             .dispute(U256::from(sale), Bytes::from(evidence))
             .value(Self::value_for(l.terms.token, bond));
         let r = self.mined("dispute", &call).await?;
-        Ok(Self::tx(&r, bond))
+        Ok(Tx::from_receipt(&r, bond))
     }
 
     /// Decides a dispute (arbiter only).
     pub async fn resolve(&self, sale: u64, buyer_wins: bool) -> Result<Tx<()>> {
         let call = self.instance.resolve(U256::from(sale), buyer_wins);
         let r = self.mined("resolve", &call).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Settles a dispute the arbiter left undecided past its deadline (anyone).
     pub async fn resolve_expired(&self, sale: u64) -> Result<Tx<()>> {
         let call = self.instance.resolveExpired(U256::from(sale));
         let r = self.mined("resolveExpired", &call).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Pays out what the account is owed in `token`; returns the amount.
     pub async fn withdraw(&self, token: Token) -> Result<Tx<U256>> {
         let r = self.mined("withdraw", &self.instance.withdraw(token.address())).await?;
         let ev: Binding::Withdrawn = self.event(&r, "withdraw")?;
-        Ok(Self::tx(&r, ev.amount))
+        Ok(Tx::from_receipt(&r, ev.amount))
     }
 
     // ------------------------------------------------------------ compute-to-data
@@ -603,7 +583,7 @@ impl<P: Provider + Clone> DataMarket<P> {
             .value(Self::value_for(l.terms.token, offer.price));
         let r = self.mined("requestJob", &call).await?;
         let ev: Binding::JobRequested = self.event(&r, "requestJob")?;
-        Ok(Self::tx(&r, id_u64(ev.jobId, "job id")?))
+        Ok(Tx::from_receipt(&r, id_u64(ev.jobId, "job id")?))
     }
 
     /// Delivers a job result with the owner's signed receipt.
@@ -619,19 +599,19 @@ impl<P: Provider + Clone> DataMarket<P> {
             signed.signature.clone(),
         );
         let r = self.mined("submitResult", &call).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Reports a failed job (owner); the buyer is refunded.
     pub async fn fail_job(&self, job: u64, reason: B256) -> Result<Tx<()>> {
         let r = self.mined("failJob", &self.instance.failJob(U256::from(job), reason)).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     /// Refunds a job whose deadline passed (anyone).
     pub async fn refund_job(&self, job: u64) -> Result<Tx<()>> {
         let r = self.mined("refundJob", &self.instance.refundJob(U256::from(job))).await?;
-        Ok(Self::tx(&r, ()))
+        Ok(Tx::from_receipt(&r, ()))
     }
 
     // ------------------------------------------------------------ views
