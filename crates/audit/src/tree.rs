@@ -92,17 +92,19 @@ impl Frontier {
         self.size
     }
 
-    /// Appends a leaf hash; `emit` receives every node to store, in post-order (the leaf
-    /// first, then each interior node it completes).
-    pub fn push(&mut self, leaf: Hash, mut emit: impl FnMut(Hash)) {
-        emit(leaf);
+    /// Appends a leaf hash; `emit` receives every complete subtree the leaf completes as
+    /// `(level, hash)`, in post-order (the leaf at level 0 first, then each interior node).
+    pub fn push(&mut self, leaf: Hash, mut emit: impl FnMut(u32, Hash)) {
+        emit(0, leaf);
         let mut cur = leaf;
         let mut s = self.size;
+        let mut level = 0;
         while s & 1 == 1 {
             // `s & 1 == 1` means the last frontier entry is a sibling of equal height.
             let left = self.hashes.pop().unwrap_or_default();
             cur = node_hash(&left, &cur);
-            emit(cur);
+            level += 1;
+            emit(level, cur);
             s >>= 1;
         }
         self.hashes.push(cur);
@@ -219,7 +221,7 @@ mod tests {
         let mut written: Vec<Hash> = Vec::new();
         let leaves: Vec<Hash> = (0..100u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
         for l in &leaves {
-            frontier.push(*l, |h| written.push(h));
+            frontier.push(*l, |_, h| written.push(h));
         }
         assert_eq!(written.len() as u64, stored_nodes(100));
         let mem = MemoryTree::new(leaves);
@@ -238,7 +240,7 @@ mod tests {
         assert_eq!(frontier.root(), empty_root());
         for i in 0..70u32 {
             let l = leaf_hash(&i.to_le_bytes());
-            frontier.push(l, |_| {});
+            frontier.push(l, |_, _| {});
             mem.push(l);
             assert_eq!(frontier.root(), mem.root(mem.len()).unwrap(), "size {}", i + 1);
             assert_eq!(Frontier::from_subtrees(&mem, mem.len()).unwrap(), frontier);
