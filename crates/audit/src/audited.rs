@@ -4,20 +4,31 @@
 //!
 //! The auditor is independent of how the model runs (alara-ml's tract runner in
 //! `alara infer`): run the model, then hand rows and outputs to
-//! [`InferenceAuditor::record`]. Recording queues the entries (in order, before the caller
-//! returns the outputs) and costs a few hashes; [`InferenceAuditor::receipts`] waits for
+//! [`InferenceAuditor::submit`]. Submitting costs the inference path a copy of the rows and
+//! a push onto the auditor's inbox, well under a microsecond: the auditor's own thread
+//! serialises, salts and commits the rows, appends the entries to the log (in submission
+//! order) and stores the openings in the vault, in batches. [`Pending::rows`] gives the
+//! leaf indices once the entries are queued; [`InferenceAuditor::receipts`] waits for
 //! durability and the covering checkpoint.
+//!
+//! An output returned before its receipt is like any acknowledged-later write: a crash in
+//! between loses the record. A decision that must not be acted on unlogged waits for its
+//! receipt (`alara infer` does), which costs one group commit.
 //!
 //! ```ignore
 //! let auditor = InferenceAuditor::new(trail, ModelRef { id, version_hash: Hash(model.hash()) }, "triage");
 //! let started = now_ms();
 //! let outputs = model.predict(&rows)?;
-//! let audited = auditor.record(started, now_ms(), &rows, &outputs, &UseContext::default())?;
-//! let receipts = auditor.receipts(&audited)?;
+//! let pending = auditor.submit(started, now_ms(), rows, outputs.clone(), &UseContext::default())?;
+//! let receipts = auditor.receipts(&pending.rows()?)?;
 //! ```
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
+use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{Entry, EntryBody, Inference, ModelRef};
@@ -49,18 +60,88 @@ pub struct AuditedRow {
     pub output_commitment: Hash,
 }
 
-/// Records a model's predictions in an audit trail.
-#[derive(Debug)]
+/// Builds the entries of one submission (on the auditor's thread).
+type Build = Box<dyn FnOnce(&ModelRef, &str) -> Result<Vec<(Entry, Vec<Opening>)>> + Send>;
+
+#[derive(Default)]
+struct Slot {
+    rows: Mutex<Option<Result<Vec<AuditedRow>>>>,
+    cv: Condvar,
+}
+
+/// A submission the auditor's thread has not necessarily written yet.
+#[derive(Clone)]
+pub struct Pending {
+    slot: Arc<Slot>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").field("queued", &self.slot.rows.lock().is_some()).finish()
+    }
+}
+
+impl Pending {
+    /// Waits until the entries are queued in the log; their leaf indices and commitments.
+    pub fn rows(&self) -> Result<Vec<AuditedRow>> {
+        let mut rows = self.slot.rows.lock();
+        loop {
+            match &*rows {
+                Some(Ok(r)) => return Ok(r.clone()),
+                Some(Err(e)) => return Err(Error::Closed(format!("recording failed: {e}"))),
+                None => self.slot.cv.wait(&mut rows),
+            }
+        }
+    }
+}
+
+/// Submissions waiting for the auditor's thread.
+#[derive(Default)]
+struct Inbox {
+    jobs: Mutex<Vec<(Build, Arc<Slot>)>>,
+    cv: Condvar,
+    /// The thread sleeps on `cv` (after a quiet spell) and must be woken.
+    parked: AtomicBool,
+    closed: AtomicBool,
+    /// Time the thread spent building and queueing entries, in ns.
+    busy_ns: AtomicU64,
+    recorded: AtomicU64,
+}
+
+/// How often the auditor's thread looks at its inbox while submissions keep coming: a
+/// submission then costs no wake-up system call.
+const POLL: Duration = Duration::from_micros(200);
+/// Quiet time after which the thread sleeps until woken.
+const PARK_AFTER: Duration = Duration::from_millis(20);
+
+/// Records a model's predictions in an audit trail, off the inference path.
 pub struct InferenceAuditor {
     trail: Arc<AuditTrail>,
     model: ModelRef,
-    system: String,
+    inbox: Arc<Inbox>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for InferenceAuditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InferenceAuditor").field("model", &self.model).finish_non_exhaustive()
+    }
 }
 
 impl InferenceAuditor {
-    /// An auditor for `model` (id and SHA-256 of its bytes), deployed as `system`.
+    /// An auditor for `model` (id and SHA-256 of its bytes), deployed as `system`; starts
+    /// its recording thread.
     pub fn new(trail: Arc<AuditTrail>, model: ModelRef, system: &str) -> Self {
-        Self { trail, model, system: system.to_string() }
+        let inbox = Arc::new(Inbox::default());
+        let thread = {
+            let (trail, model, system, inbox) =
+                (trail.clone(), model.clone(), system.to_string(), inbox.clone());
+            std::thread::Builder::new()
+                .name("audit-recorder".into())
+                .spawn(move || recorder(&trail, &model, &system, &inbox))
+                .ok()
+        };
+        Self { trail, model, inbox, thread }
     }
 
     /// The model as logged.
@@ -68,16 +149,22 @@ impl InferenceAuditor {
         &self.model
     }
 
-    /// Queues one `inference` entry per (input, output) pair, used between `started_ms`
-    /// and `ended_ms`. Inputs and outputs are committed as their JSON bytes.
-    pub fn record<I: Serialize, O: Serialize>(
+    /// Hands one `inference` entry per (input, output) pair, used between `started_ms` and
+    /// `ended_ms`, to the recording thread; inputs and outputs are committed as their JSON
+    /// bytes. Entries keep submission order. Checks the shapes now, so a mismatch is an
+    /// error here and not later.
+    pub fn submit<I, O>(
         &self,
         started_ms: u64,
         ended_ms: u64,
-        inputs: &[I],
-        outputs: &[O],
+        inputs: Vec<I>,
+        outputs: Vec<O>,
         ctx: &UseContext,
-    ) -> Result<Vec<AuditedRow>> {
+    ) -> Result<Pending>
+    where
+        I: Serialize + Send + 'static,
+        O: Serialize + Send + 'static,
+    {
         if inputs.len() != outputs.len() {
             return Err(Error::Malformed {
                 what: "inference",
@@ -94,43 +181,37 @@ impl InferenceAuditor {
                 ),
             });
         }
-        let mut batch = Vec::with_capacity(inputs.len());
-        for (i, (input, output)) in inputs.iter().zip(outputs).enumerate() {
-            let subject =
-                ctx.subjects.get(i).or(ctx.subjects.first()).map_or("anonymous", String::as_str);
-            let input = Opening::seal(subject, "input", serde_json::to_vec(input)?);
-            let output = Opening::seal(subject, "output", serde_json::to_vec(output)?);
-            let verifier = ctx
-                .verified_by
-                .as_ref()
-                .map(|v| Opening::seal(subject, "verified_by", v.as_bytes().to_vec()));
-            let entry = Entry {
-                time_ms: ended_ms,
-                body: EntryBody::Inference(Inference {
-                    system: self.system.clone(),
-                    model: self.model.clone(),
-                    started_ms,
-                    ended_ms,
-                    input: input.commitment(),
-                    output: output.commitment(),
-                    verified_by: verifier.as_ref().map(Opening::commitment),
-                    purpose: ctx.purpose.clone(),
-                }),
-            };
-            let mut openings = vec![input, output];
-            openings.extend(verifier);
-            batch.push((entry, openings));
+        if self.thread.is_none() || self.inbox.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("the audit recorder is not running".into()));
         }
-        let ticket = self.trail.enqueue_with_openings(&batch)?;
-        Ok(batch
-            .iter()
-            .enumerate()
-            .map(|(i, (_, o))| AuditedRow {
-                leaf_index: ticket.index + i as u64,
-                input_commitment: o[0].commitment(),
-                output_commitment: o[1].commitment(),
-            })
-            .collect())
+        let ctx = ctx.clone();
+        let build: Build = Box::new(move |model, system| {
+            build_entries(model, system, started_ms, ended_ms, &inputs, &outputs, &ctx)
+        });
+        let slot = Arc::new(Slot::default());
+        self.inbox.jobs.lock().push((build, slot.clone()));
+        if self.inbox.parked.load(Ordering::Acquire) {
+            self.inbox.cv.notify_one();
+        }
+        Ok(Pending { slot })
+    }
+
+    /// [`InferenceAuditor::submit`] and wait until the entries are queued in the log.
+    pub fn record<I, O>(
+        &self,
+        started_ms: u64,
+        ended_ms: u64,
+        inputs: &[I],
+        outputs: &[O],
+        ctx: &UseContext,
+    ) -> Result<Vec<AuditedRow>>
+    where
+        I: Serialize + Clone + Send + 'static,
+        O: Serialize + Clone + Send + 'static,
+    {
+        let pending = self.submit(started_ms, ended_ms, inputs.to_vec(), outputs.to_vec(), ctx)?;
+        self.inbox.cv.notify_one();
+        pending.rows()
     }
 
     /// Waits until the rows' entries (and openings) are durable and returns their receipts.
@@ -139,6 +220,123 @@ impl InferenceAuditor {
             self.trail.wait(last)?;
         }
         rows.iter().map(|p| self.trail.receipt(p.leaf_index)).collect()
+    }
+
+    /// Entries recorded so far and the time the recording thread spent on them: the cost
+    /// moved off the inference path (it still takes a core's time).
+    pub fn recorder_stats(&self) -> (u64, Duration) {
+        (
+            self.inbox.recorded.load(Ordering::Relaxed),
+            Duration::from_nanos(self.inbox.busy_ns.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+impl Drop for InferenceAuditor {
+    fn drop(&mut self) {
+        self.inbox.closed.store(true, Ordering::Release);
+        self.inbox.cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn build_entries<I: Serialize, O: Serialize>(
+    model: &ModelRef,
+    system: &str,
+    started_ms: u64,
+    ended_ms: u64,
+    inputs: &[I],
+    outputs: &[O],
+    ctx: &UseContext,
+) -> Result<Vec<(Entry, Vec<Opening>)>> {
+    let mut rng = rand::thread_rng();
+    let mut batch = Vec::with_capacity(inputs.len());
+    for (i, (input, output)) in inputs.iter().zip(outputs).enumerate() {
+        let subject =
+            ctx.subjects.get(i).or(ctx.subjects.first()).map_or("anonymous", String::as_str);
+        let input = Opening::seal_with(&mut rng, subject, "input", serde_json::to_vec(input)?);
+        let output = Opening::seal_with(&mut rng, subject, "output", serde_json::to_vec(output)?);
+        let verifier = ctx
+            .verified_by
+            .as_ref()
+            .map(|v| Opening::seal_with(&mut rng, subject, "verified_by", v.as_bytes().to_vec()));
+        let entry = Entry {
+            time_ms: ended_ms,
+            body: EntryBody::Inference(Inference {
+                system: system.to_string(),
+                model: model.clone(),
+                started_ms,
+                ended_ms,
+                input: input.commitment(),
+                output: output.commitment(),
+                verified_by: verifier.as_ref().map(Opening::commitment),
+                purpose: ctx.purpose.clone(),
+            }),
+        };
+        let mut openings = vec![input, output];
+        openings.extend(verifier);
+        batch.push((entry, openings));
+    }
+    Ok(batch)
+}
+
+/// The recording thread: takes whole inboxes, builds their entries, appends them with one
+/// log enqueue and one vault write, and tells each submission where its rows went.
+fn recorder(trail: &AuditTrail, model: &ModelRef, system: &str, inbox: &Inbox) {
+    let mut idle_since = Instant::now();
+    loop {
+        let jobs = std::mem::take(&mut *inbox.jobs.lock());
+        if jobs.is_empty() {
+            if inbox.closed.load(Ordering::Acquire) {
+                return;
+            }
+            // Poll while submissions keep coming (a submitter then never pays for a
+            // wake-up); park after a quiet spell. A caller waiting for its rows wakes
+            // the thread either way.
+            let park = idle_since.elapsed() >= PARK_AFTER;
+            let mut guard = inbox.jobs.lock();
+            inbox.parked.store(park, Ordering::Release);
+            if guard.is_empty() && !inbox.closed.load(Ordering::Acquire) {
+                let wait = if park { Duration::from_secs(1) } else { POLL };
+                inbox.cv.wait_for(&mut guard, wait);
+            }
+            inbox.parked.store(false, Ordering::Release);
+            continue;
+        }
+        let t = Instant::now();
+        let mut entries = Vec::new();
+        let mut done = Vec::with_capacity(jobs.len());
+        for (build, slot) in jobs {
+            match build(model, system) {
+                Ok(rows) => {
+                    let span = entries.len()..entries.len() + rows.len();
+                    entries.extend(rows);
+                    done.push((slot, Ok(span)));
+                }
+                Err(e) => done.push((slot, Err(e))),
+            }
+        }
+        let queued = trail.enqueue_with_openings(&entries);
+        for (slot, span) in done {
+            let result = match (&queued, span) {
+                (Ok(ticket), Ok(span)) => Ok(span
+                    .map(|i| AuditedRow {
+                        leaf_index: ticket.index + i as u64,
+                        input_commitment: entries[i].1[0].commitment(),
+                        output_commitment: entries[i].1[1].commitment(),
+                    })
+                    .collect()),
+                (Err(e), _) => Err(Error::Closed(e.to_string())),
+                (_, Err(e)) => Err(e),
+            };
+            *slot.rows.lock() = Some(result);
+            slot.cv.notify_all();
+        }
+        inbox.recorded.fetch_add(entries.len() as u64, Ordering::Relaxed);
+        inbox.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        idle_since = Instant::now();
     }
 }
 

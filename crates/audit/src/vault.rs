@@ -53,10 +53,21 @@ impl std::fmt::Debug for Opening {
 }
 
 impl Opening {
-    /// Seals `payload` for `subject` with a fresh random salt.
+    /// Seals `payload` for `subject` with a fresh salt from the operating system.
     pub fn seal(subject: &str, label: &str, payload: Vec<u8>) -> Self {
+        Self::seal_with(&mut rand::rngs::OsRng, subject, label, payload)
+    }
+
+    /// Seals `payload` with a salt from `rng`, a cryptographically secure generator (such
+    /// as `rand::thread_rng()`, ChaCha12 seeded by the operating system).
+    pub fn seal_with<R: rand::RngCore + rand::CryptoRng>(
+        rng: &mut R,
+        subject: &str,
+        label: &str,
+        payload: Vec<u8>,
+    ) -> Self {
         let mut salt = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+        rng.fill_bytes(&mut salt);
         Self { subject: subject.to_string(), label: label.to_string(), salt, payload }
     }
 
