@@ -20,9 +20,9 @@ fn main() -> alara_audit::Result<()> {
     let bound = sha_bound(cores, secs);
     let log =
         Arc::new(Log::open(LogConfig::new(&dir, NoteSigner::new("alara.bench/audit", [1; 32])?))?);
-    let batched = append_throughput(&log, 64, 256, secs)?;
-    let single = append_throughput(&log, 256, 1, secs)?;
-    let lat = receipt_latency(&log, 32, secs)?;
+    let batched = append_throughput(&log, 64, 256, 2, secs)?;
+    let single = append_throughput(&log, 256, 1, 1, secs)?;
+    let lat = receipt_latency(&log, 32, 2, secs)?;
     let fsync = fsync_latency(&dir)?;
     let (gen, ver, size) = proof_rates(&log, secs)?;
     println!("entry {} bytes, {cores} cores, log of {size} entries", sample_entry(0).len());
