@@ -34,6 +34,7 @@ pub mod checkpoint;
 pub mod crash;
 pub mod entry;
 mod error;
+pub mod fuzz;
 pub mod hash;
 pub mod keyfile;
 pub mod log;
