@@ -218,6 +218,9 @@ struct Shared {
     written: Mutex<DerivedMark>,
     unsynced: Mutex<Unsynced>,
     unsynced_cv: Condvar,
+    /// Held while the derived files are synced and `derived.json` replaced: the background
+    /// syncer and the committer's final sync must not share the temporary file.
+    derived_sync: Mutex<()>,
 }
 
 /// The audit log. Cheap to share behind an `Arc`; appends from many threads are grouped.
@@ -531,6 +534,7 @@ impl Log {
             written: Mutex::new(mark),
             unsynced: Mutex::new(Unsynced::default()),
             unsynced_cv: Condvar::new(),
+            derived_sync: Mutex::new(()),
         });
         let mut committer = Committer {
             shared: shared.clone(),
@@ -771,6 +775,25 @@ impl Log {
     pub fn leaf(&self, index: u64) -> Result<Hash> {
         let size = self.size();
         self.nodes(size).complete(0, index)
+    }
+
+    /// The leaf hashes of entries `start..start + count` (durable ones), read in one pass.
+    pub fn leaves(&self, start: u64, count: u64) -> Result<Vec<Hash>> {
+        let size = self.size();
+        let end = start.saturating_add(count);
+        if end > size {
+            return Err(Error::OutOfRange { what: "entry index", requested: end, available: size });
+        }
+        let nodes = self.nodes(size);
+        let mut out = Vec::with_capacity(count as usize);
+        let mut at = start;
+        while at < end {
+            // Bounded reads: a chunk of 256 entries is ~50 KB of typical entries.
+            let n = (end - at).min(256);
+            out.extend(nodes.leaf_hashes(at, n)?);
+            at += n;
+        }
+        Ok(out)
     }
 
     /// Root of the tree of `size` leaves (any durable size).
@@ -1021,6 +1044,7 @@ fn group_syncer(shared: Arc<Shared>) {
 }
 
 fn sync_derived_files(shared: &Shared, mark: DerivedMark) -> Result<()> {
+    let _one_at_a_time = shared.derived_sync.lock();
     let r = &shared.readers;
     // fdatasync through read handles flushes the file, whoever wrote it.
     for (f, name) in [(&r.nodes, NODES), (&r.offsets, OFFSETS), (&r.checkpoints, CHECKPOINTS)] {

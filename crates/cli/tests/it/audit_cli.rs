@@ -92,3 +92,32 @@ fn demo_audit_receipt_verifies_onchain_survives_erasure_and_upgrades() {
     let status = json(cli(&data, &node.url).args(["audit", "status"]));
     assert_eq!(status["size"], Value::from(4));
 }
+
+/// `alara bench audit --json` prints one JSON object with every figure and its peers
+/// (values are not asserted: timing belongs to the benchmark, not to the suite).
+#[test]
+fn bench_audit_json_is_one_object_with_the_bounds_beside_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = crate::support::repo_root().join("models/breast_cancer_logreg.onnx");
+    let out = json(
+        alara()
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["bench", "audit", "--no-chain", "--seconds", "0.3", "--writers", "4"])
+            .args(["--batch", "16", "--requests", "4", "--json", "--model"])
+            .arg(&model),
+    );
+    for key in [
+        "appends_per_s_batched",
+        "sha256_bound_per_s",
+        "disk_bound_per_s",
+        "receipt_latency_ms_p50_p99",
+        "fdatasync_ms_p50_p99",
+        "inference_us_plain_audited_durable",
+        "recorder_us_per_entry",
+        "chain_tx_per_inference",
+    ] {
+        assert!(out.get(key).is_some(), "missing {key} in {out}");
+    }
+    assert!(out["appends_per_s_batched"].as_f64().unwrap() > 0.0);
+}

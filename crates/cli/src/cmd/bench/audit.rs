@@ -84,6 +84,20 @@ fn spinner(msg: &str) -> ProgressBar {
 }
 
 /// Runs `alara bench audit`.
+/// `println!` for the human tables, silent under `--json` (which prints one JSON object).
+macro_rules! table {
+    ($json:expr) => {
+        if !$json {
+            println!()
+        }
+    };
+    ($json:expr, $($arg:tt)*) => {
+        if !$json {
+            println!($($arg)*)
+        }
+    };
+}
+
 pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let base = args.dir.clone().unwrap_or_else(|| ctx.data_dir.join("bench"));
     std::fs::create_dir_all(&base)?;
@@ -97,6 +111,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let mut out = serde_json::Map::new();
     out.insert("entry_bytes".into(), entry.len().into());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let json = ctx.json;
 
     // 1. SHA-256 bound: a leaf hash and a node hash per leaf, on every core.
     let pb = spinner("SHA-256 bound (leaf + node hash per entry, all cores)");
@@ -125,7 +140,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         tokio::task::spawn_blocking(move || append_throughput(&log, w, 1, 1, secs)).await??
     };
     pb.finish_and_clear();
-    let pb = spinner("the disk's durable write bandwidth (1 MiB appends + fdatasync)");
+    let pb = spinner("the disk's durable write bandwidth (2 MiB appends + fdatasync)");
     let disk = {
         let dir = tmp.path().to_path_buf();
         tokio::task::spawn_blocking(move || disk_bandwidth(&dir, secs)).await??
@@ -162,9 +177,10 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     pb.finish_and_clear();
     log.close();
 
-    println!("alara bench audit — {cores} cores, entry {} bytes (an inference entry), log of {size} entries", entry.len());
-    println!();
-    println!(
+    table!(json, "alara bench audit — {cores} cores, entry {} bytes (an inference entry), log of {size} entries", entry.len());
+    table!(json);
+    table!(
+        json,
         "{:<50} {:>11} {:>13} {:>6} {:>11} {:>6}",
         "durable appends/s (proofs available)",
         "alara",
@@ -183,7 +199,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         ),
         (format!("  {} writers, 1-entry appends", args.writers.max(256)), single),
     ] {
-        println!(
+        table!(
+            json,
             "{:<50} {:>11.0} {:>13.0} {:>5.0}% {:>11.0} {:>5.0}%",
             label,
             rate,
@@ -193,30 +210,36 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             100.0 * rate / disk_bound
         );
     }
-    println!(
+    table!(
+        json,
         "{:<50} {:.0} MB/s ÷ {:.0} bytes per entry; 50% of the SHA-256 bound needs {:.0} MB/s",
         "  disk bound: durable writes",
         disk / 1e6,
         per_entry,
         bound * 0.5 * per_entry / 1e6
     );
-    println!();
-    println!(
+    table!(json);
+    table!(
+        json,
         "{:<58} {:>9.2} ms {:>9.2} ms",
         format!("append → receipt latency p50 / p99 ({} requests)", args.requests),
         lat.0,
         lat.1
     );
-    println!(
+    table!(
+        json,
         "{:<58} {:>9.2} ms {:>9.2} ms",
-        "  the disk's fdatasync alone, p50 / p99 (same run)", fsync.0, fsync.1
+        "  the disk's fdatasync alone, p50 / p99 (same run)",
+        fsync.0,
+        fsync.1
     );
-    println!("{:<58} {:>14.0}", "inclusion proofs generated/s", gen_per_s);
-    println!("{:<58} {:>14.0}", "inclusion proofs verified offline/s", verify_per_s);
+    table!(json, "{:<58} {:>14.0}", "inclusion proofs generated/s", gen_per_s);
+    table!(json, "{:<58} {:>14.0}", "inclusion proofs verified offline/s", verify_per_s);
     for k in [20u32, 30] {
         let n = 1u64 << k;
         let hashes = inclusion_path_len(n - 1, n);
-        println!(
+        table!(
+            json,
             "{:<58} {:>9} hashes = {} bytes (binary)",
             format!("inclusion proof size at 2^{k} leaves"),
             hashes,
@@ -234,21 +257,26 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     // 5. Audited vs plain inference at batch 1.
     let inference_rate = match inference(&args, tmp.path()) {
         Ok((plain, audited, durable, rate, recorder_us)) => {
-            println!();
-            println!("{:<58} {:>11.1} µs", "plain tract inference, batch 1 (median)", plain);
-            println!(
+            table!(json);
+            table!(json, "{:<58} {:>11.1} µs", "plain tract inference, batch 1 (median)", plain);
+            table!(
+                json,
                 "{:<58} {:>11.1} µs {:>+7.1}%",
                 "audited inference, output returned (median)",
                 audited,
                 100.0 * (audited - plain) / plain
             );
-            println!(
+            table!(
+                json,
                 "{:<58} {:>11.1} µs",
-                "  recording, on the auditor's thread (mean per entry)", recorder_us
+                "  recording, on the auditor's thread (mean per entry)",
+                recorder_us
             );
-            println!(
+            table!(
+                json,
                 "{:<58} {:>11.1} µs",
-                "audited inference with durable receipt (median)", durable
+                "audited inference with durable receipt (median)",
+                durable
             );
             out.insert(
                 "inference_us_plain_audited_durable".into(),
@@ -258,20 +286,23 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             Some(rate)
         }
         Err(e) => {
-            println!("\naudited inference: skipped ({e:#})");
+            table!(json, "\naudited inference: skipped ({e:#})");
             None
         }
     };
 
     // 6. Gas and chain cost, on throw-away embedded chains under both rule sets.
     if args.no_chain {
-        println!("\ngas: skipped (--no-chain)");
+        table!(json, "\ngas: skipped (--no-chain)");
     } else {
         let mut gas_out = serde_json::Map::new();
-        println!();
-        println!(
+        table!(json);
+        table!(
+            json,
             "{:<58} {:>14} {:>14}",
-            "AuditAnchor gas (30-hash consistency proof, 2^30 leaves)", "cancun", "prague"
+            "AuditAnchor gas (30-hash consistency proof, 2^30 leaves)",
+            "cancun",
+            "prague"
         );
         let mut rows: Vec<alara_audit::bench::AnchorGas> = vec![];
         for hardfork in [alara_chain::Hardfork::Cancun, alara_chain::Hardfork::Prague] {
@@ -280,12 +311,13 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                     gas_out.insert(hardfork.to_string(), serde_json::to_value(&g)?);
                     rows.push(g);
                 }
-                Err(e) => println!("gas under {hardfork}: skipped ({e:#})"),
+                Err(e) => table!(json, "gas under {hardfork}: skipped ({e:#})"),
             }
         }
         if let [c, p] = rows.as_slice() {
             let opt = |x: Option<u64>| x.map_or("(floor)".to_string(), |v| v.to_string());
-            let line = |name: String, a: String, b: String| println!("{name:<58} {a:>14} {b:>14}");
+            let line =
+                |name: String, a: String, b: String| table!(json, "{name:<58} {a:>14} {b:>14}");
             line(
                 "anchor, whole transaction (goal ≤ 60000)".into(),
                 c.anchor_total.to_string(),
@@ -338,7 +370,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         }
         None => 1.0 / policy.every_entries as f64,
     };
-    println!(
+    table!(
+        json,
         "{:<58} {:>14.1e}",
         format!(
             "chain txs per audited inference (every {} entries / {} s)",
