@@ -222,24 +222,23 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         self.instance.token().call().await.map_err(contract_error("token"))
     }
 
-    async fn mined(
+    /// Sends `call` (simulated first, see [`alara_contracts::tx::send_mined`]) and waits
+    /// for its receipt.
+    async fn mined<Q: Provider, D: alloy::contract::CallDecoder>(
         &self,
-        call: &'static str,
-        pending: std::result::Result<
-            alloy::providers::PendingTransactionBuilder<Ethereum>,
-            alloy::contract::Error,
-        >,
+        name: &'static str,
+        call: &alloy::contract::CallBuilder<Q, D, Ethereum>,
     ) -> Result<TransactionReceipt> {
-        let receipt = pending.map_err(contract_error(call))?.get_receipt().await.map_err(|e| {
-            Error::Chain(format!("FederatedTraining.{call}: waiting for the receipt: {e}"))
-        })?;
-        if !receipt.status() {
-            return Err(Error::Chain(format!(
-                "FederatedTraining.{call}: transaction {} was mined but failed (status 0)",
-                receipt.transaction_hash
-            )));
-        }
-        Ok(receipt)
+        use alara_contracts::tx::SendError;
+        alara_contracts::tx::send_mined(call).await.map_err(|e| match e {
+            SendError::Call(source) => contract_error(name)(source),
+            SendError::Pending(e) => {
+                Error::Chain(format!("FederatedTraining.{name}: waiting for the receipt: {e}"))
+            }
+            SendError::Failed(tx) => Error::Chain(format!(
+                "FederatedTraining.{name}: transaction {tx} was mined but failed (status 0)"
+            )),
+        })
     }
 
     /// Approves the pool to the contract and creates a task: returns the task id (from the
@@ -251,20 +250,11 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         config_hash: B256,
     ) -> Result<Tx<U256>> {
         let token = AlaraToken::new(self.token().await?, self.instance.provider().clone());
-        let approve = token.approve(self.address(), pool).send().await;
-        let approve = approve.map_err(contract_error("approve"))?;
-        let receipt = approve.get_receipt().await.map_err(|e| {
-            Error::Chain(format!("AlaraToken.approve: waiting for the receipt: {e}"))
-        })?;
-        if !receipt.status() {
-            return Err(Error::Chain("AlaraToken.approve failed (status 0)".into()));
-        }
+        alara_contracts::tx::send_mined(&token.approve(self.address(), pool))
+            .await
+            .map_err(|e| Error::Chain(format!("AlaraToken.approve: {e}")))?;
         let call = self.instance.createTask(coordinator, pool, config_hash);
-        // Simulate first: a send that fails gas estimation may still use up a nonce in
-        // the provider's nonce cache, and the next transaction would wait forever.
-        call.call().await.map_err(contract_error("createTask"))?;
-        let pending = call.send().await;
-        let receipt = self.mined("createTask", pending).await?;
+        let receipt = self.mined("createTask", &call).await?;
         let id = receipt
             .inner
             .logs()
@@ -281,18 +271,14 @@ impl<P: Provider + Clone> FederatedTraining<P> {
     /// Registers the sender as a client of `task`.
     pub async fn register(&self, task: U256) -> Result<Tx<()>> {
         let call = self.instance.register(task);
-        call.call().await.map_err(contract_error("register"))?;
-        let pending = call.send().await;
-        let r = self.mined("register", pending).await?;
+        let r = self.mined("register", &call).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
     /// The coordinator registers `clients` in one transaction.
     pub async fn add_clients(&self, task: U256, clients: &[Address]) -> Result<Tx<()>> {
         let call = self.instance.addClients(task, clients.to_vec());
-        call.call().await.map_err(contract_error("addClients"))?;
-        let pending = call.send().await;
-        let r = self.mined("addClients", pending).await?;
+        let r = self.mined("addClients", &call).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
@@ -306,9 +292,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             s.tree.root(),
             s.total_cumulative,
         );
-        call.call().await.map_err(contract_error("settleRound"))?;
-        let pending = call.send().await;
-        let r = self.mined("settleRound", pending).await?;
+        let r = self.mined("settleRound", &call).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
@@ -322,9 +306,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             leaf.score,
             proof.to_vec(),
         );
-        call.call().await.map_err(contract_error("claim"))?;
-        let pending = call.send().await;
-        let r = self.mined("claim", pending).await?;
+        let r = self.mined("claim", &call).await?;
         let amount = r
             .inner
             .logs()
@@ -353,9 +335,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
     /// Closes a task; the unallocated pool goes back to the creator.
     pub async fn close_task(&self, task: U256) -> Result<Tx<()>> {
         let call = self.instance.closeTask(task);
-        call.call().await.map_err(contract_error("closeTask"))?;
-        let pending = call.send().await;
-        let r = self.mined("closeTask", pending).await?;
+        let r = self.mined("closeTask", &call).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 

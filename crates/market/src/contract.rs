@@ -366,10 +366,8 @@ impl<P: Provider + Clone> DataMarket<P> {
         format!("{}/{}", self.chain_id, self.address())
     }
 
-    /// Sends `builder` and waits for its receipt. The call is simulated first: a revert is
-    /// reported with its named error before a transaction is signed, because alloy's
-    /// caching nonce filler hands out a nonce even when the gas estimate then fails, and
-    /// the next transaction of this client would wait behind the gap forever.
+    /// Sends `builder` (simulated first, see [`alara_contracts::tx::send_mined`]) and
+    /// waits for its receipt.
     async fn mined<Q, D>(
         &self,
         call: &'static str,
@@ -379,18 +377,12 @@ impl<P: Provider + Clone> DataMarket<P> {
         Q: Provider,
         D: alloy::contract::CallDecoder,
     {
-        builder.call_raw().await.map_err(contract_error(call))?;
-        let receipt = builder
-            .send()
-            .await
-            .map_err(contract_error(call))?
-            .get_receipt()
-            .await
-            .map_err(|source| Error::Pending { call, source })?;
-        if !receipt.status() {
-            return Err(Error::TxFailed { call, tx: receipt.transaction_hash });
-        }
-        Ok(receipt)
+        use alara_contracts::tx::SendError;
+        alara_contracts::tx::send_mined(builder).await.map_err(|e| match e {
+            SendError::Call(source) => contract_error(call)(source),
+            SendError::Pending(source) => Error::Pending { call, source },
+            SendError::Failed(tx) => Error::TxFailed { call, tx },
+        })
     }
 
     fn event<E: SolEvent>(&self, receipt: &TransactionReceipt, call: &'static str) -> Result<E> {
