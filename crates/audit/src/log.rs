@@ -278,24 +278,24 @@ impl<'a> NodeFile<'a> {
         let (Some(&first), Some(&last)) = (offs.first(), offs.last()) else {
             return Ok(Vec::new());
         };
+        let out_of_order =
+            || corrupt(format!("offsets of entries {start}..{} are out of order", start + count));
         let mut len = [0u8; 4];
         read_exact_at(&self.readers.entries, &mut len, last, self.path)?;
-        let end = last + 4 + u64::from(u32::from_le_bytes(len));
-        if last < first || end - first > (count << 21) + (1 << 24) {
-            return Err(corrupt(format!(
-                "offsets of entries {start}..{} are out of order",
-                start + count
-            )));
-        }
-        let mut span = vec![0u8; (end - first) as usize];
+        let end =
+            last.checked_add(4 + u64::from(u32::from_le_bytes(len))).ok_or_else(out_of_order)?;
+        // Entries are at most 1 MiB, so a sane span is bounded; a corrupt offset is not.
+        let span_len = end.checked_sub(first).filter(|l| *l <= (count << 21) + (1 << 24));
+        let span_len = span_len.ok_or_else(out_of_order)?;
+        let mut span = vec![0u8; span_len as usize];
         read_exact_at(&self.readers.entries, &mut span, first, self.path)?;
         offs.iter()
             .map(|&o| {
-                let at = (o - first) as usize;
+                let at = o.checked_sub(first).ok_or_else(out_of_order)? as usize;
                 let n = span
-                    .get(at..at + 4)
+                    .get(at..at.saturating_add(4))
                     .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-                match n.and_then(|n| span.get(at + 4..at + 4 + n)) {
+                match n.and_then(|n| span.get(at + 4..(at + 4).saturating_add(n))) {
                     Some(data) => Ok(leaf_hash(data)),
                     None => Err(corrupt(format!("entry at offset {o} runs past its group"))),
                 }
@@ -875,25 +875,32 @@ impl Log {
         let mut frontier = Frontier::new();
         let mut pos = 0u64;
         let mut stored = [0u8; 32];
-        for i in 0..size {
-            let data = self.entry(i)?;
-            let mut mismatch = None;
-            frontier.push(leaf_hash(&data), |level, h| {
-                if level < NODE_FLOOR {
-                    return;
-                }
-                if mismatch.is_none() {
-                    let ok = self.shared.readers.nodes.read_exact_at(&mut stored, pos * 32).is_ok();
-                    if !ok || stored != h.0 {
-                        mismatch = Some(pos);
+        // Leaf hashes in chunks: a pass over the whole log in bounded memory.
+        let chunks = (0..size).step_by(1 << 16).map(|start| (start, (size - start).min(1 << 16)));
+        let leaves = chunks.map(|(start, n)| self.leaves(start, n).map(|l| (start, l)));
+        for chunk in leaves {
+            let (start, hashes) = chunk?;
+            for (k, leaf) in hashes.into_iter().enumerate() {
+                let i = start + k as u64;
+                let mut mismatch = None;
+                frontier.push(leaf, |level, h| {
+                    if level < NODE_FLOOR {
+                        return;
                     }
+                    if mismatch.is_none() {
+                        let ok =
+                            self.shared.readers.nodes.read_exact_at(&mut stored, pos * 32).is_ok();
+                        if !ok || stored != h.0 {
+                            mismatch = Some(pos);
+                        }
+                    }
+                    pos += 1;
+                });
+                if let Some(p) = mismatch {
+                    return Err(corrupt(format!(
+                        "node {p} (while adding entry {i}) differs from the recomputed hash"
+                    )));
                 }
-                pos += 1;
-            });
-            if let Some(p) = mismatch {
-                return Err(corrupt(format!(
-                    "node {p} (while adding entry {i}) differs from the recomputed hash"
-                )));
             }
         }
         if let Some(cp) = self.latest_checkpoint() {
@@ -1482,6 +1489,39 @@ mod tests {
                 log.prove_consistency(size, n).unwrap().verify(&root, &mem.root(n).unwrap()).unwrap();
             }
             log.verify_integrity().unwrap();
+        }
+    }
+
+    /// A damaged offsets file is reported as an error wherever it is read, never a panic.
+    #[test]
+    fn corrupt_offsets_give_errors_not_panics() {
+        for damage in 0..2 {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let log = Log::open(LogConfig::new(dir.path(), signer())).unwrap();
+                for i in 0..40u32 {
+                    log.append(format!("entry {i}").as_bytes()).unwrap();
+                }
+            }
+            let path = dir.path().join(OFFSETS);
+            let mut bytes = std::fs::read(&path).unwrap();
+            if damage == 0 {
+                bytes.iter_mut().for_each(|b| *b = 0xff); // offsets past any file
+            } else {
+                let mut offs: Vec<[u8; 8]> =
+                    bytes.chunks_exact(8).map(|c| c.try_into().unwrap()).collect();
+                offs.reverse(); // valid offsets, out of order
+                bytes = offs.concat();
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            match Log::open(LogConfig::new(dir.path(), signer())) {
+                Err(e) => assert!(!e.to_string().is_empty()),
+                Ok(log) => {
+                    assert!(log.verify_integrity().is_err(), "damage {damage} went unnoticed");
+                    assert!(log.leaves(32, 8).is_err());
+                    let _ = log.prove_inclusion(33, 40);
+                }
+            }
         }
     }
 
