@@ -223,6 +223,21 @@ struct Shared {
     derived_sync: Mutex<()>,
 }
 
+impl Shared {
+    /// Marks the log stopped (closed or failed, `msg` says which) and wakes everyone who
+    /// waits for durability or for room.
+    fn stop(&self, msg: String) {
+        let size = {
+            let mut d = self.durable.lock();
+            d.failed = Some(msg);
+            d.size
+        };
+        self.durable_tx.send_replace((size, true));
+        self.durable_cv.notify_all();
+        self.space.notify_all();
+    }
+}
+
 /// The audit log. Cheap to share behind an `Arc`; appends from many threads are grouped.
 pub struct Log {
     shared: Arc<Shared>,
@@ -1015,14 +1030,7 @@ fn group_syncer(shared: Arc<Shared>) {
         if let Err(e) = shared.readers.entries.sync_data() {
             let e = Error::Io { path: shared.dir.join(ENTRIES), source: e };
             tracing::error!(error = %e, "audit log: fdatasync failed; the log stops");
-            let size = {
-                let mut d = shared.durable.lock();
-                d.failed = Some(e.to_string());
-                d.size
-            };
-            shared.durable_tx.send_replace((size, true));
-            shared.durable_cv.notify_all();
-            shared.space.notify_all();
+            shared.stop(e.to_string());
             let mut u = shared.unsynced.lock();
             u.closed = true;
             u.groups.clear();
@@ -1197,14 +1205,7 @@ impl Committer {
                 e.to_string()
             }
         };
-        let size = {
-            let mut d = self.shared.durable.lock();
-            d.failed = Some(msg);
-            d.size
-        };
-        self.shared.durable_tx.send_replace((size, true));
-        self.shared.durable_cv.notify_all();
-        self.shared.space.notify_all();
+        self.shared.stop(msg);
     }
 
     fn run_inner(&mut self) -> Result<()> {
