@@ -21,6 +21,11 @@ pub struct AddressBook {
     pub genesis_hash: B256,
     /// Contract name → address.
     pub contracts: BTreeMap<String, Address>,
+    /// Contract name → the block at or before which it was deployed: event scans start here,
+    /// never at block 0 (public RPCs cap the range of `eth_getLogs`). Books written before
+    /// this field existed have none; [`crate::deploy::deployment_block`] then finds it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deployed_at: BTreeMap<String, u64>,
 }
 
 impl AddressBook {
@@ -59,5 +64,15 @@ impl AddressBook {
     /// Address of `name`, if deployed.
     pub fn get(&self, name: &str) -> Option<Address> {
         self.contracts.get(name).copied()
+    }
+
+    /// The recorded deployment block of `name`, if the book has one.
+    pub fn deployed_block(&self, name: &str) -> Option<u64> {
+        self.deployed_at.get(name).copied()
+    }
+
+    /// The name under which `addr` is recorded, if it is.
+    pub fn name_of(&self, addr: Address) -> Option<&str> {
+        self.contracts.iter().find(|(_, a)| **a == addr).map(|(n, _)| n.as_str())
     }
 }

@@ -73,11 +73,57 @@ where
     if let Some(addr) = deployed(provider, &book, name).await? {
         return Ok(addr);
     }
+    // The head before deploying is at or before the deployment block: scans from it miss
+    // nothing, and it costs no lookup of the deployment receipt.
+    let before = provider.get_block_number().await.map_err(crate::Error::from)?;
     let addr = deploy().await?;
     tracing::info!(%addr, "deployed {name}");
     book.contracts.insert(name.into(), addr);
+    book.deployed_at.insert(name.into(), before);
     book.save(data_dir)?;
     Ok(addr)
+}
+
+/// The block to start event scans of contract `name` at `address`: the one recorded in the
+/// address book of `data_dir` when it names this address, else the first block with code
+/// at `address`, found by binary search over `eth_getCode` (about 25 requests to a node
+/// that serves past state; a node that does not makes this an error, never a scan from 0).
+pub async fn deployment_block<P: Provider>(
+    provider: &P,
+    data_dir: &Path,
+    name: &str,
+    address: Address,
+) -> Result<u64> {
+    let book = book_for(provider, data_dir).await?;
+    if book.get(name) == Some(address) {
+        if let Some(block) = book.deployed_block(name) {
+            return Ok(block);
+        }
+    }
+    first_block_with_code(provider, address).await
+}
+
+/// The first block whose state has code at `address`; the head when there is no code there
+/// now (nothing to scan). Fails when the node cannot answer for past blocks.
+pub async fn first_block_with_code<P: Provider>(provider: &P, address: Address) -> Result<u64> {
+    let head = provider.get_block_number().await?;
+    let has_code = |n: u64| async move {
+        provider.get_code_at(address).number(n).await.map(|c| !c.is_empty())
+    };
+    if !has_code(head).await? {
+        return Ok(head);
+    }
+    // Invariant: code at `hi`; none at `lo - 1` (or lo == 0).
+    let (mut lo, mut hi) = (0u64, head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if has_code(mid).await? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
 }
 
 /// The address of `name` from the book, if code is still there.

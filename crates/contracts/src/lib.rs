@@ -8,47 +8,21 @@
 //! committed bytecode no longer matches the sources.
 //!
 //! This crate owns no chain access of its own: every call goes through an alloy
-//! [`Provider`](alloy::providers::Provider) supplied by the caller.
+//! [`Provider`](alloy::providers::Provider) supplied by the caller. It is also the one
+//! contract-client toolkit of the workspace: [`call`] (simulate-then-send, reverts decoded by
+//! name, the event of a transaction) and [`logs`] (event scans from the deployment block in
+//! pages, as public RPCs require).
 
 pub mod address_book;
 pub mod bindings;
+pub mod call;
 pub mod deploy;
+mod error;
+pub mod logs;
 pub mod tx;
 
 pub use address_book::AddressBook;
 pub use bindings::*;
 pub use deploy::{deploy_core, CoreContracts};
+pub use error::{Error, Result};
 pub use tx::Tx;
-
-/// Errors of this crate.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A contract call or deployment failed.
-    #[error("contract call failed: {0}")]
-    Contract(#[from] alloy::contract::Error),
-    /// A JSON-RPC call failed.
-    #[error("RPC call failed: {0}")]
-    Rpc(#[from] alloy::transports::TransportError),
-    /// A transaction was sent but its receipt could not be obtained.
-    #[error("waiting for the receipt failed: {0}")]
-    PendingTx(#[from] alloy::providers::PendingTransactionError),
-    /// Reading or writing the address book failed.
-    #[error("address book {path}: {source}")]
-    AddressBook {
-        /// The file.
-        path: std::path::PathBuf,
-        /// What went wrong.
-        source: std::io::Error,
-    },
-    /// The address book file is not valid JSON of the expected shape.
-    #[error("address book {path} is corrupt ({source}); delete it to redeploy")]
-    AddressBookCorrupt {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Parse error.
-        source: serde_json::Error,
-    },
-}
-
-/// Result alias of this crate.
-pub type Result<T> = std::result::Result<T, Error>;

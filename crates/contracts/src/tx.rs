@@ -1,6 +1,5 @@
 //! What a mined contract call returns to the typed clients built on these bindings.
 
-use alloy::primitives::B256;
 use alloy::rpc::types::TransactionReceipt;
 use serde::Serialize;
 
@@ -10,7 +9,7 @@ pub struct Tx<T> {
     /// What the call produced (an id, an amount, or nothing).
     pub value: T,
     /// Transaction hash.
-    pub hash: B256,
+    pub hash: alloy::primitives::B256,
     /// Gas used by the whole transaction.
     pub gas_used: u64,
     /// Block it was mined in.
@@ -29,35 +28,25 @@ impl<T> Tx<T> {
     }
 }
 
-/// How sending a contract call through [`send_mined`] failed.
-#[derive(Debug)]
+/// How sending a contract call through [`send_mined`] failed. New code uses
+/// [`crate::call::send`], which also decodes reverts by name; this stays until every client
+/// has moved over.
+#[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The call reverts (found by simulation, before anything was signed) or could not be
     /// sent; revert data, when there is some, is in the error.
+    #[error("{0}")]
     Call(alloy::contract::Error),
     /// Sent, but waiting for its receipt failed.
+    #[error("waiting for the receipt: {0}")]
     Pending(alloy::providers::PendingTransactionError),
     /// Mined, with status 0.
-    Failed(B256),
+    #[error("transaction {0} was mined but failed (status 0)")]
+    Failed(alloy::primitives::B256),
 }
 
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Call(e) => write!(f, "{e}"),
-            SendError::Pending(e) => write!(f, "waiting for the receipt: {e}"),
-            SendError::Failed(tx) => write!(f, "transaction {tx} was mined but failed (status 0)"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-
-/// Simulates `call` with `eth_call`, then sends it and waits for its receipt.
-///
-/// Simulating first is not a nicety: alloy's caching nonce filler hands out a nonce before
-/// gas estimation, so a send that fails estimation leaves a nonce gap and every later
-/// transaction of the client waits behind it forever. A refused call costs nothing here.
+/// Simulates `call` with `eth_call`, then sends it and waits for its receipt (see
+/// [`crate::call::send`] for why the simulation comes first).
 pub async fn send_mined<P, D>(
     call: &alloy::contract::CallBuilder<P, D, alloy::network::Ethereum>,
 ) -> Result<TransactionReceipt, SendError>
