@@ -46,6 +46,8 @@ pub const SUGGESTED_PRIORITY_FEE: u128 = 1_000_000_000;
 pub const MAX_NONCE_GAP: u64 = 1024;
 /// Most messages the miner takes into one batch (one commit).
 const MAX_BATCH: usize = 4096;
+/// Most logs one `eth_getLogs` returns unless [`NodeConfig::max_logs_results`] says otherwise.
+pub const MAX_LOGS: usize = 10_000;
 
 /// When blocks are mined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +73,11 @@ pub struct NodeConfig {
     pub dev_accounts: bool,
     /// Rules in force.
     pub hardfork: Hardfork,
+    /// Widest block range (`toBlock - fromBlock + 1`) one log query may span; wider ones
+    /// are refused with `-32005` as public providers do. `None`: no limit.
+    pub max_logs_range: Option<u64>,
+    /// Most logs one log query returns; more is refused with `-32005`.
+    pub max_logs_results: usize,
 }
 
 impl NodeConfig {
@@ -83,6 +90,8 @@ impl NodeConfig {
             gas_limit: DEFAULT_GAS_LIMIT,
             dev_accounts: true,
             hardfork: Hardfork::default(),
+            max_logs_range: None,
+            max_logs_results: MAX_LOGS,
         }
     }
 

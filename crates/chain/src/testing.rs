@@ -87,12 +87,26 @@ impl TestChain {
 
     /// Starts Alara's embedded node in memory on a free loopback port.
     pub async fn embedded() -> Result<Self, StartError> {
-        let node = crate::Node::open(crate::NodeConfig::ephemeral())?;
+        Self::embedded_with(crate::NodeConfig::ephemeral()).await
+    }
+
+    /// Starts the embedded node with `eth_getLogs` limited to `range` blocks per query, as
+    /// public providers limit it: a wider query is refused with `-32005`.
+    pub async fn embedded_capped(range: u64) -> Result<Self, StartError> {
+        let config =
+            crate::NodeConfig { max_logs_range: Some(range), ..crate::NodeConfig::ephemeral() };
+        Self::embedded_with(config).await
+    }
+
+    /// Starts the embedded node with `config` (in memory unless it names a database).
+    pub async fn embedded_with(config: crate::NodeConfig) -> Result<Self, StartError> {
+        let chain_id = config.chain_id;
+        let node = crate::Node::open(config)?;
         let handle = crate::server::serve(node, "127.0.0.1:0".parse()?).await?;
         Ok(Self {
             backend: Backend::Embedded,
             url: format!("http://{}", handle.local_addr()),
-            chain_id: crate::DEFAULT_CHAIN_ID,
+            chain_id,
             _guard: Guard::Embedded { _server: handle },
         })
     }
@@ -121,6 +135,15 @@ impl TestChain {
     /// The chain id (31337 on both backends).
     pub fn chain_id(&self) -> u64 {
         self.chain_id
+    }
+
+    /// Mines `n` empty blocks at once (`anvil_mine`, which both backends answer); returns
+    /// the new head.
+    pub async fn mine_blocks(&self, n: u64) -> Result<u64, StartError> {
+        let provider = self.provider(0);
+        let _: serde_json::Value =
+            provider.raw_request("anvil_mine".into(), (alloy::primitives::U256::from(n),)).await?;
+        Ok(provider.get_block_number().await?)
     }
 
     /// A provider that signs locally with dev account `account` and fills nonce, gas and fees.

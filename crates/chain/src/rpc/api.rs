@@ -24,8 +24,6 @@ use crate::state::{Rewind, SnapshotDb};
 use crate::storage::{meta, StorageReader, StoredReceipt, StoredTx};
 use crate::{Error, Result};
 
-/// Most logs one `eth_getLogs` returns.
-pub const MAX_LOGS: usize = 10_000;
 /// Filters not polled for this long are dropped, as in geth.
 const FILTER_TTL: Duration = Duration::from_secs(300);
 
@@ -786,6 +784,21 @@ impl EthApi {
         if from > to {
             return Ok(Vec::new());
         }
+        let config = self.node.config();
+        if let Some(max) = config.max_logs_range {
+            let span = to - from + 1;
+            if span > max {
+                let last = from.saturating_add(max.saturating_sub(1)).min(to);
+                return Err(RpcError::new(
+                    -32005,
+                    format!(
+                        "query exceeds max block range {max}: [{from:#x}, {to:#x}] spans {span} blocks. \
+                         Try with this block range [{from:#x}, {last:#x}]."
+                    ),
+                ));
+            }
+        }
+        let max_results = config.max_logs_results;
         let mut out = Vec::new();
         for header in reader.headers(from, to)? {
             if !filter.matches_bloom(header.logs_bloom) {
@@ -798,10 +811,10 @@ impl EthApi {
                 };
                 for log in Self::rpc_logs(&header, block_hash, hash, tx.index, &r) {
                     if filter.matches(&log.inner) {
-                        if out.len() == MAX_LOGS {
+                        if out.len() == max_results {
                             return Err(RpcError::new(
                                 -32005,
-                                format!("query returned more than {MAX_LOGS} results. Try with this block range [{from:#x}, {:#x}].", header.number.saturating_sub(1).max(from)),
+                                format!("query returned more than {max_results} results. Try with this block range [{from:#x}, {:#x}].", header.number.saturating_sub(1).max(from)),
                             ));
                         }
                         out.push(log);
@@ -855,7 +868,16 @@ impl EthApi {
                 if next > head {
                     return to_value(Vec::<Log>::new());
                 }
-                to_value(self.logs(&reader, &filter, Some(next))?)
+                match self.logs(&reader, &filter, Some(next)) {
+                    Ok(logs) => to_value(logs),
+                    Err(e) => {
+                        // Refused (too wide, too many): the next poll asks for the same blocks.
+                        if let Some(f) = self.filters.lock().0.get_mut(&id) {
+                            f.next_block = f.next_block.min(next);
+                        }
+                        Err(e)
+                    }
+                }
             }
         }
     }

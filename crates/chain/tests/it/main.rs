@@ -4,6 +4,7 @@
 //! node and anvil — so a difference between them fails here first.
 
 mod bad_input;
+mod logs_cap;
 mod node_rpc;
 mod persistence;
 mod support;

@@ -32,6 +32,13 @@ pub struct Args {
     /// Start the node only; do not deploy the platform's contracts.
     #[arg(long)]
     pub no_deploy: bool,
+    /// Refuse `eth_getLogs` over more than N blocks (error -32005), as public providers do;
+    /// useful to check that a client pages its log scans. Default: no limit.
+    #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_logs_range: Option<u64>,
+    /// Refuse `eth_getLogs` that would return more than N logs (error -32005).
+    #[arg(long, value_name = "LOGS", default_value_t = alara_chain::MAX_LOGS)]
+    pub max_logs_results: usize,
 }
 
 /// The platform's contracts on this chain, as recorded in the address book.
@@ -79,6 +86,9 @@ pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
     };
     config.chain_id = args.chain_id;
     config.hardfork = args.hardfork;
+    config.max_logs_range = args.max_logs_range;
+    eyre::ensure!(args.max_logs_results >= 1, "--max-logs-results must be at least 1");
+    config.max_logs_results = args.max_logs_results;
     if let Some(secs) = args.block_time {
         eyre::ensure!(
             secs > 0.0 && secs.is_finite(),

@@ -116,3 +116,40 @@ async fn kill_9_loses_no_acknowledged_transaction() {
         assert!(provider.get_transaction_receipt(*hash).await.unwrap().is_some(), "lost {hash}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_passes_the_log_query_caps_to_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = AlaraNode::start(
+        dir.path(),
+        &["up", "--ephemeral", "--no-deploy", "--max-logs-range", "10", "--max-logs-results", "5"],
+    );
+    let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    let _: serde_json::Value =
+        provider.raw_request("anvil_mine".into(), (U256::from(20),)).await.unwrap();
+    let all = alloy::rpc::types::Filter::new().from_block(0);
+    let err = provider.get_logs(&all).await.unwrap_err().to_string();
+    assert!(err.contains("-32005") && err.contains("max block range 10"), "{err}");
+    let page = alloy::rpc::types::Filter::new().from_block(11).to_block(20);
+    assert!(provider.get_logs(&page).await.unwrap().is_empty());
+
+    // Six Transfer logs (the mint and five transfers) within one page: over the result cap.
+    let me = alara_chain::dev::dev_addresses()[0];
+    let wallet =
+        alara_chain::client::provider_for(&node.url, alara_chain::dev::dev_signer(0)).unwrap();
+    let token = alara_contracts::AlaraToken::deploy(&wallet, me, U256::from(100)).await.unwrap();
+    for _ in 0..5 {
+        token
+            .transfer(Address::repeat_byte(7), U256::from(1))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    let head = provider.get_block_number().await.unwrap();
+    let recent = alloy::rpc::types::Filter::new().from_block(head - 9).to_block(head);
+    let err = provider.get_logs(&recent).await.unwrap_err().to_string();
+    assert!(err.contains("more than 5 results"), "{err}");
+}
