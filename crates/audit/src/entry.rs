@@ -9,9 +9,7 @@
 //!
 //! ```text
 //! format   u8   = 1
-//! kind     u16  (1 inference, 2 model_registered, 3 data_access, 4 training_round,
-//!                5 oracle_report, 6 payout, 7 erasure, 8 data_listing, 9 data_sale,
-//!                10 compute_job; later kinds take new numbers)
+//! kind     u16  the kind's number (see [`Kind`]; later kinds take new numbers)
 //! version  u8   schema version of the kind (1 for all kinds here)
 //! time_ms  u64  Unix time in milliseconds
 //! fields   kind-specific, in declaration order
@@ -20,7 +18,13 @@
 //! Integers are big-endian; a string is `u16 length ‖ UTF-8`; a hash is 32 bytes; an
 //! optional value is `0x00` or `0x01 ‖ value`; `u128`/`i128` are 16 bytes. Decoding
 //! rejects trailing bytes, so every entry has exactly one encoding. Unknown kinds decode to
-//! [`EntryBody::Unknown`] and still verify.
+//! [`EntryBody::Unknown`], keep their fields as bytes, encode back to the same bytes and
+//! still verify.
+//!
+//! Each kind is declared once, in the `kinds!` list below: its number, its name, its body
+//! struct and the order of that struct's fields in the encoding. The number and name
+//! lookups, [`KIND_NAMES`], and the encoder and decoder of every body are generated from
+//! it.
 
 use serde::{Deserialize, Serialize};
 
@@ -262,43 +266,135 @@ pub enum EntryBody {
         kind: u16,
         /// Schema version.
         version: u8,
-        /// Hex of the encoded fields.
-        fields: String,
+        /// The encoded fields, as they came (hex in JSON).
+        #[serde(with = "hex_bytes")]
+        fields: Vec<u8>,
     },
 }
 
-impl EntryBody {
-    /// Kind number in the encoding.
-    pub fn kind(&self) -> u16 {
-        match self {
-            EntryBody::Inference(_) => 1,
-            EntryBody::ModelRegistered(_) => 2,
-            EntryBody::DataAccess(_) => 3,
-            EntryBody::TrainingRound(_) => 4,
-            EntryBody::OracleReport(_) => 5,
-            EntryBody::Payout(_) => 6,
-            EntryBody::Erasure(_) => 7,
-            EntryBody::DataListing(_) => 8,
-            EntryBody::DataSale(_) => 9,
-            EntryBody::ComputeJob(_) => 10,
-            EntryBody::Unknown { kind, .. } => *kind,
-        }
-    }
+/// The codec of one known kind's body: its fields, in encoding order.
+trait Body: Sized {
+    fn encode_fields(&self, out: &mut Vec<u8>);
+    fn decode_fields(r: &mut Reader<'_>) -> Result<Self>;
+}
 
+/// Declares every known kind once: its number, its name (as in JSON and queries), the
+/// `EntryBody` variant and body struct of the same name, and the struct's fields in
+/// encoding order. Everything that depends on the list of kinds is generated from it.
+macro_rules! kinds {
+    ($($number:literal $name:literal $variant:ident { $($field:ident),* $(,)? })*) => {
+        /// The known kinds and their numbers in the encoding (later kinds take new numbers).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u16)]
+        pub enum Kind {
+            $(
+                #[doc = concat!("`", $name, "`: [`", stringify!($variant), "`].")]
+                $variant = $number,
+            )*
+        }
+
+        impl Kind {
+            /// Every known kind, in number order.
+            pub const ALL: [Kind; [$($number),*].len()] = [$(Kind::$variant),*];
+
+            /// The kind with this number, if this version knows it.
+            pub fn from_number(number: u16) -> Option<Kind> {
+                match number {
+                    $($number => Some(Kind::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Number in the encoding.
+            pub fn number(self) -> u16 {
+                self as u16
+            }
+
+            /// Name as used in JSON and queries.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => $name,)*
+                }
+            }
+        }
+
+        /// Names of the known kinds, for CLI help and validation.
+        pub const KIND_NAMES: [&str; Kind::ALL.len()] = [$($name),*];
+
+        $(
+            impl Body for $variant {
+                fn encode_fields(&self, out: &mut Vec<u8>) {
+                    $(Field::put(&self.$field, out);)*
+                }
+                fn decode_fields(r: &mut Reader<'_>) -> Result<Self> {
+                    Ok(Self { $($field: Field::get(r)?,)* })
+                }
+            }
+        )*
+
+        impl EntryBody {
+            /// The known kind of this body; `None` for [`EntryBody::Unknown`].
+            pub fn known_kind(&self) -> Option<Kind> {
+                match self {
+                    $(EntryBody::$variant(_) => Some(Kind::$variant),)*
+                    EntryBody::Unknown { .. } => None,
+                }
+            }
+
+            /// Kind number in the encoding.
+            pub fn kind(&self) -> u16 {
+                match self {
+                    $(EntryBody::$variant(_) => Kind::$variant.number(),)*
+                    EntryBody::Unknown { kind, .. } => *kind,
+                }
+            }
+
+            fn encode_fields(&self, out: &mut Vec<u8>) {
+                match self {
+                    $(EntryBody::$variant(b) => b.encode_fields(out),)*
+                    EntryBody::Unknown { fields, .. } => out.extend_from_slice(fields),
+                }
+            }
+
+            fn decode_fields(kind: Kind, r: &mut Reader<'_>) -> Result<Self> {
+                Ok(match kind {
+                    $(Kind::$variant => EntryBody::$variant($variant::decode_fields(r)?),)*
+                })
+            }
+        }
+    };
+}
+
+kinds! {
+    1 "inference" Inference {
+        system, model, started_ms, ended_ms, input, output, verified_by, purpose
+    }
+    2 "model_registered" ModelRegistered { model, uri, owner, license }
+    3 "data_access" DataAccess { dataset, accessor, mode, purpose, subject }
+    4 "training_round" TrainingRound {
+        task, round, model_hash, updates_root, participants, aggregator
+    }
+    5 "oracle_report" OracleReport { feed, round, value, decimals, report_hash, reporters }
+    6 "payout" Payout { context, recipient, token, amount, tx }
+    7 "erasure" Erasure { basis, request, commitments_erased }
+    8 "data_listing" DataListing { listing, dataset, plaintext, terms, seller, token, price, tx }
+    9 "data_sale" DataSale { sale, dataset, event, buyer, seller, token, amount, tx }
+    10 "compute_job" ComputeJob {
+        job, dataset, algorithm, event, buyer, owner, result, model, receipt, signature, tx
+    }
+}
+
+impl EntryBody {
     /// Kind name as used in JSON and queries.
     pub fn kind_name(&self) -> &'static str {
+        self.known_kind().map_or("unknown", Kind::name)
+    }
+
+    /// Schema version of the body (1 for every known kind).
+    pub fn version(&self) -> u8 {
         match self {
-            EntryBody::Inference(_) => "inference",
-            EntryBody::ModelRegistered(_) => "model_registered",
-            EntryBody::DataAccess(_) => "data_access",
-            EntryBody::TrainingRound(_) => "training_round",
-            EntryBody::OracleReport(_) => "oracle_report",
-            EntryBody::Payout(_) => "payout",
-            EntryBody::Erasure(_) => "erasure",
-            EntryBody::DataListing(_) => "data_listing",
-            EntryBody::DataSale(_) => "data_sale",
-            EntryBody::ComputeJob(_) => "compute_job",
-            EntryBody::Unknown { .. } => "unknown",
+            EntryBody::Unknown { version, .. } => *version,
+            _ => 1,
         }
     }
 
@@ -337,20 +433,6 @@ impl EntryBody {
     }
 }
 
-/// Names of the known kinds, for CLI help and validation.
-pub const KIND_NAMES: [&str; 10] = [
-    "inference",
-    "model_registered",
-    "data_access",
-    "training_round",
-    "oracle_report",
-    "payout",
-    "erasure",
-    "data_listing",
-    "data_sale",
-    "compute_job",
-];
-
 /// An audit entry: when, and what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -377,105 +459,13 @@ impl Entry {
 
     /// Canonical bytes (see the module docs).
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer(Vec::with_capacity(256));
-        w.u8(FORMAT);
-        w.u16(self.body.kind());
-        let version = match &self.body {
-            EntryBody::Unknown { version, .. } => *version,
-            _ => 1,
-        };
-        w.u8(version);
-        w.u64(self.time_ms);
-        match &self.body {
-            EntryBody::Inference(i) => {
-                w.str(&i.system);
-                w.model(&i.model);
-                w.u64(i.started_ms);
-                w.u64(i.ended_ms);
-                w.hash(&i.input);
-                w.hash(&i.output);
-                w.opt_hash(&i.verified_by);
-                w.str(&i.purpose);
-            }
-            EntryBody::ModelRegistered(m) => {
-                w.model(&m.model);
-                w.str(&m.uri);
-                w.str(&m.owner);
-                w.str(&m.license);
-            }
-            EntryBody::DataAccess(d) => {
-                w.str(&d.dataset);
-                w.str(&d.accessor);
-                w.str(&d.mode);
-                w.str(&d.purpose);
-                w.opt_hash(&d.subject);
-            }
-            EntryBody::TrainingRound(t) => {
-                w.str(&t.task);
-                w.u64(t.round);
-                w.hash(&t.model_hash);
-                w.hash(&t.updates_root);
-                w.u32(t.participants);
-                w.str(&t.aggregator);
-            }
-            EntryBody::OracleReport(o) => {
-                w.str(&o.feed);
-                w.u64(o.round);
-                w.0.extend_from_slice(&o.value.to_be_bytes());
-                w.u8(o.decimals);
-                w.hash(&o.report_hash);
-                w.u32(o.reporters);
-            }
-            EntryBody::Payout(p) => {
-                w.str(&p.context);
-                w.str(&p.recipient);
-                w.str(&p.token);
-                w.0.extend_from_slice(&p.amount.to_be_bytes());
-                w.opt_hash(&p.tx);
-            }
-            EntryBody::Erasure(e) => {
-                w.str(&e.basis);
-                w.hash(&e.request);
-                w.u64(e.commitments_erased);
-            }
-            EntryBody::DataListing(l) => {
-                w.str(&l.listing);
-                w.str(&l.dataset);
-                w.hash(&l.plaintext);
-                w.hash(&l.terms);
-                w.str(&l.seller);
-                w.str(&l.token);
-                w.0.extend_from_slice(&l.price.to_be_bytes());
-                w.opt_hash(&l.tx);
-            }
-            EntryBody::DataSale(d) => {
-                w.str(&d.sale);
-                w.str(&d.dataset);
-                w.str(&d.event);
-                w.str(&d.buyer);
-                w.str(&d.seller);
-                w.str(&d.token);
-                w.0.extend_from_slice(&d.amount.to_be_bytes());
-                w.opt_hash(&d.tx);
-            }
-            EntryBody::ComputeJob(j) => {
-                w.str(&j.job);
-                w.str(&j.dataset);
-                w.hash(&j.algorithm);
-                w.str(&j.event);
-                w.str(&j.buyer);
-                w.str(&j.owner);
-                w.opt_hash(&j.result);
-                w.opt_hash(&j.model);
-                w.opt_hash(&j.receipt);
-                w.str(&j.signature);
-                w.opt_hash(&j.tx);
-            }
-            EntryBody::Unknown { fields, .. } => {
-                w.0.extend_from_slice(&hex::decode(fields).unwrap_or_default());
-            }
-        }
-        w.0
+        let mut out = Vec::with_capacity(256);
+        FORMAT.put(&mut out);
+        self.body.kind().put(&mut out);
+        self.body.version().put(&mut out);
+        self.time_ms.put(&mut out);
+        self.body.encode_fields(&mut out);
+        out
     }
 
     /// Decodes canonical bytes; rejects anything that would not re-encode identically.
@@ -488,99 +478,14 @@ impl Entry {
         let kind = r.u16()?;
         let version = r.u8()?;
         let time_ms = r.u64()?;
-        if (1..=10).contains(&kind) && version != 1 {
-            return Err(r.err(format!("kind {kind} version {version}, only version 1 is known")));
-        }
-        let body = match kind {
-            1 => EntryBody::Inference(Inference {
-                system: r.str()?,
-                model: r.model()?,
-                started_ms: r.u64()?,
-                ended_ms: r.u64()?,
-                input: r.hash()?,
-                output: r.hash()?,
-                verified_by: r.opt_hash()?,
-                purpose: r.str()?,
-            }),
-            2 => EntryBody::ModelRegistered(ModelRegistered {
-                model: r.model()?,
-                uri: r.str()?,
-                owner: r.str()?,
-                license: r.str()?,
-            }),
-            3 => EntryBody::DataAccess(DataAccess {
-                dataset: r.str()?,
-                accessor: r.str()?,
-                mode: r.str()?,
-                purpose: r.str()?,
-                subject: r.opt_hash()?,
-            }),
-            4 => EntryBody::TrainingRound(TrainingRound {
-                task: r.str()?,
-                round: r.u64()?,
-                model_hash: r.hash()?,
-                updates_root: r.hash()?,
-                participants: r.u32()?,
-                aggregator: r.str()?,
-            }),
-            5 => EntryBody::OracleReport(OracleReport {
-                feed: r.str()?,
-                round: r.u64()?,
-                value: i128::from_be_bytes(r.array::<16>()?),
-                decimals: r.u8()?,
-                report_hash: r.hash()?,
-                reporters: r.u32()?,
-            }),
-            6 => EntryBody::Payout(Payout {
-                context: r.str()?,
-                recipient: r.str()?,
-                token: r.str()?,
-                amount: u128::from_be_bytes(r.array::<16>()?),
-                tx: r.opt_hash()?,
-            }),
-            7 => EntryBody::Erasure(Erasure {
-                basis: r.str()?,
-                request: r.hash()?,
-                commitments_erased: r.u64()?,
-            }),
-            8 => EntryBody::DataListing(DataListing {
-                listing: r.str()?,
-                dataset: r.str()?,
-                plaintext: r.hash()?,
-                terms: r.hash()?,
-                seller: r.str()?,
-                token: r.str()?,
-                price: u128::from_be_bytes(r.array::<16>()?),
-                tx: r.opt_hash()?,
-            }),
-            9 => EntryBody::DataSale(DataSale {
-                sale: r.str()?,
-                dataset: r.str()?,
-                event: r.str()?,
-                buyer: r.str()?,
-                seller: r.str()?,
-                token: r.str()?,
-                amount: u128::from_be_bytes(r.array::<16>()?),
-                tx: r.opt_hash()?,
-            }),
-            10 => EntryBody::ComputeJob(ComputeJob {
-                job: r.str()?,
-                dataset: r.str()?,
-                algorithm: r.hash()?,
-                event: r.str()?,
-                buyer: r.str()?,
-                owner: r.str()?,
-                result: r.opt_hash()?,
-                model: r.opt_hash()?,
-                receipt: r.opt_hash()?,
-                signature: r.str()?,
-                tx: r.opt_hash()?,
-            }),
-            _ => {
-                let rest = &bytes[r.pos..];
-                r.pos = bytes.len();
-                EntryBody::Unknown { kind, version, fields: hex::encode(rest) }
+        let body = match Kind::from_number(kind) {
+            Some(_) if version != 1 => {
+                return Err(
+                    r.err(format!("kind {kind} version {version}, only version 1 is known"))
+                );
             }
+            Some(known) => EntryBody::decode_fields(known, &mut r)?,
+            None => EntryBody::Unknown { kind, version, fields: r.rest().to_vec() },
         };
         if r.pos != bytes.len() {
             return Err(r.err(format!("{} trailing bytes", bytes.len() - r.pos)));
@@ -589,49 +494,86 @@ impl Entry {
     }
 }
 
-struct Writer(Vec<u8>);
+/// A value in the canonical encoding: how it is written and read back.
+trait Field: Sized {
+    fn put(&self, out: &mut Vec<u8>);
+    fn get(r: &mut Reader<'_>) -> Result<Self>;
+}
 
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    fn hash(&mut self, h: &Hash) {
-        self.0.extend_from_slice(&h.0);
-    }
-    fn opt_hash(&mut self, h: &Option<Hash>) {
-        match h {
-            None => self.u8(0),
-            Some(h) => {
-                self.u8(1);
-                self.hash(h);
+macro_rules! big_endian_fields {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            fn put(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_be_bytes());
+            }
+            fn get(r: &mut Reader<'_>) -> Result<Self> {
+                Ok(<$t>::from_be_bytes(r.array()?))
             }
         }
+    )*};
+}
+
+big_endian_fields!(u8, u16, u32, u64, u128, i128);
+
+impl Field for Hash {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
     }
-    /// Strings longer than 65535 bytes are cut at a character boundary: entries hold
-    /// identifiers, never documents.
-    fn str(&mut self, s: &str) {
-        let mut end = s.len().min(u16::MAX as usize);
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.u16(end as u16);
-        self.0.extend_from_slice(&s.as_bytes()[..end]);
-    }
-    fn model(&mut self, m: &ModelRef) {
-        self.str(&m.id);
-        self.hash(&m.version_hash);
+    fn get(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Hash(r.array()?))
     }
 }
 
+/// `0x00`, or `0x01 ‖ value`.
+impl<T: Field> Field for Option<T> {
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                v.put(out);
+            }
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self> {
+        match r.u8()? {
+            0 => Ok(None),
+            1 => Ok(Some(T::get(r)?)),
+            t => Err(r.err(format!("option tag {t}, expected 0 or 1"))),
+        }
+    }
+}
+
+/// `u16 length ‖ UTF-8`. Strings longer than 65535 bytes are cut at a character boundary:
+/// entries hold identifiers, never documents.
+impl Field for String {
+    fn put(&self, out: &mut Vec<u8>) {
+        let mut end = self.len().min(u16::MAX as usize);
+        while !self.is_char_boundary(end) {
+            end -= 1;
+        }
+        (end as u16).put(out);
+        out.extend_from_slice(&self.as_bytes()[..end]);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self> {
+        let n = r.u16()? as usize;
+        let bytes = r.take(n)?.to_vec();
+        String::from_utf8(bytes).map_err(|_| r.err("string is not UTF-8".into()))
+    }
+}
+
+/// `id ‖ version hash`.
+impl Field for ModelRef {
+    fn put(&self, out: &mut Vec<u8>) {
+        self.id.put(out);
+        self.version_hash.put(out);
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(ModelRef { id: <String as Field>::get(r)?, version_hash: <Hash as Field>::get(r)? })
+    }
+}
+
+/// Reads canonical entry bytes, with errors that say where.
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
@@ -652,40 +594,35 @@ impl Reader<'_> {
         self.pos = end;
         Ok(s)
     }
+    fn rest(&mut self) -> &[u8] {
+        let s = &self.b[self.pos..];
+        self.pos = self.b.len();
+        s
+    }
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
     fn u8(&mut self) -> Result<u8> {
-        Ok(self.array::<1>()?[0])
+        <u8 as Field>::get(self)
     }
     fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_be_bytes(self.array()?))
-    }
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_be_bytes(self.array()?))
+        <u16 as Field>::get(self)
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_be_bytes(self.array()?))
+        <u64 as Field>::get(self)
     }
-    fn hash(&mut self) -> Result<Hash> {
-        Ok(Hash(self.array()?))
+}
+
+/// Bytes as a hex string in JSON.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<T: AsRef<[u8]>, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
     }
-    fn opt_hash(&mut self) -> Result<Option<Hash>> {
-        match self.u8()? {
-            0 => Ok(None),
-            1 => Ok(Some(self.hash()?)),
-            t => Err(self.err(format!("option tag {t}, expected 0 or 1"))),
-        }
-    }
-    fn str(&mut self) -> Result<String> {
-        let n = self.u16()? as usize;
-        let bytes = self.take(n)?.to_vec();
-        String::from_utf8(bytes).map_err(|_| self.err("string is not UTF-8".into()))
-    }
-    fn model(&mut self) -> Result<ModelRef> {
-        Ok(ModelRef { id: self.str()?, version_hash: self.hash()? })
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -869,9 +806,8 @@ pub(crate) mod tests {
                         })
                     }
                 ),
-            (100u16..1000, any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40)).prop_map(
-                |(kind, version, f)| EntryBody::Unknown { kind, version, fields: hex::encode(f) }
-            ),
+            (100u16..1000, any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40))
+                .prop_map(|(kind, version, fields)| EntryBody::Unknown { kind, version, fields }),
         ];
         (any::<u64>(), body).prop_map(|(time_ms, body)| Entry { time_ms, body })
     }
