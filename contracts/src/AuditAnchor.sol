@@ -4,11 +4,24 @@ pragma solidity 0.8.30;
 /// @title AuditAnchor
 /// @notice Anchors checkpoints of Alara audit logs (RFC 6962/9162 Merkle trees). A log is
 /// identified by its anchoring account: `registerLog` binds the caller to the Ed25519 key
-/// that signs the log's checkpoints, and only that account can ever anchor the log. A new
+/// that signs the log's checkpoints, and only that account can ever anchor the log. A key
+/// names at most one log (`logOfKey`), and an account at most one log, for good. A new
 /// checkpoint is accepted only with a consistency proof from the last anchored one, so once
 /// anchored the log can neither fork nor rewrite its history. Anyone can check an inclusion
 /// proof against the latest anchor.
-/// @dev Gas is the point of the layout (the goal is a whole anchor transaction with a
+/// @dev There is deliberately no way to hand a log to another account or to unregister
+/// one. A log's state never returns to "unknown", so its account can never register again
+/// and start over with a first anchor (trust on first use) from a rewritten history; and
+/// the anchoring account is part of what the log's key signs (Alara's anchored checkpoints
+/// carry an `alara-anchor <chain> <contract> <account>` line), so moving a log would either
+/// break every receipt issued before the move or make verifiers follow a chain of moves.
+/// A log that must change accounts starts a new log (new key and origin) and anchors that.
+/// Registration does not prove possession of the Ed25519 key: whoever registers a key first
+/// holds it here. A squatter gains nothing a verifier accepts (the log's own signed
+/// checkpoints name its account, and verifiers pin the contract and the key), but it blocks
+/// the real log from this contract, which then anchors a new key or in a new deployment.
+///
+/// Gas is the point of the layout (the goal is a whole anchor transaction with a
 /// 30-hash consistency proof under 60k gas, calldata and EIP-7623's floor included):
 /// - The new root is not sent: the RFC 9162 consistency check computes both the old and the
 ///   new root from the proof, so the contract checks the old one and keeps the new one.
@@ -19,6 +32,11 @@ pragma solidity 0.8.30;
 ///   commitment binds it (truncating the root to fit the size beside it would leave only
 ///   96-bit collision resistance, letting the log's owner prepare two histories for one
 ///   anchor). The size and root themselves are in the `Anchored` event and in calldata.
+/// - `Anchored` is anonymous with the signer as its only topic: filters select one log's
+///   anchors by `topic0 = signer` (and the contract's address) for 375 gas less than a
+///   signature topic plus an indexed signer would cost. No other event of this contract
+///   is anonymous, and a signature topic is never a zero-padded address, so the filter
+///   matches nothing else.
 /// Hashing follows RFC 9162: node = SHA-256(0x01 || left || right), via the SHA-256
 /// precompile in assembly loops.
 contract AuditAnchor {
@@ -29,18 +47,20 @@ contract AuditAnchor {
     // Each log's state, keccak256(abi.encodePacked(uint64 size, bytes32 root)) of its latest
     // anchor (keccak256(uint64 0 ‖ bytes32 0) once registered, zero when unknown), lives in
     // the storage slot numbered by the signer's address: no slot hashing on the hot path,
-    // and no collision with the mapping below (its slots are keccak256 outputs).
+    // and no collision with the mappings below (their slots are keccak256 outputs; their
+    // base slots 0 and 1 belong to addresses nobody can sign for).
 
     /// @dev Ed25519 public key of each log's checkpoint signatures.
     mapping(address signer => bytes32) private _noteKey;
+    /// @notice The anchoring account of the log whose checkpoints `noteKey` signs (zero when
+    /// the key is not registered). A key is registered at most once, for good.
+    mapping(bytes32 noteKey => address signer) public logOfKey;
 
     /// @notice `signer` registered a log whose checkpoints are signed by `noteKey`.
     event LogRegistered(address indexed signer, bytes32 noteKey);
-    /// @notice The log of `from` now belongs to `to` (its state and key moved).
-    event LogTransferred(address indexed from, address indexed to);
-    /// @notice A checkpoint of the log of `signer` was anchored. (Nothing indexed: a topic
-    /// costs 375 gas on every anchor; filter by the event signature and read the data.)
-    event Anchored(address signer, uint64 treeSize, bytes32 rootHash);
+    /// @notice A checkpoint of the log of `signer` was anchored. Anonymous: its only topic
+    /// is `signer`, so a scan for one log's anchors filters on `topic0 = signer`.
+    event Anchored(address indexed signer, uint64 treeSize, bytes32 rootHash) anonymous;
 
     /// @notice The account already has a log.
     error LogExists(address signer);
@@ -57,8 +77,10 @@ contract AuditAnchor {
     error InconsistentCheckpoint(uint64 anchoredSize, uint64 treeSize);
     /// @notice Packed anchor calldata of the wrong shape, or a call to no function.
     error BadCalldata();
-    /// @notice The zero address cannot sign.
-    error ZeroSigner();
+    /// @notice `noteKey` already names the log of `signer` (a key names one log).
+    error KeyTaken(bytes32 noteKey, address signer);
+    /// @notice The zero key is not an Ed25519 key (and would read as "not registered").
+    error ZeroKey();
 
     /// @notice The commitment the contract keeps for a checkpoint.
     function stateOf(uint64 treeSize, bytes32 rootHash) public pure returns (bytes32 s) {
@@ -81,25 +103,18 @@ contract AuditAnchor {
         }
     }
 
-    /// @notice Registers a log of the caller whose checkpoints are signed by `noteKey`.
+    /// @notice Registers a log of the caller whose checkpoints are signed by `noteKey`. An
+    /// account registers once and a key is registered once, for good (see the contract's
+    /// notes on why a log cannot move).
     function registerLog(bytes32 noteKey) external {
         if (_state(msg.sender) != 0) revert LogExists(msg.sender);
+        if (noteKey == 0) revert ZeroKey();
+        address holder = logOfKey[noteKey];
+        if (holder != address(0)) revert KeyTaken(noteKey, holder);
         _setState(msg.sender, stateOf(0, 0));
         _noteKey[msg.sender] = noteKey;
+        logOfKey[noteKey] = msg.sender;
         emit LogRegistered(msg.sender, noteKey);
-    }
-
-    /// @notice Hands the caller's log (its latest anchor and key) to `to`.
-    function transferLog(address to) external {
-        bytes32 s = _state(msg.sender);
-        if (s == 0) revert NotSigner(msg.sender);
-        if (to == address(0)) revert ZeroSigner();
-        if (_state(to) != 0) revert LogExists(to);
-        _setState(to, s);
-        _noteKey[to] = _noteKey[msg.sender];
-        _setState(msg.sender, 0);
-        delete _noteKey[msg.sender];
-        emit LogTransferred(msg.sender, to);
     }
 
     /// @notice Anchors a checkpoint of the caller's log. Calldata (packed, no ABI words):
@@ -134,19 +149,15 @@ contract AuditAnchor {
             if (ok && stateOf(uint64(newSize), newRoot) == s) revert AlreadyAnchored(uint64(newSize));
             revert InconsistentCheckpoint(uint64(oldSize), uint64(newSize));
         }
-        bytes32 topic = Anchored.selector;
         assembly ("memory-safe") {
             mstore(0, shl(192, newSize))
             mstore(8, newRoot)
             sstore(caller(), keccak256(0, 40))
-            // Scratch space and the free-memory pointer slot hold the three words; the
-            // pointer is restored after the log.
-            let fmp := mload(0x40)
-            mstore(0, caller())
-            mstore(32, newSize)
-            mstore(64, newRoot)
-            log1(0, 96, topic)
-            mstore(0x40, fmp)
+            // Anchored(signer indexed, treeSize, rootHash), anonymous: the data words fit
+            // the scratch space.
+            mstore(0, newSize)
+            mstore(32, newRoot)
+            log1(0, 64, caller())
         }
     }
 

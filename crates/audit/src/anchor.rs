@@ -10,25 +10,33 @@
 //! never sent again (the contract refuses a replay, too).
 //!
 //! A log's id in the contract is its anchoring account: `AuditAnchor` keys logs by
-//! `msg.sender`, so an anchor call carries no id (see [`anchor_calldata`]).
+//! `msg.sender`, so an anchor call carries no id (see [`anchor_calldata`]). A key names one
+//! log (`logOfKey`), and an anchored receipt's checkpoint carries a signed
+//! [`AnchorBinding`] line naming the chain, contract and account it is anchored under.
+//!
+//! [`verify_onchain`] never takes the contract or the log id from the receipt: the caller
+//! pins the contract (address book or `--contract`) and the log key ([`Pins`]); the log's
+//! account is what the pinned contract says for the pinned key, and it must be the one the
+//! key signed in the binding line. An anchor that a later one superseded verifies only with
+//! an RFC 9162 consistency proof from it to the contract's current anchor.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use alloy::eips::BlockNumberOrTag;
-use alloy::network::TransactionBuilder;
+use alloy::contract::CallBuilder;
 use alloy::primitives::{Address, Bytes, B256};
 use alloy::providers::Provider;
-use alloy::rpc::types::{Filter, TransactionRequest};
-use alloy::sol_types::SolEvent;
+use alloy::rpc::types::Filter;
 use serde::{Deserialize, Serialize};
 
-use alara_contracts::{AddressBook, AuditAnchor};
+use alara_contracts::tx::{send_mined, SendError};
+use alara_contracts::AuditAnchor::{self, AuditAnchorErrors};
 
-use crate::checkpoint::SignedCheckpoint;
+use crate::checkpoint::{NoteVerifier, SignedCheckpoint};
 use crate::hash::Hash;
 use crate::log::Log;
-use crate::receipt::{AnchorInfo, Receipt};
+pub use crate::receipt::AnchorBinding;
+use crate::receipt::{AnchorInfo, Receipt, SCHEMA};
 use crate::{Error, Result};
 
 /// State file name (in the trail directory).
@@ -134,6 +142,21 @@ fn chain<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Error {
     move |e| Error::Chain(format!("{what}: {e}"))
 }
 
+/// A failed contract call, with `AuditAnchor`'s revert decoded by name when it has one.
+fn call_err(what: &'static str) -> impl FnOnce(alloy::contract::Error) -> Error {
+    move |e| match e.as_decoded_interface_error::<AuditAnchorErrors>() {
+        Some(named) => Error::Chain(format!("{what} reverted with {named:?}")),
+        None => Error::Chain(format!("{what}: {e}")),
+    }
+}
+
+fn send_err(what: &'static str) -> impl FnOnce(SendError) -> Error {
+    move |e| match e {
+        SendError::Call(e) => call_err(what)(e),
+        other => Error::Chain(format!("{what}: {other}")),
+    }
+}
+
 fn b256(h: &Hash) -> B256 {
     B256::from(h.0)
 }
@@ -142,31 +165,75 @@ fn b256(h: &Hash) -> B256 {
 pub const CONTRACT_NAME: &str = "AuditAnchor";
 
 /// Deploys `AuditAnchor` once per chain and records it in the address book under
-/// [`CONTRACT_NAME`]; later calls return the recorded address without a transaction as long
-/// as code is still there (a wiped devnet gets a fresh deployment).
+/// [`CONTRACT_NAME`] (through `alara_contracts::deploy::ensure`); later calls return the
+/// recorded address without a transaction as long as code is still there (a wiped devnet
+/// gets a fresh deployment).
 pub async fn ensure_deployed<P: Provider>(provider: &P, data_dir: &Path) -> Result<Address> {
-    let chain_id = provider.get_chain_id().await.map_err(chain("eth_chainId"))?;
-    let genesis_hash = provider
-        .get_block_by_number(BlockNumberOrTag::Number(0))
+    alara_contracts::deploy::ensure(provider, data_dir, CONTRACT_NAME, || async {
+        Ok::<_, alara_contracts::Error>(*AuditAnchor::deploy(provider).await?.address())
+    })
+    .await
+    .map_err(chain("deploying AuditAnchor"))
+}
+
+/// The `AuditAnchor` the address book in `data_dir` records for the chain `provider`
+/// serves, if its code is still there.
+pub async fn recorded<P: Provider>(provider: &P, data_dir: &Path) -> Result<Option<Address>> {
+    let book = alara_contracts::deploy::book_for(provider, data_dir)
         .await
-        .map_err(chain("eth_getBlockByNumber(0)"))?
-        .map(|b| b.header.hash)
-        .unwrap_or_default();
-    let mut book = AddressBook::load(data_dir, chain_id, genesis_hash)
-        .map_err(chain("reading the address book"))?
-        .unwrap_or(AddressBook { chain_id, genesis_hash, ..Default::default() });
-    if let Some(addr) = alara_contracts::deploy::deployed(provider, &book, CONTRACT_NAME)
+        .map_err(chain("reading the address book"))?;
+    alara_contracts::deploy::deployed(provider, &book, CONTRACT_NAME)
         .await
-        .map_err(chain("eth_getCode"))?
-    {
-        return Ok(addr);
+        .map_err(chain("eth_getCode"))
+}
+
+/// Blocks per `eth_getLogs` request: public providers refuse wider ranges.
+pub const LOG_PAGE_BLOCKS: u64 = 1_000;
+
+/// The first block with code at `address` (binary search over `eth_getCode`), so event
+/// scans start at the deployment, never at genesis.
+pub async fn deployment_block<P: Provider>(provider: &P, address: Address) -> Result<u64> {
+    let head = provider.get_block_number().await.map_err(chain("eth_blockNumber"))?;
+    let has_code = |n: u64| async move {
+        provider
+            .get_code_at(address)
+            .number(n)
+            .await
+            .map(|c| !c.is_empty())
+            .map_err(chain("eth_getCode"))
+    };
+    if !has_code(head).await? {
+        return Err(Error::Chain(format!("no contract at {address}")));
     }
-    let c = AuditAnchor::deploy(provider).await.map_err(chain("deploying AuditAnchor"))?;
-    let addr = *c.address();
-    tracing::info!(%addr, "deployed AuditAnchor");
-    book.contracts.insert(CONTRACT_NAME.into(), addr);
-    book.save(data_dir).map_err(chain("writing the address book"))?;
-    Ok(addr)
+    let (mut lo, mut hi) = (0u64, head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if has_code(mid).await? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
+}
+
+/// `eth_getLogs` for `filter` from `from_block` to the head, in pages of at most
+/// [`LOG_PAGE_BLOCKS`] blocks.
+pub async fn scan_logs<P: Provider>(
+    provider: &P,
+    filter: &Filter,
+    from_block: u64,
+) -> Result<Vec<alloy::rpc::types::Log>> {
+    let head = provider.get_block_number().await.map_err(chain("eth_blockNumber"))?;
+    let mut out = Vec::new();
+    let mut start = from_block;
+    while start <= head {
+        let end = start.saturating_add(LOG_PAGE_BLOCKS - 1).min(head);
+        let page = filter.clone().from_block(start).to_block(end);
+        out.extend(provider.get_logs(&page).await.map_err(chain("eth_getLogs"))?);
+        start = end + 1;
+    }
+    Ok(out)
 }
 
 /// The contract's `ANCHOR_TAG`: the selector of `anchorPacked(bytes)`, which opens packed
@@ -212,7 +279,8 @@ pub fn anchor_hashes(
 
 /// The latest anchored `(size, root)` of `signer`'s log in `contract`: `known` (a
 /// remembered anchor) when the contract confirms it, else the last `Anchored` event of the
-/// log, confirmed the same way. `(0, zero)` before the first anchor.
+/// log (filtered by its account, scanned from the contract's deployment block in pages),
+/// confirmed the same way. `(0, zero)` before the first anchor.
 pub async fn latest_anchor<P: Provider + Clone>(
     provider: &P,
     contract: Address,
@@ -222,7 +290,7 @@ pub async fn latest_anchor<P: Provider + Clone>(
     let c = AuditAnchor::new(contract, provider.clone());
     let is_latest = |size: u64, root: Hash| {
         let c = c.clone();
-        async move { c.isLatest(signer, size, b256(&root)).call().await.map_err(chain("isLatest")) }
+        async move { c.isLatest(signer, size, b256(&root)).call().await.map_err(call_err("isLatest")) }
     };
     let zero = (0, Hash([0; 32]));
     for (size, root) in known.into_iter().chain([zero]) {
@@ -230,11 +298,10 @@ pub async fn latest_anchor<P: Provider + Clone>(
             return Ok((size, root));
         }
     }
-    let filter = Filter::new()
-        .address(contract)
-        .event_signature(AuditAnchor::Anchored::SIGNATURE_HASH)
-        .from_block(0);
-    let logs = provider.get_logs(&filter).await.map_err(chain("eth_getLogs(Anchored)"))?;
+    // `Anchored` is anonymous with the signer as topic0: only this log's anchors match.
+    let filter = Filter::new().address(contract).event_signature(signer.into_word());
+    let from = deployment_block(provider, contract).await?;
+    let logs = scan_logs(provider, &filter, from).await?;
     let last = logs
         .iter()
         .rev()
@@ -249,6 +316,42 @@ pub async fn latest_anchor<P: Provider + Clone>(
     }
 }
 
+/// Registers `note_key` for `signer` in `contract` unless the contract already says so.
+/// Only a definite answer of the contract (`logOfKey`) counts: a transport error is an
+/// error, never "not registered". The registration is simulated, sent and its receipt
+/// status checked (`alara_contracts::tx::send_mined`).
+pub async fn register<P: Provider + Clone>(
+    provider: &P,
+    contract: Address,
+    signer: Address,
+    note_key: B256,
+) -> Result<()> {
+    let c = AuditAnchor::new(contract, provider.clone());
+    let holder = c.logOfKey(note_key).call().await.map_err(call_err("logOfKey"))?;
+    if holder == signer {
+        return Ok(());
+    }
+    if holder != Address::ZERO {
+        return Err(Error::Chain(format!(
+            "this log's key {note_key} is registered in {contract} for account {holder}, not {signer}: anchor from {holder}; if that account is not yours, someone registered your key first (it cannot pass verification as your log, whose checkpoints name your account, but it blocks this contract): anchor to another AuditAnchor (--contract) or start a new log"
+        )));
+    }
+    send_mined(&c.registerLog(note_key).from(signer)).await.map_err(|e| match &e {
+        SendError::Call(call)
+            if matches!(
+                call.as_decoded_interface_error::<AuditAnchorErrors>(),
+                Some(AuditAnchorErrors::LogExists(_))
+            ) =>
+        {
+            Error::Chain(format!(
+                "account {signer} already anchors another log in {contract} (an account anchors one log, for good): anchor this log from another account"
+            ))
+        }
+        _ => send_err("registerLog")(e),
+    })?;
+    Ok(())
+}
+
 /// The anchoring service for one log on one chain.
 pub struct Anchorer<P> {
     provider: P,
@@ -260,71 +363,45 @@ pub struct Anchorer<P> {
 }
 
 impl<P: Provider + Clone> Anchorer<P> {
-    /// Connects to the contract recorded in `<dir>/anchors.json`, or deploys `AuditAnchor`
-    /// (when `contract` is `None`) and registers the log with `signer` as its anchoring
-    /// account. A state file for another chain, or whose contract has no code (a wiped
-    /// devnet), is replaced.
+    /// Connects to `contract` (from [`ensure_deployed`], or one given by the operator) and
+    /// registers the log with `signer` as its anchoring account unless the contract already
+    /// has it. `<dir>/anchors.json` is reused when it is for this chain, contract and
+    /// account (and the contract still has code); otherwise it is replaced.
     pub async fn setup(
         provider: P,
         signer: Address,
         log: &Log,
         dir: &Path,
-        contract: Option<Address>,
+        contract: Address,
         policy: AnchorPolicy,
     ) -> Result<Self> {
         let chain_id = provider.get_chain_id().await.map_err(chain("eth_chainId"))?;
         let note_key = B256::from(log.verifier().public_key());
-        if let Some(state) = AnchorState::load(dir)? {
-            let same_contract = contract.is_none_or(|c| c == state.contract);
-            let code = provider.get_code_at(state.contract).await.map_err(chain("eth_getCode"))?;
-            if state.chain_id == chain_id && same_contract && !code.is_empty() {
-                return Ok(Self {
-                    provider,
-                    signer,
-                    state,
-                    dir: dir.to_path_buf(),
-                    policy,
-                    last_anchor_at: std::time::Instant::now(),
-                });
-            }
-            tracing::warn!(
-                chain_id,
-                "anchor state belongs to another chain or contract; starting afresh"
-            );
+        let code = provider.get_code_at(contract).await.map_err(chain("eth_getCode"))?;
+        if code.is_empty() {
+            return Err(Error::Chain(format!("no AuditAnchor at {contract} on chain {chain_id}")));
         }
-        let address = match contract {
-            Some(a) => a,
-            None => {
-                let c = AuditAnchor::deploy(provider.clone())
-                    .await
-                    .map_err(chain("deploying AuditAnchor"))?;
-                tracing::info!(address = %c.address(), "deployed AuditAnchor");
-                *c.address()
+        register(&provider, contract, signer, note_key).await?;
+        let state = match AnchorState::load(dir)? {
+            Some(s) if s.chain_id == chain_id && s.contract == contract && s.log_id == signer => s,
+            other => {
+                if other.is_some() {
+                    tracing::warn!(
+                        chain_id,
+                        "anchor state belongs to another chain, contract or account; starting afresh"
+                    );
+                }
+                let s = AnchorState {
+                    chain_id,
+                    contract,
+                    log_id: signer,
+                    anchored: vec![],
+                    pending: None,
+                };
+                s.save(dir)?;
+                s
             }
         };
-        let instance = AuditAnchor::new(address, provider.clone());
-        let log_id = signer;
-        match instance.noteKeyOf(signer).call().await {
-            Ok(k) if k != note_key => {
-                return Err(Error::Chain(format!(
-                    "account {signer} already anchors a log signed by key {k} in {address}; this log's key is {note_key}: anchor it from another account"
-                )))
-            }
-            Ok(_) => {}
-            Err(_) => {
-            instance
-                .registerLog(note_key)
-                .send()
-                .await
-                .map_err(chain("registerLog"))?
-                .get_receipt()
-                .await
-                .map_err(chain("registerLog receipt"))?;
-            }
-        }
-        let state =
-            AnchorState { chain_id, contract: address, log_id, anchored: vec![], pending: None };
-        state.save(dir)?;
         Ok(Self {
             provider,
             signer,
@@ -406,12 +483,16 @@ impl<P: Provider + Clone> Anchorer<P> {
             .pending()
             .await
             .map_err(chain("eth_getTransactionCount"))?;
-        let tx = TransactionRequest::default()
-            .with_from(self.signer)
-            .with_to(self.state.contract)
-            .with_input(anchor_calldata(chain_size, target.size, &hashes))
-            .with_nonce(nonce);
-        let pending = self.provider.send_transaction(tx).await.map_err(chain("anchor"))?;
+        // The shared send path's first step (`send_mined` simulates too): a refused anchor
+        // is reported by name and costs nothing. The wait is this service's own, because it
+        // must record the transaction before waiting for it.
+        let call =
+            CallBuilder::new_raw(&self.provider, anchor_calldata(chain_size, target.size, &hashes))
+                .from(self.signer)
+                .to(self.state.contract)
+                .nonce(nonce);
+        call.call_raw().await.map_err(call_err("anchor (simulated)"))?;
+        let pending = call.send().await.map_err(call_err("anchor"))?;
         let tx_hash = *pending.tx_hash();
         // Remember before waiting: after a crash here the next tick finds it.
         self.state.pending = Some(PendingAnchor {
@@ -506,20 +587,28 @@ enum Settled {
 }
 
 /// Adds (or refreshes) the anchor section of a receipt from the latest anchor covering
-/// its entry. Returns false when no anchor covers it yet.
+/// its entry: the anchored checkpoint, signed by the log's key with the
+/// [`AnchorBinding`] line of `state` (chain, contract, account), and the proofs. The
+/// receipt becomes a current-schema receipt. Returns false when no anchor covers it yet.
 pub fn upgrade_receipt(receipt: &mut Receipt, log: &Log, state: &AnchorState) -> Result<bool> {
     let Some(a) = state.covering(receipt.leaf_index) else { return Ok(false) };
     let cp = SignedCheckpoint::parse(&receipt.checkpoint)?;
     if cp.checkpoint.size > a.size {
         return Ok(false);
     }
-    let anchored = log.checkpoint_covering(a.size - 1)?;
-    if anchored.checkpoint.size != a.size || anchored.checkpoint.root != a.root {
+    let binding =
+        AnchorBinding { chain_id: state.chain_id, contract: state.contract, account: state.log_id };
+    let anchored = log.sign_checkpoint(a.size, &[binding.line()])?;
+    if anchored.checkpoint.root != a.root {
         return Err(Error::Corrupt {
             path: log.dir().to_path_buf(),
-            detail: format!("no signed checkpoint of size {} with the anchored root", a.size),
+            detail: format!(
+                "the log's root at size {} is {}, the anchor recorded {}",
+                a.size, anchored.checkpoint.root, a.root
+            ),
         });
     }
+    receipt.schema = SCHEMA.to_string();
     receipt.anchor = Some(AnchorInfo {
         chain_id: state.chain_id,
         contract: state.contract.to_string(),
@@ -533,29 +622,54 @@ pub fn upgrade_receipt(receipt: &mut Receipt, log: &Log, state: &AnchorState) ->
     Ok(true)
 }
 
+/// What [`verify_onchain`] trusts: chosen by the verifier, never read from the receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pins {
+    /// The `AuditAnchor` contract (from the address book, or published by the operator).
+    pub contract: Address,
+    /// The log key (`--key`, or the local log's own key).
+    pub key: NoteVerifier,
+}
+
 /// What [`verify_onchain`] established.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct OnchainVerified {
     /// Chain id checked.
     pub chain_id: u64,
+    /// The pinned contract.
+    pub contract: Address,
+    /// The log's account: what the pinned contract registers for the pinned key, and what
+    /// the key signed in the anchored checkpoint.
+    pub log_id: Address,
     /// The anchor event was found in the recorded transaction and block.
     pub event_found: bool,
-    /// The log's note key registered on-chain equals the receipt's key.
+    /// The pinned key is registered for the log's account.
     pub key_registered: bool,
-    /// `verifyInclusion` returned true (only asked while the anchor is the latest).
-    pub contract_inclusion: Option<bool>,
     /// The receipt's anchor is still the log's latest on-chain.
     pub latest: bool,
+    /// The log's current anchor `(size, root)` on-chain.
+    pub current: (u64, Hash),
+    /// A superseded anchor was proven a prefix of the current one (RFC 9162 consistency).
+    pub consistent_with_current: bool,
+    /// The contract's `verifyInclusion` returned true for the entry in the current anchor.
+    pub contract_inclusion: bool,
 }
 
-/// Verifies an anchored receipt against the chain: offline checks, the `Anchored` event in
-/// the recorded transaction, the registered note key and, while the anchor is the latest,
-/// the contract's own `verifyInclusion`.
+/// Verifies an anchored receipt against the chain, trusting only `pins`: the offline
+/// checks with the pinned key; the receipt's anchored checkpoint names (signed) this
+/// chain, the pinned contract and the account the contract registers for the pinned key;
+/// the recorded transaction emitted that `Anchored` event; and the anchor is the log's
+/// latest, or, when a later anchor superseded it, an RFC 9162 consistency proof from it to
+/// the current anchor (computed by `log`, the log's own proof machinery) verifies. Then the
+/// contract's own `verifyInclusion` must accept the entry in the current anchor. A
+/// superseded anchor without `log` is [`Error::Superseded`], never a success.
 pub async fn verify_onchain<P: Provider + Clone>(
     provider: &P,
     receipt: &Receipt,
+    pins: &Pins,
+    log: Option<&Log>,
 ) -> Result<OnchainVerified> {
-    let offline = receipt.verify_offline(None)?;
+    let offline = receipt.verify_offline(Some(&pins.key))?;
     let a = receipt.anchor.as_ref().ok_or_else(|| Error::ProofInvalid {
         what: "on-chain check",
         detail:
@@ -566,17 +680,34 @@ pub async fn verify_onchain<P: Provider + Clone>(
         .anchored
         .ok_or_else(|| Error::ProofInvalid { what: "anchor", detail: "missing".into() })?;
     let bad = |d: String| Error::ProofInvalid { what: "on-chain anchor", detail: d };
+    let binding = offline.binding.ok_or_else(|| {
+        bad("the anchored checkpoint does not name its chain, contract and account (a receipt anchored before receipt/v2): refresh it with `alara audit receipt --upgrade` where the log is".into())
+    })?;
     let chain_id = provider.get_chain_id().await.map_err(chain("eth_chainId"))?;
-    if chain_id != a.chain_id {
+    if binding.chain_id != chain_id {
         return Err(bad(format!(
-            "receipt is for chain {}, the RPC serves chain {chain_id}",
-            a.chain_id
+            "the receipt's anchor is signed for chain {}, the RPC serves chain {chain_id}",
+            binding.chain_id
         )));
     }
-    let contract: Address =
-        a.contract.parse().map_err(|e| bad(format!("contract {:?}: {e}", a.contract)))?;
-    let log_id: Address =
-        a.log_id.parse().map_err(|e| bad(format!("log id {:?}: {e}", a.log_id)))?;
+    if binding.contract != pins.contract {
+        return Err(bad(format!(
+            "the receipt's anchor is signed for contract {}, not the pinned AuditAnchor {}",
+            binding.contract, pins.contract
+        )));
+    }
+    let c = AuditAnchor::new(pins.contract, provider.clone());
+    let key = B256::from(pins.key.public_key());
+    let log_id = c.logOfKey(key).call().await.map_err(call_err("logOfKey"))?;
+    if log_id == Address::ZERO {
+        return Err(bad(format!("the key {} is not registered in {}", pins.key, pins.contract)));
+    }
+    if log_id != binding.account {
+        return Err(bad(format!(
+            "the key is registered for account {log_id} in {}, but the receipt's anchor is signed for account {}",
+            pins.contract, binding.account
+        )));
+    }
     let tx: B256 = a.tx_hash.parse().map_err(|e| bad(format!("tx hash {:?}: {e}", a.tx_hash)))?;
     let r = provider
         .get_transaction_receipt(tx)
@@ -587,7 +718,7 @@ pub async fn verify_onchain<P: Provider + Clone>(
         return Err(bad(format!("transaction {tx} failed or is not in block {}", a.block_number)));
     }
     let event_found = r.inner.logs().iter().any(|l| {
-        l.address() == contract
+        l.address() == pins.contract
             && l.log_decode::<AuditAnchor::Anchored>().is_ok_and(|e| {
                 e.inner.data.signer == log_id
                     && e.inner.data.treeSize == size
@@ -596,37 +727,62 @@ pub async fn verify_onchain<P: Provider + Clone>(
     });
     if !event_found {
         return Err(bad(format!(
-            "no Anchored({log_id}, {size}, {root}) event from {contract} in {tx}"
+            "no Anchored({log_id}, {size}, {root}) event from {} in {tx}: the chain does not record the signed checkpoint's size and root",
+            pins.contract
         )));
     }
-    let c = AuditAnchor::new(contract, provider.clone());
-    let note_key = c.noteKeyOf(log_id).call().await.map_err(chain("noteKeyOf"))?;
-    let key_registered = note_key.0 == receipt.log.verifier_key.public_key();
-    if !key_registered {
-        return Err(bad(
-            "the receipt's log key is not the key registered for this log on-chain".into()
-        ));
-    }
-    let latest = c.isLatest(log_id, size, b256(&root)).call().await.map_err(chain("isLatest"))?;
-    let contract_inclusion = if latest {
-        let ok = c
-            .verifyInclusion(
-                log_id,
-                b256(&receipt.leaf_hash),
-                receipt.leaf_index,
-                size,
-                b256(&root),
-                a.inclusion_proof.iter().map(b256).collect(),
-            )
-            .call()
-            .await
-            .map_err(chain("verifyInclusion"))?;
-        if !ok {
-            return Err(bad("the contract's verifyInclusion returned false".into()));
-        }
-        Some(true)
+    let latest =
+        c.isLatest(log_id, size, b256(&root)).call().await.map_err(call_err("isLatest"))?;
+    let (current, inclusion_proof) = if latest {
+        ((size, root), a.inclusion_proof.clone())
     } else {
-        None
+        let current = latest_anchor(provider, pins.contract, log_id, None).await?;
+        let Some(log) = log else {
+            return Err(Error::Superseded { anchored: size, current: current.0 });
+        };
+        if log.verifier() != &pins.key {
+            return Err(bad("the log given for the consistency proof is another log".into()));
+        }
+        if current.0 <= size || current.0 > log.size() {
+            return Err(bad(format!(
+                "the current anchor (size {}) cannot extend the receipt's anchor (size {size}) of this log (size {})",
+                current.0,
+                log.size()
+            )));
+        }
+        let proof = log.prove_consistency(size, current.0)?;
+        proof.verify(&root, &current.1).map_err(|e| {
+            bad(format!(
+                "the current anchor ({}, {}) is not consistent with the receipt's anchor ({size}, {root}): {e}",
+                current.0, current.1
+            ))
+        })?;
+        (current, log.prove_inclusion(receipt.leaf_index, current.0)?.path)
     };
-    Ok(OnchainVerified { chain_id, event_found, key_registered, contract_inclusion, latest })
+    let ok = c
+        .verifyInclusion(
+            log_id,
+            b256(&receipt.leaf_hash),
+            receipt.leaf_index,
+            current.0,
+            b256(&current.1),
+            inclusion_proof.iter().map(b256).collect(),
+        )
+        .call()
+        .await
+        .map_err(call_err("verifyInclusion"))?;
+    if !ok {
+        return Err(bad("the contract's verifyInclusion returned false".into()));
+    }
+    Ok(OnchainVerified {
+        chain_id,
+        contract: pins.contract,
+        log_id,
+        event_found,
+        key_registered: true,
+        latest,
+        current,
+        consistent_with_current: !latest,
+        contract_inclusion: true,
+    })
 }

@@ -175,6 +175,28 @@ impl NoteSigner {
             note: self.sign_text(&checkpoint.body()),
         }
     }
+
+    /// Signs a checkpoint whose note carries `extensions` after the root: C2SP
+    /// tlog-checkpoint extension lines (non-empty, no newline), which verifiers that do not
+    /// know them ignore.
+    pub fn sign_extended(
+        &self,
+        checkpoint: &Checkpoint,
+        extensions: &[String],
+    ) -> Result<SignedCheckpoint> {
+        let mut text = checkpoint.body();
+        for line in extensions {
+            if line.is_empty() || line.contains('\n') {
+                return Err(Error::Malformed {
+                    what: "checkpoint extension line",
+                    detail: format!("{line:?} must be non-empty without a newline"),
+                });
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        Ok(SignedCheckpoint { checkpoint: checkpoint.clone(), note: self.sign_text(&text) })
+    }
 }
 
 /// A public key that verifies notes: `name+hash+base64(0x01 ‖ key)`.
@@ -317,6 +339,14 @@ impl SignedCheckpoint {
     pub fn parse(note: &str) -> Result<Self> {
         let (text, _) = split_note(note)?;
         Ok(Self { checkpoint: Checkpoint::parse_body(text)?, note: note.to_string() })
+    }
+
+    /// The note's extension lines (after the root), as written. They are authenticated
+    /// by [`SignedCheckpoint::verify`] like the rest of the note's text.
+    pub fn extensions(&self) -> Result<Vec<&str>> {
+        let (text, _) = split_note(&self.note)?;
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        Ok(text.split('\n').skip(3).collect())
     }
 
     /// Verifies the signature by `verifier` and that the parsed fields match the note.

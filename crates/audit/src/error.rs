@@ -75,6 +75,15 @@ pub enum Error {
     /// A chain call failed.
     #[error("chain: {0}")]
     Chain(String),
+    /// A receipt's anchor is no longer the log's latest, and no consistency proof from it
+    /// to the current anchor could be made (the log itself was not at hand).
+    #[error("the receipt's anchor (size {anchored}) is superseded by the log's current anchor (size {current}); it verifies only with a consistency proof between the two: verify where the log is (its data dir), or refresh the receipt with `alara audit receipt --upgrade`")]
+    Superseded {
+        /// Size of the receipt's anchor.
+        anchored: u64,
+        /// Size of the current anchor.
+        current: u64,
+    },
     /// JSON (de)serialisation failed.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -242,6 +242,8 @@ impl Shared {
 pub struct Log {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Signs checkpoints outside the committer (see [`Log::sign_checkpoint`]).
+    signer: NoteSigner,
 }
 
 impl std::fmt::Debug for Log {
@@ -610,7 +612,7 @@ impl Log {
             .name("audit-log-commit".into())
             .spawn(move || committer.run())
             .map_err(io(&dir))?;
-        Ok(Self { shared, threads: Mutex::new(vec![thread, syncer]) })
+        Ok(Self { shared, threads: Mutex::new(vec![thread, syncer]), signer: config.signer })
     }
 
     /// The log's directory.
@@ -636,6 +638,38 @@ impl Log {
     /// The latest signed checkpoint, if any.
     pub fn latest_checkpoint(&self) -> Option<SignedCheckpoint> {
         self.shared.durable.lock().latest.clone()
+    }
+
+    /// The verifier key recorded in the log directory `dir`, without opening the log or
+    /// its key (`None` when there is no log there).
+    pub fn stored_verifier(dir: &Path) -> Result<Option<NoteVerifier>> {
+        let path = dir.join(IDENTITY);
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let id: Identity = serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::Corrupt { path: path.clone(), detail: e.to_string() })?;
+                Ok(Some(id.verifier))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io { path, source: e }),
+        }
+    }
+
+    /// Signs a checkpoint of the first `size` durable entries whose note carries the
+    /// `extensions` lines after the root (for example an anchor's chain binding). It is not
+    /// stored in the log: the caller keeps it (an anchored receipt carries it).
+    pub fn sign_checkpoint(&self, size: u64, extensions: &[String]) -> Result<SignedCheckpoint> {
+        let durable = self.size();
+        if size == 0 || size > durable {
+            return Err(Error::OutOfRange {
+                what: "checkpoint size",
+                requested: size,
+                available: durable,
+            });
+        }
+        let root = self.root_at(size)?;
+        let checkpoint = Checkpoint { origin: self.origin().to_string(), size, root };
+        self.signer.sign_extended(&checkpoint, extensions)
     }
 
     /// Number of checkpoints signed so far.

@@ -13,8 +13,80 @@ use crate::hash::{leaf_hash, Hash};
 use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::{Error, Result};
 
-/// Schema identifier of version 1 receipts.
-pub const SCHEMA: &str = "alara.audit.receipt/v1";
+/// Schema identifier of the receipts this version writes (version 2: an anchored
+/// checkpoint carries its [`AnchorBinding`] line).
+pub const SCHEMA: &str = "alara.audit.receipt/v2";
+
+/// Schema identifier of version 1 receipts, still read and verified offline. Their anchors
+/// name no chain binding, so `verify_onchain` asks for them to be upgraded.
+pub const SCHEMA_V1: &str = "alara.audit.receipt/v1";
+
+/// First word of the checkpoint extension line that binds an anchored checkpoint to its
+/// anchor: `alara-anchor eip155:<chain id> <contract> <account>`.
+pub const BINDING_PREFIX: &str = "alara-anchor";
+
+/// Where a log is anchored, as its key signs it into an anchored checkpoint: the chain,
+/// the `AuditAnchor` contract and the log's anchoring account. A verifier that pins the
+/// contract and the key checks the account against the contract's `logOfKey`, so the same
+/// key registered by someone else on another account or contract cannot pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AnchorBinding {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// `AuditAnchor` address.
+    pub contract: alloy::primitives::Address,
+    /// The log's anchoring account (its id in the contract).
+    pub account: alloy::primitives::Address,
+}
+
+impl AnchorBinding {
+    /// The extension line: `alara-anchor eip155:<chain id> <contract> <account>`
+    /// (addresses in EIP-55 checksum form).
+    pub fn line(&self) -> String {
+        format!("{BINDING_PREFIX} eip155:{} {} {}", self.chain_id, self.contract, self.account)
+    }
+
+    /// Parses a binding line; `None` for an extension line of another kind.
+    pub fn parse(line: &str) -> Result<Option<Self>> {
+        let mut words = line.split(' ');
+        if words.next() != Some(BINDING_PREFIX) {
+            return Ok(None);
+        }
+        let bad = |d: String| Error::Malformed { what: "anchor binding line", detail: d };
+        let (Some(chain), Some(contract), Some(account), None) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            return Err(bad(format!(
+                "{line:?} is not `{BINDING_PREFIX} eip155:<chain id> <contract> <account>`"
+            )));
+        };
+        let chain_id = chain
+            .strip_prefix("eip155:")
+            .and_then(|c| c.parse::<u64>().ok())
+            .ok_or_else(|| bad(format!("chain {chain:?} is not eip155:<decimal id>")))?;
+        let addr = |w: &str| {
+            alloy::primitives::Address::parse_checksummed(w, None)
+                .map_err(|e| bad(format!("{w:?} is not a checksummed address: {e}")))
+        };
+        Ok(Some(Self { chain_id, contract: addr(contract)?, account: addr(account)? }))
+    }
+
+    /// The binding a signed checkpoint carries: at most one line, or an error.
+    pub fn of(checkpoint: &SignedCheckpoint) -> Result<Option<Self>> {
+        let mut found = None;
+        for line in checkpoint.extensions()? {
+            if let Some(b) = Self::parse(line)? {
+                if found.replace(b).is_some() {
+                    return Err(Error::Malformed {
+                        what: "anchored checkpoint",
+                        detail: "more than one anchor binding line".into(),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+}
 
 /// Largest receipt accepted by [`Receipt::from_json`] (receipts are a few KiB).
 pub const MAX_RECEIPT_BYTES: usize = 4 << 20;
@@ -89,6 +161,9 @@ pub struct Verified {
     pub key_pinned: bool,
     /// Anchored size and root, when the receipt carries an anchor and it verified offline.
     pub anchored: Option<(u64, Hash)>,
+    /// The chain, contract and account the anchored checkpoint is signed for (always
+    /// present for an anchored v2 receipt; v1 receipts have none).
+    pub binding: Option<AnchorBinding>,
 }
 
 impl Receipt {
@@ -103,11 +178,13 @@ impl Receipt {
         let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| Error::Malformed { what: "receipt", detail: format!("not JSON: {e}") })?;
         match value.get("schema").and_then(|s| s.as_str()) {
-            Some(SCHEMA) => {}
+            Some(SCHEMA | SCHEMA_V1) => {}
             Some(other) => {
                 return Err(Error::Malformed {
                     what: "receipt",
-                    detail: format!("schema {other:?}; this version reads {SCHEMA:?}"),
+                    detail: format!(
+                        "schema {other:?}; this version reads {SCHEMA:?} and {SCHEMA_V1:?}"
+                    ),
                 })
             }
             None => {
@@ -175,6 +252,7 @@ impl Receipt {
             path: self.inclusion_proof.clone(),
         };
         proof.verify(&leaf, &cp.checkpoint.root)?;
+        let mut binding = None;
         let anchored = match &self.anchor {
             None => None,
             Some(a) => {
@@ -182,6 +260,29 @@ impl Receipt {
                 acp.verify(key)?;
                 if acp.checkpoint.origin != self.log.origin {
                     return Err(Error::Signature("anchored checkpoint is from another log".into()));
+                }
+                binding = AnchorBinding::of(&acp)?;
+                match &binding {
+                    None if self.schema != SCHEMA_V1 => {
+                        return Err(Error::Signature(
+                            "the anchored checkpoint names no chain, contract and account (alara-anchor line)".into(),
+                        ))
+                    }
+                    None => {}
+                    Some(b) => {
+                        let same = |field: &str, want: alloy::primitives::Address| {
+                            field.parse::<alloy::primitives::Address>().is_ok_and(|x| x == want)
+                        };
+                        if b.chain_id != a.chain_id
+                            || !same(&a.contract, b.contract)
+                            || !same(&a.log_id, b.account)
+                        {
+                            return Err(Error::Signature(format!(
+                                "the anchored checkpoint is signed for chain {} contract {} account {}, the receipt's anchor says chain {} contract {} account {}",
+                                b.chain_id, b.contract, b.account, a.chain_id, a.contract, a.log_id
+                            )));
+                        }
+                    }
                 }
                 ConsistencyProof {
                     old_size: cp.checkpoint.size,
@@ -205,6 +306,7 @@ impl Receipt {
             kind: self.entry.body.kind_name().to_string(),
             key_pinned: pinned.is_some(),
             anchored,
+            binding,
         })
     }
 }
@@ -229,6 +331,12 @@ mod tests {
 
     #[test]
     fn clear_errors() {
+        for schema in [SCHEMA, SCHEMA_V1] {
+            let e = Receipt::from_json(format!(r#"{{"schema":"{schema}"}}"#).as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("missing field"), "{schema}: {e}");
+        }
         let e = Receipt::from_json(b"{").unwrap_err().to_string();
         assert!(e.contains("not JSON"), "{e}");
         let e = Receipt::from_json(br#"{"schema":"other/v9"}"#).unwrap_err().to_string();

@@ -134,6 +134,12 @@ impl AuditTrail {
         Ok(Self { log, vault, dir: config.dir })
     }
 
+    /// The log key of the trail in `dir`, read without unlocking anything (`None` when no
+    /// trail is there).
+    pub fn stored_verifier(dir: &Path) -> Result<Option<crate::NoteVerifier>> {
+        Log::stored_verifier(&dir.join("log"))
+    }
+
     /// The trail directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -9,7 +9,9 @@ use alloy::providers::ext::AnvilApi;
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 
-use alara_audit::anchor::{self, anchor_calldata, anchor_hashes, AnchorPolicy, Anchorer};
+use alara_audit::anchor::{
+    self, anchor_calldata, anchor_hashes, AnchorBinding, AnchorPolicy, Anchorer, Pins,
+};
 use alara_audit::entry::{Entry, EntryBody, Payout};
 use alara_audit::hash::Hash;
 use alara_audit::proof::prove_consistency;
@@ -19,24 +21,37 @@ use alara_chain::testing::{backends, spawn_anvil, Backend, TestChain};
 use alara_chain::{Hardfork, NodeConfig};
 use alara_contracts::AuditAnchor::{self, AuditAnchorErrors};
 
-/// Starts `backend`, or says why the test is skipped (anvil missing from `node_modules`).
-async fn start(backend: Backend) -> Option<TestChain> {
+/// Set to `1` to let the chain tests run without anvil (its binary missing from
+/// `node_modules`); the suite never sets it, so a missing anvil fails the tests.
+pub(crate) const ALLOW_NO_ANVIL: &str = "ALARA_ALLOW_NO_ANVIL";
+
+/// Whether a failure to start anvil may skip a test (only when [`ALLOW_NO_ANVIL`] says so).
+pub(crate) fn anvil_may_be_missing(backend: Backend) -> bool {
+    backend == Backend::Anvil && std::env::var(ALLOW_NO_ANVIL).is_ok_and(|v| v == "1")
+}
+
+/// Starts `backend`. A start failure fails the test, except anvil's when
+/// `ALARA_ALLOW_NO_ANVIL=1` explicitly allows running without it.
+pub(crate) async fn start(backend: Backend) -> Option<TestChain> {
     match TestChain::start(backend).await {
         Ok(c) => Some(c),
-        Err(e) => {
-            eprintln!("SKIPPED on {backend}: {e}");
+        Err(e) if anvil_may_be_missing(backend) => {
+            eprintln!("anvil did not start ({e}); skipped because {ALLOW_NO_ANVIL}=1");
             None
         }
+        Err(e) => panic!(
+            "{backend} did not start: {e} (anvil comes from node_modules: run `npm ci`; only {ALLOW_NO_ANVIL}=1 lets the tests run without anvil)"
+        ),
     }
 }
 
-fn trail(dir: &std::path::Path) -> AuditTrail {
+pub(crate) fn trail(dir: &std::path::Path) -> AuditTrail {
     let mut c = TrailConfig::new(dir, "pw");
     c.key_work_factor = 10;
     AuditTrail::open(c).unwrap()
 }
 
-fn payouts(n: usize) -> Vec<Entry> {
+pub(crate) fn payouts(n: usize) -> Vec<Entry> {
     (0..n)
         .map(|i| {
             Entry::now(EntryBody::Payout(Payout {
@@ -50,23 +65,28 @@ fn payouts(n: usize) -> Vec<Entry> {
         .collect()
 }
 
-fn b(h: &Hash) -> B256 {
+pub(crate) fn b(h: &Hash) -> B256 {
     B256::from(h.0)
 }
 
-fn dev_address(i: usize) -> Address {
+pub(crate) fn dev_address(i: usize) -> Address {
     alara_chain::dev::dev_signer(i).address()
 }
 
 /// Sends a packed anchor and waits for it; panics if it reverts.
-async fn anchor_ok(p: &DynProvider, contract: Address, input: Bytes) {
+pub(crate) async fn anchor_ok(
+    p: &DynProvider,
+    contract: Address,
+    input: Bytes,
+) -> alloy::rpc::types::TransactionReceipt {
     let tx = TransactionRequest::default().with_to(contract).with_input(input);
     let r = p.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
     assert!(r.status(), "anchor reverted");
+    r
 }
 
 /// `eth_call`s a packed anchor and returns the custom error it reverts with.
-async fn anchor_err(
+pub(crate) async fn anchor_err(
     p: &DynProvider,
     from: Address,
     contract: Address,
@@ -240,10 +260,13 @@ async fn anchor_and_verify_inclusion_gas_at_2_pow_30() {
                             .unwrap();
                             (p, Box::new(Kill(child)))
                         }
-                        Err(e) => {
-                            eprintln!("SKIPPED on anvil: {e}");
+                        Err(e) if anvil_may_be_missing(backend) => {
+                            eprintln!(
+                                "anvil did not start ({e}); skipped because {ALLOW_NO_ANVIL}=1"
+                            );
                             continue;
                         }
+                        Err(e) => panic!("anvil did not start: {e}"),
                     },
                 };
                 let g = alara_audit::bench::anchor_gas(&p, dev_address(0), from).await.unwrap();
@@ -293,9 +316,10 @@ async fn service_case(chain: &TestChain) {
     };
     let contract = anchor::ensure_deployed(&p, dir.path()).await.unwrap();
     assert_eq!(anchor::ensure_deployed(&p, dir.path()).await.unwrap(), contract, "recorded once");
-    let mut a = Anchorer::setup(p.clone(), me, trail.log(), dir.path(), Some(contract), policy)
-        .await
-        .unwrap();
+    assert_eq!(anchor::recorded(&p, dir.path()).await.unwrap(), Some(contract));
+    let pins = Pins { contract, key: trail.verifier().clone() };
+    let mut a =
+        Anchorer::setup(p.clone(), me, trail.log(), dir.path(), contract, policy).await.unwrap();
 
     trail.append_batch(&payouts(5)).unwrap();
     assert_eq!(
@@ -314,18 +338,23 @@ async fn service_case(chain: &TestChain) {
     let mut r = early.clone();
     assert!(r.anchor.is_none());
     assert!(anchor::upgrade_receipt(&mut r, trail.log(), a.state()).unwrap());
-    r.verify_offline(Some(trail.verifier())).unwrap();
-    let v = anchor::verify_onchain(&p, &r).await.unwrap();
-    assert_eq!(v.contract_inclusion, Some(true));
+    let off = r.verify_offline(Some(trail.verifier())).unwrap();
+    assert_eq!(
+        off.binding,
+        Some(AnchorBinding { chain_id: chain.chain_id(), contract, account: me }),
+        "the anchored checkpoint is signed for this chain, contract and account"
+    );
+    let v = anchor::verify_onchain(&p, &r, &pins, None).await.unwrap();
+    assert!(v.latest && v.contract_inclusion && v.log_id == me);
     let mut forged = r.clone();
     forged.anchor.as_mut().unwrap().tx_hash = format!("{}", B256::repeat_byte(9));
-    assert!(anchor::verify_onchain(&p, &forged).await.is_err());
+    assert!(anchor::verify_onchain(&p, &forged, &pins, None).await.is_err());
 
     // Restart of the service: same contract, remembers its anchors; with the state file
     // gone it finds the latest anchor from the contract's events.
     drop(a);
     let mut a =
-        Anchorer::setup(p.clone(), me, trail.log(), dir.path(), None, policy).await.unwrap();
+        Anchorer::setup(p.clone(), me, trail.log(), dir.path(), contract, policy).await.unwrap();
     assert_eq!(a.state().anchored.len(), 1);
     trail.append_batch(&payouts(20)).unwrap();
     if backend == Backend::Anvil {
@@ -354,18 +383,24 @@ async fn service_case(chain: &TestChain) {
     let sizes: Vec<u64> = a.state().anchored.iter().map(|x| x.size).collect();
     assert_eq!(sizes, vec![15, 35]);
 
-    // The earlier anchor is superseded: the event still proves it; a refreshed receipt is
-    // checked by the contract again.
-    let v = anchor::verify_onchain(&p, &r).await.unwrap();
-    assert_eq!((v.contract_inclusion, v.latest), (None, false));
+    // The earlier anchor is superseded: it verifies only with a consistency proof from it
+    // to the current anchor (made by the log), never on the strength of its event alone.
+    let e = anchor::verify_onchain(&p, &r, &pins, None).await.unwrap_err();
+    assert!(
+        matches!(e, alara_audit::Error::Superseded { anchored: 15, current: 35 }),
+        "[{backend}] {e}"
+    );
+    let v = anchor::verify_onchain(&p, &r, &pins, Some(trail.log())).await.unwrap();
+    assert_eq!((v.latest, v.consistent_with_current, v.current.0), (false, true, 35));
+    // A refreshed receipt is checked by the contract again.
     assert!(anchor::upgrade_receipt(&mut r, trail.log(), a.state()).unwrap());
-    assert_eq!(anchor::verify_onchain(&p, &r).await.unwrap().contract_inclusion, Some(true));
+    assert!(anchor::verify_onchain(&p, &r, &pins, None).await.unwrap().latest);
 
     // State file lost: the latest anchor is recovered from the chain.
     std::fs::remove_file(dir.path().join(anchor::STATE_FILE)).unwrap();
-    let a = Anchorer::setup(p.clone(), me, trail.log(), dir.path(), Some(contract), policy)
-        .await
-        .unwrap();
+    let a =
+        Anchorer::setup(p.clone(), me, trail.log(), dir.path(), contract, policy).await.unwrap();
+    assert!(a.state().anchored.is_empty());
     assert_eq!(a.onchain_latest().await.unwrap(), (35, trail.log().root_at(35).unwrap()));
     println!("[{backend}] anchoring service: batches, restart, upgrade and on-chain verification");
 }

@@ -202,6 +202,9 @@ fn documented_example_receipt_verifies() {
     let r = Receipt::from_json(&doc.as_bytes()[start..end]).unwrap();
     let v = r.verify_offline(None).unwrap();
     assert!(v.anchored.is_some());
+    assert_eq!(r.schema, alara_audit::receipt::SCHEMA);
+    let binding = v.binding.expect("a v2 anchor names its chain, contract and account");
+    assert_eq!(binding.chain_id, r.anchor.as_ref().unwrap().chain_id);
     assert_eq!(v.kind, "inference");
     let mut bad = r.clone();
     bad.inclusion_proof[0].0[0] ^= 1;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alara_audit::anchor::{self, AnchorPolicy, AnchorState, Anchorer};
+use alara_audit::anchor::{self, AnchorPolicy, AnchorState, Anchorer, Pins};
 use alara_audit::{AuditTrail, NoteVerifier, Query, Receipt, TrailConfig};
 use eyre::{bail, eyre, WrapErr};
 
@@ -18,17 +18,23 @@ use crate::context::Context;
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// Verify a receipt: hashes, inclusion proof and checkpoint signature, offline; with
-    /// --onchain also the anchor event, the registered key and the contract's verifyInclusion.
+    /// --onchain also the anchor against the pinned contract and key: the anchor event, the
+    /// key's account, consistency with the current anchor and the contract's verifyInclusion.
     Verify {
         /// The receipt file (JSON, as written by `alara infer` or `alara audit receipt`).
         receipt: PathBuf,
         /// The log key you trust (`name+hash+base64`). Without it the receipt's own key
-        /// is used, which proves integrity but not who signed.
+        /// is used offline (integrity, not who signed); --onchain then uses the local
+        /// log's key, and without a local log it needs --key.
         #[arg(long)]
         key: Option<String>,
         /// Also check against the chain (--rpc-url).
         #[arg(long)]
         onchain: bool,
+        /// The AuditAnchor you trust (with --onchain). Default: the one in this data dir's
+        /// address book for the chain. Never the receipt's own.
+        #[arg(long, requires = "onchain")]
+        contract: Option<String>,
     },
     /// Print the receipt of an entry, or upgrade a receipt with the latest anchor.
     Receipt {
@@ -77,7 +83,8 @@ pub enum Command {
         /// Longest time between anchors, in seconds.
         #[arg(long, default_value_t = AnchorPolicy::default().every.as_secs())]
         every_secs: u64,
-        /// Use this AuditAnchor instead of deploying one.
+        /// Use this AuditAnchor instead of the address book's (which is deployed and
+        /// recorded on first use).
         #[arg(long)]
         contract: Option<String>,
     },
@@ -148,8 +155,8 @@ pub fn open_trail(ctx: &Context) -> eyre::Result<AuditTrail> {
 /// Runs an `alara audit` subcommand.
 pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {
-        Command::Verify { receipt, key, onchain } => {
-            verify(ctx, &receipt, key.as_deref(), onchain).await
+        Command::Verify { receipt, key, onchain, contract } => {
+            verify(ctx, &receipt, key.as_deref(), onchain, contract.as_deref()).await
         }
         Command::Receipt { index, upgrade, out } => receipt(ctx, index, upgrade, out),
         Command::Erase { subject, basis } => {
@@ -233,16 +240,21 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     }
 }
 
-async fn verify(ctx: &Context, path: &Path, key: Option<&str>, onchain: bool) -> eyre::Result<()> {
+async fn verify(
+    ctx: &Context,
+    path: &Path,
+    key: Option<&str>,
+    onchain: bool,
+    contract: Option<&str>,
+) -> eyre::Result<()> {
     let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;
     let receipt = Receipt::from_json(&bytes)
         .wrap_err_with(|| format!("{} is not a valid receipt", path.display()))?;
     let pinned = key.map(NoteVerifier::parse).transpose().wrap_err("--key")?;
     let offline = receipt.verify_offline(pinned.as_ref()).wrap_err("receipt does NOT verify")?;
     let chain = if onchain {
-        let conn = ctx.connect().await?;
         Some(
-            anchor::verify_onchain(&conn.provider, &receipt)
+            verify_onchain(ctx, &receipt, pinned, contract)
                 .await
                 .wrap_err("on-chain check failed")?,
         )
@@ -254,8 +266,10 @@ async fn verify(ctx: &Context, path: &Path, key: Option<&str>, onchain: bool) ->
         println!("receipt verifies: entry {} ({}) is in the tree of {} leaves, root {}", offline.leaf_index, offline.kind, offline.tree_size, offline.root);
         if offline.key_pinned {
             println!("checkpoint signed by the pinned key {}", receipt.log.verifier_key);
+        } else if chain.is_some() {
+            println!("checkpoint signed by {} (the local log's key, registered on-chain)", receipt.log.verifier_key);
         } else {
-            println!("checkpoint signed by {} (the receipt's own key: pin it with --key, or use --onchain)", receipt.log.verifier_key);
+            println!("checkpoint signed by {} (the receipt's own key: pin it with --key)", receipt.log.verifier_key);
         }
         match (&offline.anchored, &receipt.anchor) {
             (Some((size, _)), Some(a)) => println!("anchored at size {size} on chain {} in tx {} (block {})", a.chain_id, a.tx_hash, a.block_number),
@@ -263,14 +277,55 @@ async fn verify(ctx: &Context, path: &Path, key: Option<&str>, onchain: bool) ->
         }
         if let Some(c) = &chain {
             println!(
-                "on-chain: anchor event found, log key registered, verifyInclusion {}",
-                match c.contract_inclusion {
-                    Some(true) => "returned true".to_string(),
-                    _ => "not asked (a later anchor superseded this one; upgrade the receipt)".to_string(),
+                "on-chain: AuditAnchor {} registers the key for account {}; anchor event found; {}; verifyInclusion returned true",
+                c.contract,
+                c.log_id,
+                if c.latest {
+                    "it is the log's latest anchor".to_string()
+                } else {
+                    format!("consistent with the current anchor (size {})", c.current.0)
                 }
             );
         }
     })
+}
+
+/// `--onchain`: the contract and the key are the verifier's own (flags, address book,
+/// local log), never the receipt's.
+async fn verify_onchain(
+    ctx: &Context,
+    receipt: &Receipt,
+    key: Option<NoteVerifier>,
+    contract: Option<&str>,
+) -> eyre::Result<anchor::OnchainVerified> {
+    let local = AuditTrail::stored_verifier(&trail_dir(ctx))?;
+    let key = match key.or_else(|| local.clone()) {
+        Some(k) => k,
+        None => bail!(
+            "--onchain needs the log key you trust: pass --key name+hash+base64 (the log's operator publishes it; `alara audit status` prints it where the log is)"
+        ),
+    };
+    let conn = ctx.connect().await?;
+    let contract = match contract {
+        Some(c) => c.parse().map_err(|e| eyre!("--contract {c:?}: {e}"))?,
+        None => anchor::recorded(&conn.provider, &ctx.data_dir).await?.ok_or_else(|| {
+            eyre!(
+                "no AuditAnchor recorded for chain {} in {}: pass --contract ADDR (the AuditAnchor the log's operator publishes)",
+                conn.chain_id,
+                ctx.data_dir.display()
+            )
+        })?,
+    };
+    let pins = Pins { contract, key };
+    match anchor::verify_onchain(&conn.provider, receipt, &pins, None).await {
+        // A superseded anchor needs a consistency proof to the current one: the local log,
+        // when it is this log, makes it.
+        Err(alara_audit::Error::Superseded { .. }) if local.as_ref() == Some(&pins.key) => {
+            let trail = open_trail(ctx)?;
+            Ok(anchor::verify_onchain(&conn.provider, receipt, &pins, Some(trail.log())).await?)
+        }
+        other => Ok(other?),
+    }
 }
 
 fn receipt(
@@ -338,7 +393,7 @@ async fn anchor_cmd(
         conn.signer,
         trail.log(),
         &trail_dir(ctx),
-        Some(contract),
+        contract,
         policy,
     )
     .await?;

@@ -106,7 +106,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         conn.signer,
         trail.log(),
         &super::super::audit::trail_dir(ctx),
-        Some(contract),
+        contract,
         AnchorPolicy::default(),
     )
     .await?;
@@ -140,7 +140,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     }
     std::fs::write(&path, receipt.to_json())
         .wrap_err_with(|| format!("writing {}", path.display()))?;
-    let onchain = anchor::verify_onchain(&conn.provider, &receipt)
+    let pins = anchor::Pins { contract, key: trail.verifier().clone() };
+    let onchain = anchor::verify_onchain(&conn.provider, &receipt, &pins, Some(trail.log()))
         .await
         .wrap_err("on-chain verification of the fresh receipt")?;
 
@@ -199,8 +200,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         );
         println!("receipt of entry {} written to {}", receipts[0].leaf_index, path.display());
         println!(
-            "verified on-chain: Anchored event found, log key registered, verifyInclusion {}",
-            if summary.onchain.contract_inclusion == Some(true) { "true" } else { "not asked" }
+            "verified on-chain: the key is registered for account {}, Anchored event found, verifyInclusion {}",
+            summary.onchain.log_id, summary.onchain.contract_inclusion
         );
         println!("check it yourself: alara audit verify {} --onchain", path.display());
     })
