@@ -3,6 +3,7 @@
 
 mod anchor_client;
 mod anchor_contract;
+mod capped;
 mod chain;
 mod crash;
 mod trail;
