@@ -321,6 +321,35 @@ pub struct Storage {
     db: redb::Database,
 }
 
+/// Writes one account (or deletes it, for `None`): the same in a commit and an unwind.
+fn put_account(
+    accounts: &mut redb::Table<&'static [u8; 20], &'static [u8]>,
+    addr: &Address,
+    rec: Option<&AccountRecord>,
+) -> Result<()> {
+    match rec {
+        Some(r) => accounts.insert(&addr.0 .0, r.encode().as_slice()).map(drop),
+        None => accounts.remove(&addr.0 .0).map(drop),
+    }
+    .map_err(db_err)
+}
+
+/// Writes one storage slot; zero deletes it (an absent slot reads as zero).
+fn put_slot(
+    storage: &mut redb::Table<&'static [u8; 52], &'static [u8; 32]>,
+    addr: &Address,
+    slot: &U256,
+    value: &U256,
+) -> Result<()> {
+    let key = storage_key(addr, slot);
+    if value.is_zero() {
+        storage.remove(&key).map(drop)
+    } else {
+        storage.insert(&key, &value.to_be_bytes::<32>()).map(drop)
+    }
+    .map_err(db_err)
+}
+
 fn storage_key(addr: &Address, slot: &U256) -> [u8; 52] {
     let mut k = [0u8; 52];
     k[..20].copy_from_slice(addr.as_slice());
@@ -427,14 +456,7 @@ impl Storage {
             }
             let mut accounts = txn.open_table(ACCOUNTS).map_err(db_err)?;
             for (addr, rec) in &batch.accounts {
-                match rec {
-                    Some(r) => {
-                        accounts.insert(&addr.0 .0, r.encode().as_slice()).map_err(db_err)?;
-                    }
-                    None => {
-                        accounts.remove(&addr.0 .0).map_err(db_err)?;
-                    }
-                }
+                put_account(&mut accounts, addr, rec.as_ref())?;
             }
             let mut storage = txn.open_table(STORAGE).map_err(db_err)?;
             for addr in &batch.wiped {
@@ -443,12 +465,7 @@ impl Storage {
                 storage.retain_in::<&[u8; 52], _>(&lo..=&hi, |_, _| false).map_err(db_err)?;
             }
             for (addr, slot, value) in &batch.storage {
-                let key = storage_key(addr, slot);
-                if value.is_zero() {
-                    storage.remove(&key).map_err(db_err)?;
-                } else {
-                    storage.insert(&key, &value.to_be_bytes::<32>()).map_err(db_err)?;
-                }
+                put_slot(&mut storage, addr, slot, value)?;
             }
             let mut code = txn.open_table(CODE).map_err(db_err)?;
             for (hash, bytes) in &batch.code {
@@ -485,22 +502,10 @@ impl Storage {
             let mut block_seq = txn.open_table(BLOCK_SEQ).map_err(db_err)?;
             for (seq, cs) in undo.iter().rev() {
                 for (addr, rec) in &cs.accounts {
-                    match rec {
-                        Some(r) => {
-                            accounts.insert(&addr.0 .0, r.encode().as_slice()).map_err(db_err)?;
-                        }
-                        None => {
-                            accounts.remove(&addr.0 .0).map_err(db_err)?;
-                        }
-                    }
+                    put_account(&mut accounts, addr, rec.as_ref())?;
                 }
                 for (addr, slot, value) in &cs.storage {
-                    let key = storage_key(addr, slot);
-                    if value.is_zero() {
-                        storage.remove(&key).map_err(db_err)?;
-                    } else {
-                        storage.insert(&key, &value.to_be_bytes::<32>()).map_err(db_err)?;
-                    }
+                    put_slot(&mut storage, addr, slot, value)?;
                 }
                 if let Some(n) = cs.block {
                     let header = headers.remove(n).map_err(db_err)?;

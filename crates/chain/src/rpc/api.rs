@@ -1,60 +1,35 @@
-//! Answers to each request.
+//! Answers to each request: the one `match` over [`Request`]. Log queries and filters are
+//! in `filter.rs`, stored records become RPC objects in `convert.rs`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use alloy::consensus::{Header, Transaction as _, TxEnvelope};
+use alloy::consensus::{Header, Transaction as _};
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
-use alloy::rpc::types::{
-    Block, BlockTransactions, FeeHistory, Filter, FilterBlockOption, Log, Transaction,
-    TransactionReceipt, TransactionRequest,
-};
+use alloy::rpc::types::{FeeHistory, Transaction, TransactionRequest};
 use alloy::signers::SignerSync;
 use parking_lot::Mutex;
-use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::convert::{self, to_value, RpcResult};
+use super::filter::{FilterKind, Filters};
 use super::request::{MineOptions, Request};
 use super::{Response, RpcError, MAX_BATCH};
 use crate::exec::{self, BlockContext, Leniency};
 use crate::node::{AccountChange, Node, SUGGESTED_PRIORITY_FEE};
 use crate::state::{Rewind, SnapshotDb};
-use crate::storage::{meta, StorageReader, StoredReceipt, StoredTx};
+use crate::storage::{meta, StorageReader};
 use crate::{Error, Result};
 
-/// Filters not polled for this long are dropped, as in geth.
-const FILTER_TTL: Duration = Duration::from_secs(300);
-
-type RpcResult = std::result::Result<Value, RpcError>;
-
-enum FilterKind {
-    Logs(Box<Filter>),
-    Blocks,
-    PendingTransactions,
-}
-
-struct InstalledFilter {
-    kind: FilterKind,
-    next_block: u64,
-    last_poll: Instant,
+fn header_not_found() -> RpcError {
+    RpcError::new(-32000, "header not found")
 }
 
 /// The Ethereum JSON-RPC API over an embedded [`Node`].
 pub struct EthApi {
-    node: Arc<Node>,
-    filters: Mutex<(HashMap<U256, InstalledFilter>, u64)>,
+    pub(super) node: Arc<Node>,
+    pub(super) filters: Mutex<Filters>,
     client_version: String,
-}
-
-fn to_value<T: Serialize>(v: T) -> RpcResult {
-    serde_json::to_value(v)
-        .map_err(|e| RpcError::new(-32603, format!("serializing the result: {e}")))
-}
-
-fn header_not_found() -> RpcError {
-    RpcError::new(-32000, "header not found")
 }
 
 impl EthApi {
@@ -62,7 +37,7 @@ impl EthApi {
     pub fn new(node: Arc<Node>) -> Self {
         Self {
             node,
-            filters: Mutex::new((HashMap::new(), 1)),
+            filters: Mutex::new(Filters::default()),
             client_version: format!("alara/v{}/revm", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -211,7 +186,7 @@ impl EthApi {
             EthGetTransactionByHash(hash) => {
                 let reader = node.reader()?;
                 if let Some(stored) = reader.tx(&hash)? {
-                    return to_value(self.rpc_tx(&reader, stored)?);
+                    return to_value(convert::tx(&reader, stored)?);
                 }
                 match node.pending_tx(&hash) {
                     Some(p) => to_value(Transaction {
@@ -230,21 +205,21 @@ impl EthApi {
             EthGetTransactionReceipt(hash) => {
                 let reader = node.reader()?;
                 match (reader.tx(&hash)?, reader.receipt(&hash)?) {
-                    (Some(tx), Some(r)) => to_value(self.rpc_receipt(&reader, hash, &tx, r)?),
+                    (Some(tx), Some(r)) => to_value(convert::receipt(&reader, hash, &tx, r)?),
                     _ => Ok(Value::Null),
                 }
             }
             EthGetBlockByNumber(tag, full) => {
                 let reader = node.reader()?;
                 match self.number_of(&reader, tag)? {
-                    Some(n) => self.rpc_block(&reader, n, full),
+                    Some(n) => convert::block(&reader, n, full),
                     None => Ok(Value::Null),
                 }
             }
             EthGetBlockByHash(hash, full) => {
                 let reader = node.reader()?;
                 match reader.block_number(&hash)? {
-                    Some(n) => self.rpc_block(&reader, n, full),
+                    Some(n) => convert::block(&reader, n, full),
                     None => Ok(Value::Null),
                 }
             }
@@ -254,7 +229,7 @@ impl EthApi {
                 let mut out = Vec::new();
                 for hash in reader.block_tx_hashes(n)? {
                     if let (Some(tx), Some(r)) = (reader.tx(&hash)?, reader.receipt(&hash)?) {
-                        out.push(self.rpc_receipt(&reader, hash, &tx, r)?);
+                        out.push(convert::receipt(&reader, hash, &tx, r)?);
                     }
                 }
                 to_value(out)
@@ -276,14 +251,14 @@ impl EthApi {
             EthGetTransactionByBlockNumberAndIndex(tag, index) => {
                 let reader = node.reader()?;
                 match self.number_of(&reader, tag)? {
-                    Some(n) => self.tx_at(&reader, n, index.0),
+                    Some(n) => convert::tx_at(&reader, n, index.0),
                     None => Ok(Value::Null),
                 }
             }
             EthGetTransactionByBlockHashAndIndex(hash, index) => {
                 let reader = node.reader()?;
                 match reader.block_number(&hash)? {
-                    Some(n) => self.tx_at(&reader, n, index.0),
+                    Some(n) => convert::tx_at(&reader, n, index.0),
                     None => Ok(Value::Null),
                 }
             }
@@ -309,17 +284,8 @@ impl EthApi {
             EthNewBlockFilter => self.install(FilterKind::Blocks),
             EthNewPendingTransactionFilter => self.install(FilterKind::PendingTransactions),
             EthGetFilterChanges(id) => self.filter_changes(id),
-            EthGetFilterLogs(id) => {
-                let filter = {
-                    let filters = self.filters.lock();
-                    match filters.0.get(&id).map(|f| &f.kind) {
-                        Some(FilterKind::Logs(f)) => (**f).clone(),
-                        _ => return Err(RpcError::new(-32000, "filter not found")),
-                    }
-                };
-                to_value(self.logs(&node.reader()?, &filter, None)?)
-            }
-            EthUninstallFilter(id) => Ok(Value::Bool(self.filters.lock().0.remove(&id).is_some())),
+            EthGetFilterLogs(id) => self.filter_logs(id),
+            EthUninstallFilter(id) => Ok(Value::Bool(self.uninstall(id))),
             EvmSnapshot => to_value(node.snapshot().await?),
             EvmRevert(id) => Ok(Value::Bool(node.revert(id).await?)),
             EvmMine(MineOptions { timestamp, blocks }) => {
@@ -378,7 +344,7 @@ impl EthApi {
         })
     }
 
-    fn head(&self, reader: &StorageReader) -> Result<u64> {
+    pub(super) fn head(&self, reader: &StorageReader) -> Result<u64> {
         reader.meta_u64(meta::HEAD)?.ok_or_else(|| Error::Corrupt("no head block".into()))
     }
 
@@ -624,283 +590,5 @@ impl EthApi {
             oldest_block: oldest,
             reward: (!percentiles.is_empty()).then_some(rewards),
         })
-    }
-
-    fn rpc_tx(&self, reader: &StorageReader, stored: StoredTx) -> Result<Transaction> {
-        let header = reader
-            .header(stored.block_number)?
-            .ok_or_else(|| Error::Corrupt(format!("block {} missing", stored.block_number)))?;
-        Ok(Self::rpc_tx_in(&header, header.hash_slow(), stored))
-    }
-
-    fn rpc_tx_in(header: &Header, block_hash: B256, stored: StoredTx) -> Transaction {
-        let price = stored.envelope.effective_gas_price(header.base_fee_per_gas);
-        Transaction {
-            inner: alloy::consensus::transaction::Recovered::new_unchecked(
-                stored.envelope,
-                stored.sender,
-            ),
-            block_hash: Some(block_hash),
-            block_number: Some(stored.block_number),
-            transaction_index: Some(stored.index),
-            effective_gas_price: Some(price),
-            block_timestamp: None,
-        }
-    }
-
-    fn tx_at(&self, reader: &StorageReader, number: u64, index: usize) -> RpcResult {
-        match reader.block_tx_hashes(number)?.get(index) {
-            Some(hash) => match reader.tx(hash)? {
-                Some(stored) => to_value(self.rpc_tx(reader, stored)?),
-                None => Ok(Value::Null),
-            },
-            None => Ok(Value::Null),
-        }
-    }
-
-    fn rpc_logs(
-        header: &Header,
-        block_hash: B256,
-        tx_hash: B256,
-        tx_index: u64,
-        r: &StoredReceipt,
-    ) -> Vec<Log> {
-        r.receipt
-            .logs()
-            .iter()
-            .enumerate()
-            .map(|(i, log)| Log {
-                inner: log.clone(),
-                block_hash: Some(block_hash),
-                block_number: Some(header.number),
-                block_timestamp: Some(header.timestamp),
-                transaction_hash: Some(tx_hash),
-                transaction_index: Some(tx_index),
-                log_index: Some(r.first_log_index + i as u64),
-                removed: false,
-            })
-            .collect()
-    }
-
-    fn rpc_receipt(
-        &self,
-        reader: &StorageReader,
-        hash: B256,
-        tx: &StoredTx,
-        r: StoredReceipt,
-    ) -> Result<TransactionReceipt> {
-        let header = reader
-            .header(tx.block_number)?
-            .ok_or_else(|| Error::Corrupt(format!("block {} missing", tx.block_number)))?;
-        let block_hash = header.hash_slow();
-        let logs = Self::rpc_logs(&header, block_hash, hash, tx.index, &r);
-        let inner = r.receipt.clone().map_logs(|_| ());
-        let inner = rebuild_with_logs(inner, logs);
-        Ok(TransactionReceipt {
-            inner,
-            transaction_hash: hash,
-            transaction_index: Some(tx.index),
-            block_hash: Some(block_hash),
-            block_number: Some(tx.block_number),
-            gas_used: r.gas_used,
-            effective_gas_price: r.effective_gas_price,
-            blob_gas_used: None,
-            blob_gas_price: None,
-            from: r.from,
-            to: r.to,
-            contract_address: r.contract_address,
-        })
-    }
-
-    fn rpc_block(&self, reader: &StorageReader, number: u64, full: bool) -> RpcResult {
-        let Some(header) = reader.header(number)? else { return Ok(Value::Null) };
-        let hash = header.hash_slow();
-        let hashes = reader.block_tx_hashes(number)?;
-        let mut txs: Vec<TxEnvelope> = Vec::with_capacity(hashes.len());
-        let mut full_txs = Vec::new();
-        for h in &hashes {
-            if let Some(stored) = reader.tx(h)? {
-                txs.push(stored.envelope.clone());
-                if full {
-                    full_txs.push(Self::rpc_tx_in(&header, hash, stored));
-                }
-            }
-        }
-        let size = alloy::consensus::Block {
-            header: header.clone(),
-            body: alloy::consensus::BlockBody {
-                transactions: txs,
-                ommers: vec![],
-                withdrawals: Some(Default::default()),
-            },
-        };
-        let size = alloy::rlp::Encodable::length(&size);
-        let transactions = if full {
-            BlockTransactions::Full(full_txs)
-        } else {
-            BlockTransactions::Hashes(hashes)
-        };
-        to_value(Block {
-            header: alloy::rpc::types::Header {
-                hash,
-                inner: header,
-                total_difficulty: Some(U256::ZERO),
-                size: Some(U256::from(size)),
-            },
-            uncles: vec![],
-            transactions,
-            withdrawals: Some(Default::default()),
-        })
-    }
-
-    /// Logs matching `filter`; `since` overrides the start block (filter polling).
-    fn logs(
-        &self,
-        reader: &StorageReader,
-        filter: &Filter,
-        since: Option<u64>,
-    ) -> std::result::Result<Vec<Log>, RpcError> {
-        let head = self.head(reader)?;
-        let (from, to) = match &filter.block_option {
-            FilterBlockOption::AtBlockHash(h) => {
-                let n = reader
-                    .block_number(h)?
-                    .ok_or_else(|| RpcError::new(-32000, "unknown block"))?;
-                (n, n)
-            }
-            FilterBlockOption::Range { from_block, to_block } => {
-                // An open start means "latest" for eth_getLogs and "since the last poll"
-                // for an installed filter.
-                let resolve = |t: &Option<BlockNumberOrTag>, open: u64| match t {
-                    None => open,
-                    Some(BlockNumberOrTag::Earliest) => 0,
-                    Some(BlockNumberOrTag::Number(n)) => (*n).min(head),
-                    Some(_) => head,
-                };
-                (resolve(from_block, since.unwrap_or(head)), resolve(to_block, head))
-            }
-        };
-        let from = since.map_or(from, |s| s.max(from));
-        if from > to {
-            return Ok(Vec::new());
-        }
-        let config = self.node.config();
-        if let Some(max) = config.max_logs_range {
-            let span = to - from + 1;
-            if span > max {
-                let last = from.saturating_add(max.saturating_sub(1)).min(to);
-                return Err(RpcError::new(
-                    -32005,
-                    format!(
-                        "query exceeds max block range {max}: [{from:#x}, {to:#x}] spans {span} blocks. \
-                         Try with this block range [{from:#x}, {last:#x}]."
-                    ),
-                ));
-            }
-        }
-        let max_results = config.max_logs_results;
-        let mut out = Vec::new();
-        for header in reader.headers(from, to)? {
-            if !filter.matches_bloom(header.logs_bloom) {
-                continue;
-            }
-            let block_hash = header.hash_slow();
-            for hash in reader.block_tx_hashes(header.number)? {
-                let (Some(tx), Some(r)) = (reader.tx(&hash)?, reader.receipt(&hash)?) else {
-                    continue;
-                };
-                for log in Self::rpc_logs(&header, block_hash, hash, tx.index, &r) {
-                    if filter.matches(&log.inner) {
-                        if out.len() == max_results {
-                            return Err(RpcError::new(
-                                -32005,
-                                format!("query returned more than {max_results} results. Try with this block range [{from:#x}, {:#x}].", header.number.saturating_sub(1).max(from)),
-                            ));
-                        }
-                        out.push(log);
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn install(&self, kind: FilterKind) -> RpcResult {
-        let reader = self.node.reader()?;
-        let next_block = self.head(&reader)? + 1;
-        let mut filters = self.filters.lock();
-        filters.0.retain(|_, f| f.last_poll.elapsed() < FILTER_TTL);
-        let id = U256::from(filters.1);
-        filters.1 += 1;
-        filters.0.insert(id, InstalledFilter { kind, next_block, last_poll: Instant::now() });
-        to_value(id)
-    }
-
-    fn filter_changes(&self, id: U256) -> RpcResult {
-        let reader = self.node.reader()?;
-        let head = self.head(&reader)?;
-        let (kind_logs, next) = {
-            let mut filters = self.filters.lock();
-            let Some(f) = filters.0.get_mut(&id) else {
-                return Err(RpcError::new(-32000, "filter not found"));
-            };
-            f.last_poll = Instant::now();
-            let next = f.next_block;
-            f.next_block = head + 1;
-            let kind = match &f.kind {
-                FilterKind::Logs(filter) => Some(Some((**filter).clone())),
-                FilterKind::Blocks => Some(None),
-                FilterKind::PendingTransactions => None,
-            };
-            (kind, next)
-        };
-        match kind_logs {
-            None => to_value(Vec::<B256>::new()),
-            Some(None) => {
-                let hashes: Vec<B256> = if next > head {
-                    Vec::new()
-                } else {
-                    reader.headers(next, head)?.iter().map(|h| h.hash_slow()).collect()
-                };
-                to_value(hashes)
-            }
-            Some(Some(filter)) => {
-                if next > head {
-                    return to_value(Vec::<Log>::new());
-                }
-                match self.logs(&reader, &filter, Some(next)) {
-                    Ok(logs) => to_value(logs),
-                    Err(e) => {
-                        // Refused (too wide, too many): the next poll asks for the same blocks.
-                        if let Some(f) = self.filters.lock().0.get_mut(&id) {
-                            f.next_block = f.next_block.min(next);
-                        }
-                        Err(e)
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn rebuild_with_logs(
-    inner: alloy::consensus::ReceiptEnvelope<()>,
-    logs: Vec<Log>,
-) -> alloy::consensus::ReceiptEnvelope<Log> {
-    use alloy::consensus::{Receipt, ReceiptEnvelope, ReceiptWithBloom};
-    let convert = |r: ReceiptWithBloom<Receipt<()>>| ReceiptWithBloom {
-        receipt: Receipt {
-            status: r.receipt.status,
-            cumulative_gas_used: r.receipt.cumulative_gas_used,
-            logs,
-        },
-        logs_bloom: r.logs_bloom,
-    };
-    match inner {
-        ReceiptEnvelope::Legacy(r) => ReceiptEnvelope::Legacy(convert(r)),
-        ReceiptEnvelope::Eip2930(r) => ReceiptEnvelope::Eip2930(convert(r)),
-        ReceiptEnvelope::Eip1559(r) => ReceiptEnvelope::Eip1559(convert(r)),
-        ReceiptEnvelope::Eip4844(r) => ReceiptEnvelope::Eip4844(convert(r)),
-        ReceiptEnvelope::Eip7702(r) => ReceiptEnvelope::Eip7702(convert(r)),
     }
 }

@@ -5,6 +5,8 @@
 //! transactions, receipts and logs serialize exactly as clients expect.
 
 mod api;
+mod convert;
+mod filter;
 pub mod request;
 
 use serde::Serialize;
