@@ -10,6 +10,7 @@
 //! - [`client`]: connecting to the embedded node or any RPC URL with a wallet (dev account
 //!   or Web3 Secret Storage keystore).
 //! - [`testing`]: the embedded node and anvil behind one interface for tests and benches.
+//! - `fuzz` (feature `test-utils`): the entry points the targets in `fuzz/` run.
 //!
 //! What it does not own: contracts (`alara-contracts`) and anything above them.
 //!
@@ -21,6 +22,8 @@ pub mod client;
 pub mod dev;
 mod error;
 pub mod exec;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod fuzz;
 pub mod node;
 pub mod rpc;
 pub mod server;

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::convert::{self, to_value, RpcResult};
 use super::filter::{FilterKind, Filters};
-use super::request::{MineOptions, Request};
-use super::{Response, RpcError, MAX_BATCH};
+use super::request::{parse_body, Body, Call, MineOptions, Request};
+use super::{Response, RpcError};
 use crate::exec::{self, BlockContext, Leniency};
 use crate::node::{AccountChange, Node, SUGGESTED_PRIORITY_FEE};
 use crate::state::{Rewind, SnapshotDb};
@@ -50,71 +50,31 @@ impl EthApi {
     /// Answers an HTTP body holding one request or a batch. `None` means no response is
     /// due (a lone notification).
     pub async fn handle_body(&self, body: &[u8]) -> Option<Value> {
-        let parsed: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(e) => {
-                let err = RpcError::parse_error(format!("parse error: {e}"));
-                return Some(json!(Response::err(Value::Null, err)));
-            }
-        };
-        match parsed {
-            Value::Array(items) => {
-                if items.is_empty() {
-                    let err = RpcError::invalid_request("empty batch");
-                    return Some(json!(Response::err(Value::Null, err)));
-                }
-                if items.len() > MAX_BATCH {
-                    let err = RpcError::invalid_request(format!(
-                        "batch of {} requests exceeds the limit of {MAX_BATCH}",
-                        items.len()
-                    ));
-                    return Some(json!(Response::err(Value::Null, err)));
-                }
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    if let Some(r) = self.handle_one(item).await {
+        match parse_body(body) {
+            Body::Invalid(response) => Some(json!(response)),
+            Body::One(call) => self.answer(call).await.map(|r| json!(r)),
+            Body::Batch(calls) => {
+                let mut out = Vec::with_capacity(calls.len());
+                for call in calls {
+                    if let Some(r) = self.answer(call).await {
                         out.push(json!(r));
                     }
                 }
                 (!out.is_empty()).then_some(Value::Array(out))
             }
-            single => self.handle_one(single).await.map(|r| json!(r)),
         }
     }
 
-    async fn handle_one(&self, item: Value) -> Option<Response> {
-        let Value::Object(mut obj) = item else {
-            return Some(Response::err(
-                Value::Null,
-                RpcError::invalid_request("invalid request: expected an object"),
-            ));
+    async fn answer(&self, call: Call) -> Option<Response> {
+        let (id, notification, request) = match call {
+            Call::Invalid(response) => return Some(response),
+            Call::Request { id, notification, request, .. } => (id, notification, request),
         };
-        let id = obj.remove("id");
-        let is_notification = id.is_none();
-        let id = id.unwrap_or(Value::Null);
-        if !matches!(id, Value::Null | Value::Number(_) | Value::String(_)) {
-            return Some(Response::err(
-                Value::Null,
-                RpcError::invalid_request("invalid request: id must be a number, string or null"),
-            ));
-        }
-        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-            return Some(Response::err(
-                id,
-                RpcError::invalid_request("invalid request: jsonrpc must be \"2.0\""),
-            ));
-        }
-        let Some(Value::String(method)) = obj.remove("method") else {
-            return Some(Response::err(
-                id,
-                RpcError::invalid_request("invalid request: method must be a string"),
-            ));
-        };
-        let result = match Request::parse(&method, obj.remove("params")) {
+        let result = match request {
             Ok(req) => self.handle(req).await,
             Err(e) => Err(e),
         };
-        if is_notification {
+        if notification {
             return None;
         }
         Some(match result {

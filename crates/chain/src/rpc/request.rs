@@ -11,7 +11,7 @@ use alloy::rpc::types::{Filter, Index, TransactionRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::RpcError;
+use super::{Response, RpcError, MAX_BATCH};
 
 /// Options of `evm_mine`: a timestamp, or `{ timestamp, blocks }`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,6 +126,7 @@ pub const METHODS: &[&str] = &[
     "eth_sign",
     "personal_sign",
     "eth_signTypedData_v4",
+    "eth_signTypedData",
     "eth_newFilter",
     "eth_newBlockFilter",
     "eth_newPendingTransactionFilter",
@@ -245,6 +246,97 @@ fn quantity(v: &Value, what: &str) -> Result<u64, RpcError> {
             json_kind(other)
         ))),
     }
+}
+
+/// One entry of a request body, checked but not yet answered.
+#[derive(Debug)]
+pub enum Call {
+    /// A request object. Its method may still be unknown or its params wrong: then
+    /// `request` is the `-32601`/`-32602` error to answer with.
+    Request {
+        /// The id to answer with.
+        id: Value,
+        /// No `id` member: nothing is answered.
+        notification: bool,
+        /// The method named.
+        method: String,
+        /// The parsed request, or why it could not be parsed.
+        request: Result<Request, RpcError>,
+    },
+    /// Not a request object (`-32600`): answered with this at once.
+    Invalid(Response),
+}
+
+/// An HTTP request body: one call, a batch, or an error answering the whole body.
+#[derive(Debug)]
+pub enum Body {
+    /// A single request.
+    One(Call),
+    /// A batch of 1 to [`MAX_BATCH`] entries.
+    Batch(Vec<Call>),
+    /// Not JSON (`-32700`), an empty batch or one over [`MAX_BATCH`] (`-32600`).
+    Invalid(Response),
+}
+
+/// Parses an HTTP body holding one request or a batch, without answering anything.
+pub fn parse_body(body: &[u8]) -> Body {
+    let parsed: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            let err = RpcError::parse_error(format!("parse error: {e}"));
+            return Body::Invalid(Response::err(Value::Null, err));
+        }
+    };
+    match parsed {
+        Value::Array(items) => {
+            if items.is_empty() {
+                let err = RpcError::invalid_request("empty batch");
+                return Body::Invalid(Response::err(Value::Null, err));
+            }
+            if items.len() > MAX_BATCH {
+                let err = RpcError::invalid_request(format!(
+                    "batch of {} requests exceeds the limit of {MAX_BATCH}",
+                    items.len()
+                ));
+                return Body::Invalid(Response::err(Value::Null, err));
+            }
+            Body::Batch(items.into_iter().map(parse_call).collect())
+        }
+        single => Body::One(parse_call(single)),
+    }
+}
+
+/// Checks one request object and parses its method and params.
+fn parse_call(item: Value) -> Call {
+    let Value::Object(mut obj) = item else {
+        return Call::Invalid(Response::err(
+            Value::Null,
+            RpcError::invalid_request("invalid request: expected an object"),
+        ));
+    };
+    let id = obj.remove("id");
+    let notification = id.is_none();
+    let id = id.unwrap_or(Value::Null);
+    if !matches!(id, Value::Null | Value::Number(_) | Value::String(_)) {
+        return Call::Invalid(Response::err(
+            Value::Null,
+            RpcError::invalid_request("invalid request: id must be a number, string or null"),
+        ));
+    }
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Call::Invalid(Response::err(
+            id,
+            RpcError::invalid_request("invalid request: jsonrpc must be \"2.0\""),
+        ));
+    }
+    let Some(Value::String(method)) = obj.remove("method") else {
+        return Call::Invalid(Response::err(
+            id,
+            RpcError::invalid_request("invalid request: method must be a string"),
+        ));
+    };
+    let request = Request::parse(&method, obj.remove("params"));
+    Call::Request { id, notification, method, request }
 }
 
 impl Request {
@@ -561,6 +653,45 @@ mod tests {
         assert!(
             matches!(Request::parse("evm_mine", Some(json!([{"timestamp": "0x10", "blocks": 2}]))).unwrap(), Request::EvmMine(o) if o.timestamp == Some(16) && o.blocks == Some(2))
         );
+    }
+
+    /// The method names the parser's `match` accepts, read from this file's source.
+    fn names_in_the_parser() -> Vec<String> {
+        let src = include_str!("request.rs");
+        let start = src.find("let r = match method {").expect("the parser's match");
+        let end = start + src[start..].find("other =>").expect("the fallback arm");
+        src[start..end]
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with('"') && l.contains("=>"))
+            .flat_map(|l| {
+                let pattern = &l[..l.find("=>").unwrap_or(0)];
+                pattern
+                    .split('|')
+                    .map(|n| n.trim().trim_matches('"').to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_method_the_parser_accepts_is_listed_and_vice_versa() {
+        let parsed = names_in_the_parser();
+        assert!(parsed.len() > 50, "the source scan found only {} names", parsed.len());
+        for name in &parsed {
+            assert!(METHODS.contains(&name.as_str()), "{name} is parsed but missing from METHODS");
+            if let Err(e) = Request::parse(name, None) {
+                assert_ne!(e.code, -32601, "{name} is in the match but unknown");
+            }
+        }
+        for m in METHODS {
+            assert!(parsed.iter().any(|n| n == m), "{m} is in METHODS but not in the parser");
+        }
+        let mut unique = parsed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), parsed.len(), "a name appears twice in the parser");
+        assert_eq!(unique.len(), METHODS.len(), "METHODS lists a name twice");
     }
 
     #[test]
