@@ -9,15 +9,7 @@ use sha2::Digest;
 const SIZE: usize = 32 * 1024 * 1024;
 
 fn data() -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9;
-    (0..SIZE)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
+    alara_store::bench::content(0, SIZE as u64)
 }
 
 fn bench(c: &mut Criterion) {

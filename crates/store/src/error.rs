@@ -94,6 +94,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// An input is larger than its limit (found while reading it, so the rest was not read).
+    #[error("{what} is larger than the limit of {limit} bytes; it was not read further (is it the right file?)")]
+    TooLarge {
+        /// The input: a path or what was being received.
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
     /// Options that cannot work together or are out of range.
     #[error("invalid options: {0}")]
     InvalidOptions(String),

@@ -12,11 +12,16 @@
 //!
 //! Every block read is checked against its CID; a corrupt block is an
 //! [`Error::CorruptBlock`] naming it.
+//!
+//! It also holds the file helpers every crate and the CLI use for whole files ([`files`]):
+//! reads capped while streaming, and writes that replace a file atomically.
 
 // Errors carry the CID they are about (80 bytes inline); they are the cold path, and
 // boxing every CID would make matching on them clumsy for callers.
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod block;
 pub mod blockstore;
 pub mod car;
@@ -24,7 +29,10 @@ pub mod dag;
 pub mod dag_pb;
 pub mod encrypt;
 mod error;
+pub mod files;
 pub mod fs;
+#[cfg(feature = "test-utils")]
+pub mod fuzz;
 pub mod importer;
 pub mod kubo;
 mod pb;
@@ -37,6 +45,7 @@ pub use blockstore::{Blockstore, GcStats};
 pub use car::{CarReader, CarWriter};
 pub use encrypt::{decrypt, encrypt_to, Identity, Recipient, SealedDataset};
 pub use error::{Error, Result};
+pub use files::{read_capped, read_file_capped, write_atomic, AtomicFile};
 pub use fs::{FsBlockstore, FsOptions};
 pub use importer::{AddOptions, AddResult, FileImporter};
 pub use kubo::KuboBlockstore;

@@ -1,6 +1,6 @@
 //! The content store: add, read, export and import files over any [`Blockstore`].
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -163,21 +163,10 @@ impl<B: Blockstore> Store<B> {
     /// Writes a file to `path` atomically: a temporary file, fsynced, renamed into place
     /// only once every block has been verified.
     pub fn get_to_path(&self, cid: &Cid, path: impl AsRef<Path>) -> Result<u64> {
-        let path = path.as_ref();
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
-        let result = (|| {
-            let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-            let n = self.cat_to(cid, &mut f)?;
-            f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
-            fs::rename(&tmp, path).ctx(|| format!("rename to {}", path.display()))?;
-            Ok(n)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let mut out = crate::files::AtomicFile::create(path)?;
+        let n = self.cat_to(cid, &mut out)?;
+        out.commit()?;
+        Ok(n)
     }
 
     /// Writes the DAG under `root` as a CARv1 (blocks depth-first, each once).

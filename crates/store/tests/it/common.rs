@@ -1,55 +1,11 @@
 //! Shared helpers: the deterministic content generator (same as kubo_vectors.mjs) and
 //! the node script runner.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// xorshift32 bytes, 4 per step, little-endian: identical to `content()` in kubo_vectors.mjs.
-pub struct Xorshift {
-    state: u32,
-    word: [u8; 4],
-    used: usize,
-    remaining: u64,
-}
-
-impl Xorshift {
-    pub fn new(seed: u32, size: u64) -> Self {
-        Self {
-            state: if seed == 0 { 0x9e37_79b9 } else { seed },
-            word: [0; 4],
-            used: 4,
-            remaining: size,
-        }
-    }
-}
-
-impl Read for Xorshift {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (buf.len() as u64).min(self.remaining) as usize;
-        for b in &mut buf[..n] {
-            if self.used == 4 {
-                let mut x = self.state;
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                self.state = x;
-                self.word = x.to_le_bytes();
-                self.used = 0;
-            }
-            *b = self.word[self.used];
-            self.used += 1;
-        }
-        self.remaining -= n as u64;
-        Ok(n)
-    }
-}
-
-pub fn content(seed: u32, size: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(size as usize);
-    Xorshift::new(seed, size).read_to_end(&mut v).unwrap();
-    v
-}
+/// The generator shared with kubo_vectors.mjs (`content()` there).
+pub use alara_store::bench::{content, Xorshift};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -3,35 +3,18 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use alara_store::{AddOptions, Store};
+use alara_store::Store;
 
 use crate::common::content;
-
-const CHILD_ENV: &str = "ALARA_STORE_CRASH_CHILD_DIR";
-
-/// In the child: add, print the CID (the acknowledgement), then keep adding until killed.
-#[test]
-fn crash_child() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else {
-        eprintln!("crash_child: helper run by add_survives_kill_9 only; nothing to do");
-        return;
-    };
-    let store = Store::open(&dir).unwrap();
-    let added = store.add_reader(&content(41, 2_000_000)[..], &AddOptions::default()).unwrap();
-    println!("ACK {}", added.cid);
-    for seed in 0.. {
-        let _ = store.add_reader(&content(seed, 3_000_000)[..], &AddOptions::default());
-    }
-}
 
 #[test]
 fn add_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash::crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
+    // Adds content(41, 2_000_000), prints `ACK <cid>`, then keeps adding until killed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alara-store-crash-adder"))
+        .arg(dir.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
