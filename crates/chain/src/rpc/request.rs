@@ -250,6 +250,7 @@ fn quantity(v: &Value, what: &str) -> Result<u64, RpcError> {
 
 /// One entry of a request body, checked but not yet answered.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // short-lived: made and consumed per request
 pub enum Call {
     /// A request object. Its method may still be unknown or its params wrong: then
     /// `request` is the `-32601`/`-32602` error to answer with.
@@ -269,6 +270,7 @@ pub enum Call {
 
 /// An HTTP request body: one call, a batch, or an error answering the whole body.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // short-lived: made and consumed per request
 pub enum Body {
     /// A single request.
     One(Call),
