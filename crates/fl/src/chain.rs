@@ -19,7 +19,7 @@ use alloy::sol_types::{Eip712Domain, SolInterface};
 use serde::Serialize;
 
 use crate::commitment::{domain, SignedCommitment};
-use crate::merkle::{RewardLeaf, RewardTree};
+use crate::merkle::{LeafDomain, RewardLeaf, RewardTree};
 use crate::round::RoundRecord;
 use crate::{Error, Result};
 
@@ -98,7 +98,12 @@ pub struct TaskState {
     pub last_round: u64,
     /// Closed: no more rounds.
     pub closed: bool,
-    /// Registered clients.
+    /// The unclaimed rest went back to the creator after the claim window.
+    pub swept: bool,
+    /// Open: the earliest time the creator may close (0: no close requested); closed:
+    /// when it closed (claims are accepted until `close_at + CLAIM_WINDOW`).
+    pub close_at: u64,
+    /// Clients the coordinator approved.
     pub clients: u32,
     /// Escrowed reward pool.
     pub pool: U256,
@@ -134,19 +139,27 @@ pub struct RoundSettlement {
 
 /// Every client's latest leaf across rounds: a client absent from a round keeps its
 /// cumulative reward in the next tree, so one claim always covers every round so far.
-#[derive(Debug, Clone, Default)]
+/// A client's cumulative reward never goes down from one tree to the next.
+#[derive(Debug, Clone)]
 pub struct RewardLedger {
+    domain: LeafDomain,
     leaves: BTreeMap<Address, RewardLeaf>,
 }
 
 impl RewardLedger {
-    /// An empty ledger.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty ledger for the task and contract of `domain`.
+    pub fn new(domain: LeafDomain) -> Self {
+        Self { domain, leaves: BTreeMap::new() }
+    }
+
+    /// The chain, contract and task the ledger's trees are bound to.
+    pub fn domain(&self) -> &LeafDomain {
+        &self.domain
     }
 
     /// Applies a round and returns its settlement. `accounts` maps client ids to the
-    /// accounts that signed their updates; a client without an account is an error.
+    /// accounts that signed their updates; a client without an account is an error, and
+    /// so is a record that lowers a client's cumulative reward.
     pub fn settle(
         &mut self,
         record: &RoundRecord,
@@ -160,6 +173,15 @@ impl RewardLedger {
                     c.client_id, record.round
                 ))
             })?;
+            let cumulative = U256::from(c.cumulative_reward);
+            if let Some(prev) = self.leaves.get(&client) {
+                if cumulative < prev.cumulative {
+                    return Err(Error::Config(format!(
+                        "round {} lowers the cumulative reward of `{}` from {} to {cumulative}",
+                        record.round, c.client_id, prev.cumulative
+                    )));
+                }
+            }
             self.leaves.insert(
                 client,
                 RewardLeaf {
@@ -176,7 +198,7 @@ impl RewardLedger {
             round: record.round,
             global_model_hash: B256::from(record.global_model_hash),
             global_model_cid,
-            tree: RewardTree::new(leaves)?,
+            tree: RewardTree::new(self.domain, leaves)?,
             total_cumulative,
         })
     }
@@ -205,6 +227,16 @@ impl<P: Provider + Clone> FederatedTraining<P> {
     /// The contract address.
     pub fn address(&self) -> Address {
         *self.instance.address()
+    }
+
+    /// The leaf domain of `task` in this contract.
+    pub fn leaf_domain(&self, task: U256) -> LeafDomain {
+        LeafDomain { chain_id: self.chain_id, contract: self.address(), task }
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
     }
 
     /// The EIP-712 domain clients sign update commitments in.
@@ -268,14 +300,14 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         Ok(Tx::from_receipt(&receipt, id))
     }
 
-    /// Registers the sender as a client of `task`.
+    /// Asks to be a client of `task` (the coordinator approves with [`Self::add_clients`]).
     pub async fn register(&self, task: U256) -> Result<Tx<()>> {
         let call = self.instance.register(task);
         let r = self.mined("register", &call).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
-    /// The coordinator registers `clients` in one transaction.
+    /// The coordinator approves `clients` in one transaction.
     pub async fn add_clients(&self, task: U256, clients: &[Address]) -> Result<Tx<()>> {
         let call = self.instance.addClients(task, clients.to_vec());
         let r = self.mined("addClients", &call).await?;
@@ -296,11 +328,18 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         Ok(Tx::from_receipt(&r, ()))
     }
 
-    /// Claims the sender's cumulative reward with its `leaf` and `proof`; returns the
-    /// amount paid.
-    pub async fn claim(&self, task: U256, leaf: &RewardLeaf, proof: &[B256]) -> Result<Tx<U256>> {
+    /// Claims the sender's cumulative reward with its `leaf` and `proof` in the tree
+    /// settled for `round`; returns the amount paid.
+    pub async fn claim(
+        &self,
+        task: U256,
+        round: u64,
+        leaf: &RewardLeaf,
+        proof: &[B256],
+    ) -> Result<Tx<U256>> {
         let call = self.instance.claim(
             task,
+            round,
             leaf.cumulative,
             leaf.update_hash,
             leaf.score,
@@ -314,7 +353,13 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             .filter(|l| l.address() == self.address())
             .find_map(|l| l.log_decode::<Binding::Claimed>().ok())
             .map(|l| l.inner.data.amount)
-            .unwrap_or_default();
+            .ok_or_else(|| {
+                Error::Chain(format!(
+                    "FederatedTraining.claim: transaction {} has no Claimed event of {}",
+                    r.transaction_hash,
+                    self.address()
+                ))
+            })?;
         Ok(Tx::from_receipt(&r, amount))
     }
 
@@ -329,14 +374,35 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             Error::Config(format!("{client} has no leaf in the round {} tree", settlement.round))
         })?;
         let proof = settlement.tree.proof(i)?;
-        self.claim(task, leaf, &proof).await
+        self.claim(task, settlement.round, leaf, &proof).await
     }
 
-    /// Closes a task; the unallocated pool goes back to the creator.
+    /// The creator announces closing: it may close after the contract's `CLOSE_NOTICE`,
+    /// rounds can be settled until then. Returns the earliest close time.
+    pub async fn request_close(&self, task: U256) -> Result<Tx<()>> {
+        let call = self.instance.requestClose(task);
+        let r = self.mined("requestClose", &call).await?;
+        Ok(Tx::from_receipt(&r, ()))
+    }
+
+    /// Closes a task (the coordinator at any time, the creator after its notice); the
+    /// unallocated pool goes back to the creator.
     pub async fn close_task(&self, task: U256) -> Result<Tx<()>> {
         let call = self.instance.closeTask(task);
         let r = self.mined("closeTask", &call).await?;
         Ok(Tx::from_receipt(&r, ()))
+    }
+
+    /// After the claim window of a closed task, the creator takes back what is unclaimed.
+    pub async fn sweep(&self, task: U256) -> Result<Tx<()>> {
+        let call = self.instance.sweep(task);
+        let r = self.mined("sweep", &call).await?;
+        Ok(Tx::from_receipt(&r, ()))
+    }
+
+    /// The reward root settled for `round` (zero if none).
+    pub async fn root_of(&self, task: U256, round: u64) -> Result<B256> {
+        self.instance.rootOf(task, round).call().await.map_err(contract_error("rootOf"))
     }
 
     /// The task's state.
@@ -347,6 +413,8 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             creator: t.creator,
             last_round: t.lastRound,
             closed: t.closed,
+            swept: t.swept,
+            close_at: t.closeAt,
             clients: t.clients,
             pool: t.pool,
             total_cumulative: t.totalCumulative,
@@ -402,10 +470,10 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             .map_err(contract_error("updateDigest"))
     }
 
-    /// The leaf hash the contract computes.
-    pub async fn reward_leaf(&self, leaf: &RewardLeaf) -> Result<B256> {
+    /// The leaf hash the contract computes for `leaf` in `task`.
+    pub async fn reward_leaf(&self, task: U256, leaf: &RewardLeaf) -> Result<B256> {
         self.instance
-            .rewardLeaf(leaf.client, leaf.update_hash, leaf.score, leaf.cumulative)
+            .rewardLeaf(task, leaf.client, leaf.update_hash, leaf.score, leaf.cumulative)
             .call()
             .await
             .map_err(contract_error("rewardLeaf"))
@@ -421,7 +489,7 @@ pub fn revert_data(e: &Error) -> Option<&Bytes> {
 }
 
 /// Gas of the settlement path, measured on a real chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct GasProfile {
     /// Clients in every reward tree.
     pub clients: usize,
@@ -488,7 +556,7 @@ pub async fn gas_profile<P: Provider + Clone>(
             global_model_hash: B256::repeat_byte(round as u8),
             global_model_cid: B256::repeat_byte(0x80 | round as u8),
             total_cumulative: U256::from(round) * U256::from(clients as u64),
-            tree: RewardTree::new(leaves)?,
+            tree: RewardTree::new(ft.leaf_domain(task), leaves)?,
         };
         let gas = ft.settle_round(task, &s).await?.gas_used;
         if round == 1 {

@@ -56,6 +56,16 @@ pub enum Error {
     /// Networked mode: HTTP or protocol failure.
     #[error("network: {0}")]
     Network(String),
+    /// Networked mode: an answer larger than the client accepts (refused while streaming).
+    #[error("network: {what}: the answer is larger than the limit of {limit} bytes ({seen} bytes or more)")]
+    TooLarge {
+        /// The request.
+        what: String,
+        /// The limit in bytes.
+        limit: usize,
+        /// Bytes declared or received when it was refused.
+        seen: u64,
+    },
     /// The contract refused a call with one of its named errors (or another revert).
     #[error("FederatedTraining.{call} reverted: {reason}")]
     Reverted {
@@ -137,6 +147,12 @@ pub enum RejectReason {
     /// The round is closed (deadline passed and aggregated).
     #[error("the round is closed")]
     RoundClosed,
+    /// The client id is not one the coordinator registered.
+    #[error("the client is not registered for this task")]
+    UnknownClient,
+    /// The update commitment is missing, malformed, or not signed by the client's account.
+    #[error("bad update commitment: {0}")]
+    BadSignature(String),
 }
 
 impl From<candle_core::Error> for Error {

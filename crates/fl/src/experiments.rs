@@ -321,21 +321,11 @@ pub struct BenchReport {
 /// Gas of settlement and claims, and the seed's 1,000 hospitals × 10 rounds at a gas price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChainCost {
-    /// Hospitals in the scenario (leaves of every reward tree).
-    pub hospitals: usize,
-    /// Rounds in the scenario.
-    pub rounds: u64,
-    /// Gas of the first `settleRound`.
-    pub settle_first: u64,
-    /// Mean gas of the later `settleRound`s.
-    pub settle_later: u64,
-    /// Gas of one claim covering every round.
-    pub claim: u64,
-    /// Gas of `createTask`.
-    pub create_task: u64,
-    /// Gas of one transaction that records one hash on-chain (the seed's per-hospital,
-    /// per-round transaction), measured as a client's `register`.
-    pub seed_tx: u64,
+    /// The measured gas: `gas.clients` hospitals (leaves of every reward tree) ×
+    /// `gas.rounds` rounds; `gas.register` stands for the seed's one transaction that
+    /// records one hash on-chain (per hospital, per round).
+    #[serde(flatten)]
+    pub gas: crate::chain::GasProfile,
     /// Gas price for the cost columns, in gwei.
     pub gas_price_gwei: f64,
 }
@@ -343,25 +333,27 @@ pub struct ChainCost {
 impl ChainCost {
     /// Transactions Alara sends: one task, one settlement per round, one claim per hospital.
     pub fn alara_txs(&self) -> u64 {
-        1 + self.rounds + self.hospitals as u64
+        1 + self.gas.rounds + self.gas.clients as u64
     }
 
     /// Total gas Alara spends on the scenario.
     pub fn alara_gas(&self) -> u64 {
-        self.create_task
-            + self.settle_first
-            + self.settle_later * self.rounds.saturating_sub(1)
-            + self.claim * self.hospitals as u64
+        self.gas.total()
+    }
+
+    /// Gas of the seed's one transaction per hospital and round.
+    pub fn seed_tx(&self) -> u64 {
+        self.gas.register
     }
 
     /// Transactions of the seed: one per hospital per round.
     pub fn seed_txs(&self) -> u64 {
-        self.hospitals as u64 * self.rounds
+        self.gas.clients as u64 * self.gas.rounds
     }
 
     /// Gas of the seed's scenario.
     pub fn seed_gas(&self) -> u64 {
-        self.seed_txs() * self.seed_tx
+        self.seed_txs() * self.seed_tx()
     }
 
     /// Gas in ETH at [`ChainCost::gas_price_gwei`].
@@ -513,7 +505,7 @@ impl std::fmt::Display for BenchReport {
             writeln!(
                 f,
                 "Chain: {} hospitals × {} rounds at {} gwei (settleRound first {} gas, later {} gas; claim {} gas; createTask {} gas)",
-                c.hospitals, c.rounds, c.gas_price_gwei, c.settle_first, c.settle_later, c.claim, c.create_task
+                c.gas.clients, c.gas.rounds, c.gas_price_gwei, c.gas.settle_first, c.gas.settle_later, c.gas.claim, c.gas.create_task
             )?;
             writeln!(f, "{:<40} {:>8} {:>14} {:>12}", "", "txs", "gas", "ETH")?;
             writeln!(
@@ -527,7 +519,7 @@ impl std::fmt::Display for BenchReport {
             writeln!(
                 f,
                 "{:<40} {:>8} {:>14} {:>12.6}",
-                format!("seed (1 tx/hospital/round, {} gas)", c.seed_tx),
+                format!("seed (1 tx/hospital/round, {} gas)", c.seed_tx()),
                 c.seed_txs(),
                 c.seed_gas(),
                 c.eth(c.seed_gas())

@@ -12,12 +12,16 @@
 //!   [`Coordinator`] state machine shared by both ways to run;
 //! - [`sim`]: thousands of virtual clients in one process;
 //! - [`net`]: the HTTP coordinator (axum) and client loop (reqwest);
-//! - [`replay`]: round artifacts on disk and [`replay_round`].
+//! - [`artifacts`]: round artifacts on disk (layout, manifest, writers, loading);
+//! - [`replay`]: [`replay_round`] and [`verify_round`] from those artifacts;
+//! - [`fuzz`]: the fuzz entry point for update uploads (cargo-fuzz and the suite).
 //!
 //! - [`merkle`]: the reward tree (OpenZeppelin `StandardMerkleTree` layout);
 //! - [`commitment`]: clients' EIP-712 update commitments and the coordinator's checks;
 //! - [`chain`]: the `FederatedTraining` client, deployment, and one settlement per round;
-//! - [`trail`]: audit entries of rounds and payouts, the global model in the content store.
+//! - [`trail`]: audit entries of rounds and payouts, the global model in the content store;
+//! - [`settle`]: a round's chain path — the client gate (registered, signed updates), the
+//!   [`settle::Settler`] (store, `settleRound`, audit entries) and claim tickets.
 //!
 //! It does not own the chain node or the contracts' sources: those are `alara-chain` and
 //! `alara-contracts`.
@@ -27,11 +31,13 @@
 //! [`detmath`] instead of libm, so `replay_round` recomputes the same bits anywhere.
 
 pub mod aggregate;
+pub mod artifacts;
 pub mod chain;
 pub mod commitment;
 pub mod detmath;
 mod error;
 pub mod experiments;
+pub mod fuzz;
 pub mod merkle;
 pub mod model;
 pub mod net;
@@ -41,15 +47,17 @@ pub mod replay;
 pub mod rng;
 pub mod round;
 pub mod score;
+pub mod settle;
 pub mod sim;
 pub mod trail;
 pub mod train;
 
 pub use aggregate::{DpConfig, Strategy};
+pub use artifacts::RoundArtifacts;
 pub use error::{Error, RejectReason, Result};
 pub use model::{ModelKind, ModelSpec, Weights};
 pub use partition::Partition;
-pub use replay::{replay_round, verify_round, RoundArtifacts};
+pub use replay::{replay_round, verify_round};
 pub use round::{ClientRecord, ClientUpdate, Coordinator, RoundRecord, TaskConfig};
 pub use score::{ClientScore, FreeRider, RewardSplit, ScoreConfig};
 pub use sim::{Behavior, SimConfig, Simulation};

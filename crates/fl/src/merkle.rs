@@ -1,8 +1,9 @@
 //! The Merkle tree of cumulative rewards that a round settlement commits to.
 //!
 //! The layout is OpenZeppelin's `StandardMerkleTree` (`@openzeppelin/merkle-tree`):
-//! leaves are `keccak256(keccak256(abi.encode(client, updateHash, score, cumulative)))`,
-//! sorted by hash, stored at the end of a flat array in reverse order, and every inner node
+//! leaves are `keccak256(keccak256(abi.encode(chainId, contract, taskId, client,
+//! updateHash, score, cumulative)))` ([`LeafDomain`] holds the first three, so a tree
+//! built for one task of one deployment proves nothing in another), sorted by hash, stored at the end of a flat array in reverse order, and every inner node
 //! is the keccak of its two children in ascending order. Proofs therefore verify with
 //! OpenZeppelin's `MerkleProof` (commutative pair hashing), which is what
 //! `FederatedTraining.claim` uses.
@@ -12,6 +13,19 @@ use alloy::sol_types::SolValue;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+/// What every leaf of a tree is bound to: the chain, the `FederatedTraining` contract and
+/// the task. The same client and amount in another task (or another deployment, or on
+/// another chain) is another leaf, so a root reused across tasks pays nothing there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeafDomain {
+    /// `block.chainid` of the chain the contract lives on.
+    pub chain_id: u64,
+    /// The `FederatedTraining` contract.
+    pub contract: Address,
+    /// The task id in that contract.
+    pub task: U256,
+}
 
 /// One client's entry in a round's reward tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -27,9 +41,18 @@ pub struct RewardLeaf {
 }
 
 impl RewardLeaf {
-    /// The double-hashed leaf, as `FederatedTraining.rewardLeaf` computes it.
-    pub fn hash(&self) -> B256 {
-        let encoded = (self.client, self.update_hash, self.score, self.cumulative).abi_encode();
+    /// The double-hashed leaf in `domain`, as `FederatedTraining.rewardLeaf` computes it.
+    pub fn hash(&self, domain: &LeafDomain) -> B256 {
+        let encoded = (
+            U256::from(domain.chain_id),
+            domain.contract,
+            domain.task,
+            self.client,
+            self.update_hash,
+            self.score,
+            self.cumulative,
+        )
+            .abi_encode();
         keccak256(keccak256(encoded))
     }
 }
@@ -51,6 +74,7 @@ pub fn process_proof(leaf: B256, proof: &[B256]) -> B256 {
 /// A reward tree over one settlement's leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewardTree {
+    domain: LeafDomain,
     leaves: Vec<RewardLeaf>,
     /// Flat tree: `tree[0]` is the root, children of `i` are `2i+1` and `2i+2`.
     tree: Vec<B256>,
@@ -59,9 +83,9 @@ pub struct RewardTree {
 }
 
 impl RewardTree {
-    /// Builds the tree. Fails on an empty set or on two leaves for the same client (a
-    /// client has exactly one cumulative amount).
-    pub fn new(leaves: Vec<RewardLeaf>) -> Result<Self> {
+    /// Builds the tree of `leaves` in `domain`. Fails on an empty set or on two leaves for
+    /// the same client (a client has exactly one cumulative amount).
+    pub fn new(domain: LeafDomain, leaves: Vec<RewardLeaf>) -> Result<Self> {
         if leaves.is_empty() {
             return Err(Error::Config("a reward tree needs at least one leaf".into()));
         }
@@ -75,7 +99,7 @@ impl RewardTree {
         }
         let n = leaves.len();
         let mut hashed: Vec<(B256, usize)> =
-            leaves.iter().enumerate().map(|(i, l)| (l.hash(), i)).collect();
+            leaves.iter().enumerate().map(|(i, l)| (l.hash(&domain), i)).collect();
         hashed.sort();
         let len = 2 * n - 1;
         let mut tree = vec![B256::ZERO; len];
@@ -87,7 +111,12 @@ impl RewardTree {
         for i in (0..len - n).rev() {
             tree[i] = hash_pair(tree[2 * i + 1], tree[2 * i + 2]);
         }
-        Ok(Self { leaves, tree, position })
+        Ok(Self { domain, leaves, tree, position })
+    }
+
+    /// The chain, contract and task the leaves are bound to.
+    pub fn domain(&self) -> &LeafDomain {
+        &self.domain
     }
 
     /// The root that `settleRound` publishes.
@@ -119,9 +148,9 @@ impl RewardTree {
         Ok(proof)
     }
 
-    /// Whether `proof` shows `leaf` under `root`.
-    pub fn verify(root: B256, leaf: &RewardLeaf, proof: &[B256]) -> bool {
-        process_proof(leaf.hash(), proof) == root
+    /// Whether `proof` shows `leaf` (in `domain`) under `root`.
+    pub fn verify(domain: &LeafDomain, root: B256, leaf: &RewardLeaf, proof: &[B256]) -> bool {
+        process_proof(leaf.hash(domain), proof) == root
     }
 }
 
@@ -129,6 +158,12 @@ impl RewardTree {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    const DOMAIN: LeafDomain = LeafDomain {
+        chain_id: 31337,
+        contract: Address::repeat_byte(0xfe),
+        task: U256::from_limbs([1, 0, 0, 0]),
+    };
 
     fn leaf(i: u64) -> RewardLeaf {
         RewardLeaf {
@@ -141,45 +176,58 @@ mod tests {
 
     #[test]
     fn a_single_leaf_is_its_own_root() {
-        let t = RewardTree::new(vec![leaf(0)]).unwrap();
-        assert_eq!(t.root(), leaf(0).hash());
+        let t = RewardTree::new(DOMAIN, vec![leaf(0)]).unwrap();
+        assert_eq!(t.root(), leaf(0).hash(&DOMAIN));
         assert!(t.proof(0).unwrap().is_empty());
     }
 
     #[test]
     fn duplicate_clients_and_empty_trees_are_refused() {
-        assert!(RewardTree::new(vec![]).is_err());
+        assert!(RewardTree::new(DOMAIN, vec![]).is_err());
         let mut b = leaf(1);
         b.client = leaf(0).client;
-        let err = RewardTree::new(vec![leaf(0), b]).unwrap_err().to_string();
+        let err = RewardTree::new(DOMAIN, vec![leaf(0), b]).unwrap_err().to_string();
         assert!(err.contains("appears twice"), "{err}");
     }
 
     #[test]
-    fn leaf_encoding_is_abi_encode_of_the_four_words() {
-        // abi.encode of static types is four 32-byte words: check against a hand-built buffer.
+    fn leaf_encoding_is_abi_encode_of_the_seven_words() {
+        // abi.encode of static types is seven 32-byte words: check against a hand-built buffer.
         let l = leaf(3);
         let mut buf = Vec::new();
+        buf.extend_from_slice(&U256::from(31337u64).to_be_bytes::<32>());
+        buf.extend_from_slice(&[0u8; 12]);
+        buf.extend_from_slice(DOMAIN.contract.as_slice());
+        buf.extend_from_slice(&DOMAIN.task.to_be_bytes::<32>());
         buf.extend_from_slice(&[0u8; 12]);
         buf.extend_from_slice(l.client.as_slice());
         buf.extend_from_slice(l.update_hash.as_slice());
         buf.extend_from_slice(&l.score.to_be_bytes::<32>());
         buf.extend_from_slice(&l.cumulative.to_be_bytes::<32>());
-        assert_eq!(l.hash(), keccak256(keccak256(&buf)));
+        assert_eq!(l.hash(&DOMAIN), keccak256(keccak256(&buf)));
+    }
+
+    #[test]
+    fn a_leaf_depends_on_chain_contract_and_task() {
+        let l = leaf(2);
+        let h = l.hash(&DOMAIN);
+        assert_ne!(h, l.hash(&LeafDomain { chain_id: 1, ..DOMAIN }));
+        assert_ne!(h, l.hash(&LeafDomain { contract: Address::repeat_byte(1), ..DOMAIN }));
+        assert_ne!(h, l.hash(&LeafDomain { task: U256::from(2), ..DOMAIN }));
     }
 
     proptest! {
         #[test]
         fn every_proof_verifies_and_a_changed_leaf_does_not(n in 1usize..40, pick in 0usize..40) {
             let leaves: Vec<_> = (0..n as u64).map(leaf).collect();
-            let t = RewardTree::new(leaves.clone()).unwrap();
+            let t = RewardTree::new(DOMAIN, leaves.clone()).unwrap();
             for (i, l) in leaves.iter().enumerate() {
-                prop_assert!(RewardTree::verify(t.root(), l, &t.proof(i).unwrap()));
+                prop_assert!(RewardTree::verify(&DOMAIN, t.root(), l, &t.proof(i).unwrap()));
             }
             let i = pick % n;
             let mut forged = leaves[i];
             forged.cumulative += U256::from(1);
-            prop_assert!(!RewardTree::verify(t.root(), &forged, &t.proof(i).unwrap()));
+            prop_assert!(!RewardTree::verify(&DOMAIN, t.root(), &forged, &t.proof(i).unwrap()));
         }
     }
 }

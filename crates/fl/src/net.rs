@@ -7,22 +7,37 @@
 //! - `GET  /model`: the global model, `application/octet-stream` safetensors, header
 //!   `x-alara-round`;
 //! - `POST /update/{client_id}/{round}/{sample_count}`: body = safetensors weights,
-//!   optional header `x-alara-update-hash` (hex) checked against the body; answers
-//!   `200 {"update_hash"}` or an error `{"error"}` with 400 (malformed, NaN/Inf, bad
-//!   sample count), 409 (wrong round, replayed, duplicate), 410 (task finished) or 413
-//!   (body over the limit);
-//! - `GET  /records`: the closed rounds' [`RoundRecord`]s.
+//!   optional header `x-alara-update-hash` (hex) checked against the body, and — when the
+//!   coordinator has a [`ClientGate`] (settling on-chain) — the header
+//!   `x-alara-signature`: hex of the client's 65-byte EIP-712 `UpdateCommitment`
+//!   signature; answers `200 {"update_hash"}` or an error `{"error"}` with 400
+//!   (malformed, NaN/Inf, bad sample count), 403 (unknown client id, missing or wrong
+//!   signature), 409 (wrong round, replayed, duplicate), 410 (task finished) or 413 (body
+//!   over the limit);
+//! - `GET  /records`: the closed rounds' [`RoundRecord`]s;
+//! - `GET  /claim/{address}`: the [`ClaimTicket`] (leaf and proof) of a client in the
+//!   latest settled round, 404 before that.
+//!
+//! Rejections are kept bounded: the last [`MAX_REJECTIONS`] records and a count per
+//! reason; the first [`LOGGED_REJECTIONS`] are logged (client ids cut to 64 characters),
+//! then one summary line per [`LOG_EVERY`] rejections. The client reads every response
+//! body with a size limit while streaming, so an oversized answer is refused before it is
+//! buffered.
 //!
 //! Rounds close when every expected client has submitted, or at the deadline once the
 //! quorum is met; below quorum at the deadline the round stays open for another
 //! deadline period, so a client that disconnects mid-round cannot stall it.
 
 use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    future::Future,
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
 use alara_ml::{Dataset, Standardizer};
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
 use axum::{
     body::Bytes,
     extract::{DefaultBodyLimit, Path, State},
@@ -34,12 +49,93 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    artifacts::hex32,
+    commitment::SignedCommitment,
     model::{ModelSpec, Weights},
     rng,
-    round::{hex32, ClientUpdate, Coordinator, Rejection, RoundRecord},
+    round::{ClientUpdate, Coordinator, Rejection, RoundRecord},
+    settle::{ChainTask, ClaimTicket, ClientGate},
     train::{train_local, LocalTraining},
     Error, RejectReason, Result,
 };
+
+/// Rejection records kept (the most recent ones).
+pub const MAX_REJECTIONS: usize = 256;
+/// Rejections logged one by one before switching to summaries.
+pub const LOGGED_REJECTIONS: u64 = 64;
+/// After [`LOGGED_REJECTIONS`], one summary log line per this many rejections.
+pub const LOG_EVERY: u64 = 1000;
+/// Longest client id kept in a record or a log line (longer ones are cut, with `…`).
+pub const MAX_LOGGED_ID: usize = 64;
+/// Largest `/v1/task` or `/v1/claim` answer a client reads.
+pub const MAX_JSON_BODY: usize = 1 << 20;
+
+fn cut(id: &str) -> String {
+    if id.len() <= MAX_LOGGED_ID {
+        return id.to_string();
+    }
+    let mut end = MAX_LOGGED_ID;
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &id[..end], id.len())
+}
+
+/// A rejection message cut to a bounded length (the reasons themselves are short; what
+/// is left is attacker-chosen text such as a header value).
+fn cut_message(m: &str) -> String {
+    const MAX: usize = 512;
+    if m.len() <= MAX {
+        return m.to_string();
+    }
+    let mut end = MAX;
+    while !m.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &m[..end])
+}
+
+/// Bounded record of rejected submissions.
+#[derive(Debug, Default)]
+struct Rejections {
+    recent: VecDeque<Rejection>,
+    total: u64,
+    by_reason: BTreeMap<&'static str, u64>,
+}
+
+impl Rejections {
+    fn push(&mut self, r: Rejection) {
+        self.total += 1;
+        *self.by_reason.entry(reason_kind(&r.reason)).or_default() += 1;
+        if self.recent.len() == MAX_REJECTIONS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(r);
+    }
+}
+
+fn reason_kind(r: &RejectReason) -> &'static str {
+    match r {
+        RejectReason::WrongRound { .. } => "wrong_round",
+        RejectReason::Replayed { .. } => "replayed",
+        RejectReason::Duplicate => "duplicate",
+        RejectReason::Malformed(_) => "malformed",
+        RejectReason::SampleCount { .. } => "sample_count",
+        RejectReason::HashMismatch { .. } => "hash_mismatch",
+        RejectReason::RoundClosed => "round_closed",
+        RejectReason::UnknownClient => "unknown_client",
+        RejectReason::BadSignature(_) => "bad_signature",
+    }
+}
+
+/// Counts of rejected submissions since the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectionStats {
+    /// All rejections.
+    pub total: u64,
+    /// Per reason (`unknown_client`, `bad_signature`, `malformed`, …).
+    pub by_reason: BTreeMap<String, u64>,
+}
 
 /// Round timing of the networked coordinator.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +174,13 @@ pub struct TaskInfo {
     pub needed: usize,
     /// Milliseconds until the deadline.
     pub deadline_ms: u64,
+    /// The task on-chain when the coordinator settles rounds there: updates must then
+    /// carry the client's EIP-712 commitment signature.
+    #[serde(default)]
+    pub chain: Option<ChainTask>,
+    /// Last round settled on-chain (0: none, or not settling).
+    #[serde(default)]
+    pub settled_round: u64,
 }
 
 /// Shared state of the coordinator service.
@@ -86,7 +189,9 @@ pub struct CoordinatorService {
     deadline: Mutex<Instant>,
     timing: RoundTiming,
     max_body: usize,
-    rejections: Mutex<Vec<Rejection>>,
+    rejections: Mutex<Rejections>,
+    gate: Option<ClientGate>,
+    tickets: Mutex<(u64, HashMap<Address, ClaimTicket>)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -96,8 +201,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl CoordinatorService {
-    /// Wraps `coord`.
+    /// Wraps `coord`, accepting updates from any valid client id (experiments on one
+    /// machine; see [`CoordinatorService::gated`]).
     pub fn new(coord: Coordinator, timing: RoundTiming) -> Arc<Self> {
+        Self::build(coord, timing, None)
+    }
+
+    /// Wraps `coord`, counting only updates that pass `gate`: registered client ids with
+    /// an `UpdateCommitment` signed by their account.
+    pub fn gated(coord: Coordinator, timing: RoundTiming, gate: ClientGate) -> Arc<Self> {
+        Self::build(coord, timing, Some(gate))
+    }
+
+    fn build(coord: Coordinator, timing: RoundTiming, gate: Option<ClientGate>) -> Arc<Self> {
         // Safetensors of the model plus header slack.
         let max_body = coord.config().model.n_params() * 4 + 16 * 1024;
         Arc::new(Self {
@@ -105,8 +221,26 @@ impl CoordinatorService {
             deadline: Mutex::new(Instant::now() + timing.deadline),
             timing,
             max_body,
-            rejections: Mutex::new(Vec::new()),
+            rejections: Mutex::new(Rejections::default()),
+            gate,
+            tickets: Mutex::new((0, HashMap::new())),
         })
+    }
+
+    /// Publishes the claim tickets of settled round `round` (served at `/v1/claim`).
+    pub fn publish_tickets(&self, round: u64, tickets: impl IntoIterator<Item = ClaimTicket>) {
+        let mut t = lock(&self.tickets);
+        t.0 = round;
+        t.1 = tickets.into_iter().map(|k| (k.leaf.client, k)).collect();
+    }
+
+    /// Counts of rejected submissions.
+    pub fn rejection_stats(&self) -> RejectionStats {
+        let r = lock(&self.rejections);
+        RejectionStats {
+            total: r.total,
+            by_reason: r.by_reason.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        }
     }
 
     /// Largest accepted request body.
@@ -119,9 +253,10 @@ impl CoordinatorService {
         lock(&self.coord).records().to_vec()
     }
 
-    /// Rejected submissions so far.
+    /// The most recent rejected submissions (at most [`MAX_REJECTIONS`]; client ids cut
+    /// to [`MAX_LOGGED_ID`] characters).
     pub fn rejections(&self) -> Vec<Rejection> {
-        lock(&self.rejections).clone()
+        lock(&self.rejections).recent.iter().cloned().collect()
     }
 
     /// `true` once every round is closed.
@@ -181,19 +316,37 @@ impl CoordinatorService {
             received: coord.pending(),
             needed: coord.needed(),
             deadline_ms: left.as_millis() as u64,
+            chain: self.gate.as_ref().map(|g| *g.chain()),
+            settled_round: lock(&self.tickets).0,
         }
     }
 }
 
 /// Drives round closing every `period` until the task finishes.
 pub async fn drive_rounds(service: Arc<CoordinatorService>, period: Duration) -> Result<()> {
+    drive_rounds_with(service, period, |_, _| async { Ok(()) }).await
+}
+
+/// Like [`drive_rounds`], calling `on_close(record, global model)` after each closed
+/// round (settlement on-chain) before the next tick; an error of `on_close` stops the task.
+pub async fn drive_rounds_with<F, Fut>(
+    service: Arc<CoordinatorService>,
+    period: Duration,
+    mut on_close: F,
+) -> Result<()>
+where
+    F: FnMut(RoundRecord, Weights) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
     loop {
         let s = service.clone();
         let closed = tokio::task::spawn_blocking(move || s.tick())
             .await
             .map_err(|e| Error::Network(format!("round task failed: {e}")))?;
-        if let Err(e) = closed {
-            tracing::error!("closing the round failed: {e}");
+        match closed {
+            Ok(Some(record)) => on_close(record, service.global()).await?,
+            Ok(None) => {}
+            Err(e) => tracing::error!("closing the round failed: {e}"),
         }
         if service.is_finished() {
             return Ok(());
@@ -218,6 +371,7 @@ pub fn router(service: Arc<CoordinatorService>) -> Router {
         .route("/v1/task", get(get_task))
         .route("/v1/model", get(get_model))
         .route("/v1/records", get(get_records))
+        .route("/v1/claim/{address}", get(get_claim))
         .route("/v1/update/{client_id}/{round}/{samples}", post(post_update))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(service)
@@ -244,6 +398,24 @@ async fn get_model(State(s): State<Arc<CoordinatorService>>) -> Response {
 
 async fn get_records(State(s): State<Arc<CoordinatorService>>) -> Json<Vec<RoundRecord>> {
     Json(s.records())
+}
+
+async fn get_claim(
+    State(s): State<Arc<CoordinatorService>>,
+    Path(address): Path<String>,
+) -> Response {
+    let Ok(address) = address.parse::<Address>() else {
+        return error(StatusCode::BAD_REQUEST, "expected a 0x-prefixed 20-byte address");
+    };
+    let t = lock(&s.tickets);
+    match t.1.get(&address) {
+        Some(ticket) => Json(ticket.clone()).into_response(),
+        None if t.0 == 0 => error(StatusCode::NOT_FOUND, "no round settled on-chain yet"),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("{address} has no leaf in the round {} reward tree", t.0),
+        ),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -277,6 +449,28 @@ async fn post_update(
                 }
             }
         }
+        if let Some(gate) = &s.gate {
+            let signature = headers
+                .get("x-alara-signature")
+                .map(|v| hex::decode(v.as_bytes().strip_prefix(b"0x").unwrap_or(v.as_bytes())));
+            let signature = match signature {
+                Some(Ok(b)) => Some(b),
+                Some(Err(_)) => {
+                    return Err(Error::RejectedUpdate {
+                        client: client_id.clone(),
+                        round,
+                        reason: RejectReason::BadSignature("x-alara-signature is not hex".into()),
+                    })
+                }
+                None => None,
+            };
+            gate.check(&client_id, round, update.update_hash, samples, signature.as_deref())
+                .map_err(|reason| Error::RejectedUpdate {
+                    client: client_id.clone(),
+                    round,
+                    reason,
+                })?;
+        }
         let hash = update.update_hash;
         lock(&s.coord).submit(update)?;
         Ok(hash)
@@ -292,19 +486,43 @@ async fn post_update(
                     | RejectReason::Replayed { .. }
                     | RejectReason::Duplicate => StatusCode::CONFLICT,
                     RejectReason::RoundClosed => StatusCode::GONE,
+                    RejectReason::UnknownClient | RejectReason::BadSignature(_) => {
+                        StatusCode::FORBIDDEN
+                    }
                     _ => StatusCode::BAD_REQUEST,
                 },
                 _ => StatusCode::BAD_REQUEST,
             };
-            if let Error::RejectedUpdate { client, round, reason } = &e {
-                lock(&s.rejections).push(Rejection {
-                    client_id: client.clone(),
-                    round: *round,
-                    reason: reason.clone(),
-                });
+            // Messages and records carry the client id cut short: an id is attacker-chosen.
+            let (e, total) = {
+                let mut r = lock(&s.rejections);
+                let e = match e {
+                    Error::RejectedUpdate { client, round, reason } => {
+                        let client = cut(&client);
+                        r.push(Rejection {
+                            client_id: client.clone(),
+                            round,
+                            reason: reason.clone(),
+                        });
+                        Error::RejectedUpdate { client, round, reason }
+                    }
+                    other => {
+                        r.total += 1;
+                        other
+                    }
+                };
+                (e, r.total)
+            };
+            let message = cut_message(&e.to_string());
+            if total <= LOGGED_REJECTIONS {
+                tracing::warn!("{message}");
+            } else if total % LOG_EVERY == 0 {
+                tracing::warn!(
+                    rejected = total,
+                    "{total} updates rejected so far (only the first {LOGGED_REJECTIONS} are logged one by one)"
+                );
             }
-            tracing::warn!("{e}");
-            error(status, e.to_string())
+            error(status, message)
         }
     }
 }
@@ -317,6 +535,21 @@ pub async fn serve(
     service: Arc<CoordinatorService>,
     linger: Duration,
 ) -> Result<Vec<RoundRecord>> {
+    serve_with(listener, service, linger, |_, _| async { Ok(()) }).await
+}
+
+/// Like [`serve`], calling `on_close(record, global model)` after each closed round (see
+/// [`drive_rounds_with`]).
+pub async fn serve_with<F, Fut>(
+    listener: tokio::net::TcpListener,
+    service: Arc<CoordinatorService>,
+    linger: Duration,
+    on_close: F,
+) -> Result<Vec<RoundRecord>>
+where
+    F: FnMut(RoundRecord, Weights) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
     let app = router(service.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -326,7 +559,12 @@ pub async fn serve(
             })
             .await
     });
-    drive_rounds(service.clone(), Duration::from_millis(25)).await?;
+    let driven = drive_rounds_with(service.clone(), Duration::from_millis(25), on_close).await;
+    if let Err(e) = driven {
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        return Err(e);
+    }
     tokio::time::sleep(linger).await;
     let _ = stop_tx.send(());
     server
@@ -349,6 +587,9 @@ pub struct ClientOptions {
     pub max_rounds: Option<u64>,
     /// Give up when the coordinator is unreachable for this long.
     pub patience: Duration,
+    /// The client's key: signs each update's EIP-712 commitment (required by a
+    /// coordinator that settles on-chain) and names its claim.
+    pub signer: Option<PrivateKeySigner>,
 }
 
 /// What a client did.
@@ -358,6 +599,47 @@ pub struct ClientReport {
     pub submitted: Vec<(u64, String)>,
     /// Submissions the coordinator rejected, with its message.
     pub rejected: Vec<(u64, String)>,
+    /// The claim for the last settled round, when the coordinator settles on-chain.
+    #[serde(default)]
+    pub claim: Option<ClaimTicket>,
+}
+
+/// Reads a response body of at most `limit` bytes, chunk by chunk: a declared or actual
+/// length over the limit is an error before more than `limit` bytes are held.
+pub async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let too_big = |seen: u64| Error::TooLarge { what: what.to_string(), limit, seen };
+    if let Some(len) = resp.content_length() {
+        if len > limit as u64 {
+            return Err(too_big(len));
+        }
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(net(what))? {
+        if out.len() + chunk.len() > limit {
+            return Err(too_big((out.len() + chunk.len()) as u64));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+) -> Result<std::result::Result<T, reqwest::StatusCode>> {
+    let resp = http.get(url).send().await.map_err(net(what))?;
+    let status = resp.status();
+    let bytes = read_limited(resp, MAX_JSON_BODY, what).await?;
+    if !status.is_success() {
+        return Ok(Err(status));
+    }
+    Ok(Ok(serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Network(format!("{what}: not the expected JSON: {e}")))?))
 }
 
 fn net<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Error + '_ {
@@ -379,19 +661,26 @@ pub async fn run_client(opts: &ClientOptions, data: &Dataset) -> Result<ClientRe
         .build()
         .map_err(net("building the HTTP client"))?;
     let base = opts.coordinator.trim_end_matches('/');
-    let mut report = ClientReport { submitted: Vec::new(), rejected: Vec::new() };
+    let mut report = ClientReport { submitted: Vec::new(), rejected: Vec::new(), claim: None };
     let mut done_round = 0u64;
     let mut local: Option<Dataset> = None;
     let mut unreachable_since: Option<Instant> = None;
     loop {
-        let task: TaskInfo = match async {
-            http.get(format!("{base}/v1/task")).send().await?.error_for_status()?.json().await
-        }
-        .await
+        let task: TaskInfo = match get_json(&http, &format!("{base}/v1/task"), "GET /v1/task").await
         {
-            Ok(t) => {
+            Ok(Ok(t)) => {
                 unreachable_since = None;
                 t
+            }
+            Err(e @ Error::TooLarge { .. }) => return Err(e),
+            Ok(Err(status)) => {
+                let e = format!("status {status}");
+                let since = *unreachable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > opts.patience {
+                    return Err(Error::Network(format!("coordinator {base}: GET /v1/task: {e}")));
+                }
+                tokio::time::sleep(opts.poll).await;
+                continue;
             }
             Err(e) => {
                 let since = *unreachable_since.get_or_insert_with(Instant::now);
@@ -406,19 +695,38 @@ pub async fn run_client(opts: &ClientOptions, data: &Dataset) -> Result<ClientRe
                 continue;
             }
         };
-        if task.finished || opts.max_rounds.is_some_and(|m| report.submitted.len() as u64 >= m) {
+        if task.chain.is_some() && opts.signer.is_none() {
+            return Err(Error::Config(
+                "the coordinator settles on-chain and needs signed updates: give the client a key"
+                    .into(),
+            ));
+        }
+        let left = opts.max_rounds.is_some_and(|m| report.submitted.len() as u64 >= m);
+        if task.finished || left {
+            if let (Some(_), Some(key)) = (task.chain, &opts.signer) {
+                if !report.submitted.is_empty() {
+                    // Wait for the last round this client took part in to be settled.
+                    let last = report.submitted.last().map_or(0, |s| s.0);
+                    if task.settled_round < last.max(if task.finished { task.rounds } else { 0 }) {
+                        tokio::time::sleep(opts.poll).await;
+                        continue;
+                    }
+                    let url = format!("{base}/v1/claim/{}", key.address());
+                    report.claim = get_json(&http, &url, "GET /v1/claim").await?.ok();
+                }
+            }
             return Ok(report);
         }
         if task.round > done_round {
-            let bytes = http
+            let resp = http
                 .get(format!("{base}/v1/model"))
                 .send()
                 .await
                 .and_then(|r| r.error_for_status())
-                .map_err(net("fetching the model"))?
-                .bytes()
-                .await
-                .map_err(net("reading the model"))?;
+                .map_err(net("fetching the model"))?;
+            // The canonical safetensors of this model, plus header slack.
+            let limit = task.model.n_params() * 4 + 16 * 1024;
+            let bytes = read_limited(resp, limit, "GET /v1/model").await?;
             let global = Weights::from_safetensors(task.model, &bytes)?;
             if global.hash() != task.global_model_hash {
                 // The round moved on between the two requests; poll again.
@@ -441,19 +749,28 @@ pub async fn run_client(opts: &ClientOptions, data: &Dataset) -> Result<ClientRe
                     .await
                     .map_err(net("training task"))??;
             let update = ClientUpdate::new(&opts.client_id, task.round, data_len(&local), weights);
-            let resp = http
+            let mut req = http
                 .post(format!(
                     "{base}/v1/update/{}/{}/{}",
                     opts.client_id, task.round, update.sample_count
                 ))
-                .header("x-alara-update-hash", hex::encode(update.update_hash))
+                .header("x-alara-update-hash", hex::encode(update.update_hash));
+            if let (Some(chain), Some(key)) = (task.chain, &opts.signer) {
+                let c = chain.commitment(task.round, update.update_hash, update.sample_count);
+                let signed = SignedCommitment::sign(key, &chain.domain(), c)?;
+                req = req.header("x-alara-signature", hex::encode(&signed.signature));
+            }
+            let resp = req
                 .header(header::CONTENT_TYPE, "application/octet-stream")
                 .body(update.weights.to_safetensors())
                 .send()
                 .await
                 .map_err(net("posting the update"))?;
             let status = resp.status();
-            let text = resp.text().await.unwrap_or_default();
+            let text = read_limited(resp, MAX_JSON_BODY, "POST /v1/update")
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             if status.is_success() {
                 report.submitted.push((task.round, hex::encode(update.update_hash)));
             } else {

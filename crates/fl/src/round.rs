@@ -17,29 +17,13 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     aggregate::{aggregate, DpConfig, ServerState, Strategy},
+    artifacts::hex32,
     model::{evaluate, Evaluation, ModelSpec, Weights},
     rng,
     score::{score_round, split_rewards, ClientScore, RewardSplit, ScoreConfig, ScoreInput},
     train::LocalTraining,
     Error, RejectReason, Result,
 };
-
-/// Hex (de)serialisation of 32-byte hashes.
-pub mod hex32 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serialises as lowercase hex.
-    pub fn serialize<S: Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(h))
-    }
-
-    /// Parses 64 hex digits.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        let s = String::deserialize(d)?;
-        let v = hex::decode(&s).map_err(serde::de::Error::custom)?;
-        v.try_into().map_err(|_| serde::de::Error::custom("expected 32 bytes of hex"))
-    }
-}
 
 /// Everything that defines a task; its SHA-256 (canonical JSON) is the config hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,7 +277,7 @@ impl Coordinator {
     /// Writes each closed round's updates, record and global model under `dir` (see
     /// [`crate::replay`]), starting with the task files.
     pub fn with_artifacts(mut self, dir: &Path, raw_validation: &Dataset) -> Result<Self> {
-        crate::replay::write_task(dir, &self.config, raw_validation, &self.global)?;
+        crate::artifacts::write_task(dir, &self.config, raw_validation, &self.global)?;
         self.artifacts = Some(dir.to_path_buf());
         Ok(self)
     }
@@ -506,7 +490,7 @@ impl Coordinator {
             dp_epsilon: self.config.dp.as_ref().and_then(|dp| dp.epsilon(self.round)),
         };
         if let Some(dir) = &self.artifacts {
-            crate::replay::write_round(dir, &updates, &record, &new_global)?;
+            crate::artifacts::write_round(dir, &updates, &record, &new_global)?;
         }
         for u in &updates {
             self.seen.insert(u.update_hash, self.round);

@@ -1,9 +1,16 @@
 //! `alara fl …`: federated learning — simulate many clients in one process, run a
 //! coordinator and clients as separate processes over HTTP, split a dataset into client
-//! files, and replay a round from its published artifacts.
+//! files, and replay a round from its published artifacts. With `coordinator --settle`
+//! the networked coordinator admits only registered clients with signed updates and
+//! settles every round on-chain (the same [`alara_fl::settle::Settler`] as `demo fl`);
+//! `client --claim` then claims the client's reward with its own account.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use std::collections::HashMap;
+
+use alara_fl::chain::{self, FederatedTraining};
+use alara_fl::settle::{self, Settler};
 use alara_fl::{
     net::{self, ClientOptions, CoordinatorService, RoundTiming},
     round::task_config,
@@ -11,6 +18,7 @@ use alara_fl::{
     Behavior, Coordinator, DpConfig, LocalOptimizer, LocalTraining, ModelKind, ModelSpec,
     Partition, RoundArtifacts, SimConfig, Simulation, Strategy,
 };
+use alloy::primitives::{Address, B256, U256};
 use eyre::WrapErr;
 
 use crate::context::Context;
@@ -160,6 +168,23 @@ pub struct CoordinatorArgs {
     /// Artifact directory (default: <data-dir>/fl/<task-id>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Settle every round on the chain of --rpc-url, sending as --account/--keystore (the
+    /// task's coordinator): store the global model, one settleRound per round, audit
+    /// entries (ALARA_LOG_KEY_PASSWORD). Only --client ids with signed updates count.
+    #[arg(long)]
+    settle: bool,
+    /// A registered client, ID=ADDRESS (repeatable; required with --settle): its updates
+    /// must carry an EIP-712 commitment signed by ADDRESS.
+    #[arg(long = "client", requires = "settle")]
+    clients: Vec<String>,
+    /// Existing on-chain task to settle (its coordinator must be this account); default:
+    /// create one.
+    #[arg(long, requires = "settle")]
+    chain_task: Option<u64>,
+    /// Reward pool of a created task, in token base units (default: the task's pool per
+    /// round × rounds).
+    #[arg(long, requires = "settle")]
+    pool: Option<u128>,
 }
 
 /// Arguments of `alara fl client`.
@@ -180,6 +205,10 @@ pub struct ClientArgs {
     /// Leave after this many rounds.
     #[arg(long)]
     max_rounds: Option<u64>,
+    /// Sign updates with --account/--keystore (needed by a `--settle` coordinator) and,
+    /// at the end, claim the reward on the chain of --rpc-url.
+    #[arg(long)]
+    claim: bool,
 }
 
 /// Arguments of `alara fl replay`.
@@ -362,22 +391,31 @@ async fn coordinator(ctx: &Context, args: CoordinatorArgs) -> eyre::Result<()> {
         deadline: Duration::from_secs_f64(args.deadline_secs.max(0.1)),
         expected_clients: args.expected_clients,
     };
-    let service = CoordinatorService::new(coord, timing);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .wrap_err_with(|| format!("binding {}", args.listen))?;
-    eprintln!(
-        "coordinator for task `{}` on http://{} ({} rounds, quorum {}, deadline {}s); artifacts in {}",
-        args.task_id,
-        listener.local_addr()?,
-        t.rounds,
-        args.quorum,
-        args.deadline_secs,
-        out.display()
-    );
-    let records = net::serve(listener, service.clone(), Duration::from_secs(2)).await?;
+    let (records, service, settled) = if args.settle {
+        let (records, service, settled) =
+            settled_coordinator(ctx, &args, coord, timing, listener, &out).await?;
+        (records, service, Some(settled))
+    } else {
+        if !args.clients.is_empty() {
+            eyre::bail!("--client needs --settle");
+        }
+        let service = CoordinatorService::new(coord, timing);
+        announce(&args, &listener, &out, "any client id (no --settle)")?;
+        let records = net::serve(listener, service.clone(), Duration::from_secs(2)).await?;
+        (records, service, None)
+    };
     let rejections = service.rejections();
-    ctx.emit(&serde_json::json!({ "records": records, "rejections": rejections }), || {
+    let stats = service.rejection_stats();
+    let json = serde_json::json!({
+        "records": records,
+        "rejections": rejections,
+        "rejection_stats": stats,
+        "chain": settled,
+    });
+    ctx.emit(&json, || {
         println!(
             "{:>5}  {:>8}  {:>9}  {:>9}  global model",
             "round", "clients", "val acc", "val loss"
@@ -395,26 +433,218 @@ async fn coordinator(ctx: &Context, args: CoordinatorArgs) -> eyre::Result<()> {
         for rj in &rejections {
             println!("rejected {} (round {}): {}", rj.client_id, rj.round, rj.reason);
         }
+        if stats.total > rejections.len() as u64 {
+            println!("{} rejections in all (the last {} shown)", stats.total, rejections.len());
+        }
+        if let Some(s) = &settled {
+            println!(
+                "settled on chain {}: FederatedTraining {} task {}, {} rounds, {} audit entries",
+                s.chain_id,
+                s.contract,
+                s.task,
+                s.settle_txs.len(),
+                s.audit_entries
+            );
+        }
         println!("artifacts in {}", out.display());
     })
 }
 
+fn announce(
+    args: &CoordinatorArgs,
+    listener: &tokio::net::TcpListener,
+    out: &std::path::Path,
+    admits: &str,
+) -> eyre::Result<()> {
+    eprintln!(
+        "coordinator for task `{}` on http://{} ({} rounds, quorum {}, deadline {}s, admits {admits}); artifacts in {}",
+        args.task_id,
+        listener.local_addr()?,
+        args.training.rounds,
+        args.quorum,
+        args.deadline_secs,
+        out.display()
+    );
+    Ok(())
+}
+
+/// What `coordinator --settle` did on-chain.
+#[derive(serde::Serialize)]
+struct Settled {
+    chain_id: u64,
+    contract: Address,
+    task: U256,
+    settle_txs: Vec<B256>,
+    settle_gas: Vec<u64>,
+    audit_entries: usize,
+}
+
+fn parse_clients(list: &[String]) -> eyre::Result<HashMap<String, Address>> {
+    let mut out = HashMap::new();
+    for c in list {
+        let (id, address) =
+            c.split_once('=').ok_or_else(|| eyre::eyre!("--client `{c}`: expected ID=ADDRESS"))?;
+        if !alara_fl::round::valid_client_id(id) {
+            eyre::bail!("--client `{c}`: the id must be 1-64 characters of [A-Za-z0-9_.-]");
+        }
+        let address: Address =
+            address.parse().wrap_err_with(|| format!("--client `{c}`: bad address"))?;
+        if out.insert(id.to_string(), address).is_some() {
+            eyre::bail!("--client: `{id}` is given twice");
+        }
+    }
+    Ok(out)
+}
+
+async fn settled_coordinator(
+    ctx: &Context,
+    args: &CoordinatorArgs,
+    coord: Coordinator,
+    timing: RoundTiming,
+    listener: tokio::net::TcpListener,
+    out: &std::path::Path,
+) -> eyre::Result<(Vec<alara_fl::RoundRecord>, std::sync::Arc<CoordinatorService>, Settled)> {
+    let accounts = parse_clients(&args.clients)?;
+    if accounts.is_empty() {
+        eyre::bail!("--settle needs the registered clients: --client ID=ADDRESS (repeatable)");
+    }
+    let conn = ctx.connect().await?;
+    let provider = conn.provider.clone();
+    let core = alara_contracts::deploy_core(&provider, &ctx.data_dir, conn.signer).await?;
+    let contract = chain::ensure_deployed(&provider, &ctx.data_dir, core.token).await?;
+    let ft = FederatedTraining::new(contract, provider.clone()).await?;
+    let store = alara_store::Store::open(ctx.data_dir.join("store"))
+        .wrap_err("opening the content store")?;
+    let trail = crate::cmd::audit::open_trail(ctx)?;
+    let aggregator = coord.config().strategy.name();
+    let settler = match args.chain_task {
+        Some(task) => {
+            let task = U256::from(task);
+            let state = ft.task(task).await?;
+            if state.coordinator != conn.signer {
+                eyre::bail!(
+                    "task {task} is coordinated by {}, this account is {}",
+                    state.coordinator,
+                    conn.signer
+                );
+            }
+            let mut approved: Vec<Address> = accounts.values().copied().collect();
+            approved.sort();
+            ft.add_clients(task, &approved).await?;
+            Settler::new(ft, task, store, trail, accounts, &args.task_id, &aggregator).await?
+        }
+        None => {
+            let per_round = U256::from(coord.config().reward_pool_per_round);
+            let pool =
+                args.pool.map(U256::from).unwrap_or(per_round * U256::from(coord.config().rounds));
+            let config_hash = B256::from(coord.config().hash());
+            Settler::create(
+                ft,
+                conn.signer,
+                pool,
+                config_hash,
+                store,
+                trail,
+                accounts,
+                &args.task_id,
+                &aggregator,
+            )
+            .await?
+        }
+    };
+    let chain_task = settler.chain_task();
+    let service = CoordinatorService::gated(coord, timing, settler.gate());
+    announce(
+        args,
+        &listener,
+        out,
+        &format!(
+            "{} registered clients; settling task {} of {} on chain {}",
+            args.clients.len(),
+            chain_task.task,
+            chain_task.contract,
+            chain_task.chain_id
+        ),
+    )?;
+    let settler = std::sync::Arc::new(tokio::sync::Mutex::new(settler));
+    let (svc, st) = (service.clone(), settler.clone());
+    let records = net::serve_with(listener, service.clone(), Duration::from_secs(5), move |record, global| {
+        let (svc, st) = (svc.clone(), st.clone());
+        async move {
+            let mut s = st.lock().await;
+            let settled = s.settle(&record, &global).await?;
+            tracing::info!(round = record.round, tx = %settled.tx.hash, gas = settled.tx.gas_used, "round settled");
+            let accounts: Vec<Address> = s.gate().clients().values().copied().collect();
+            let tickets: Vec<_> = accounts.into_iter().filter_map(|a| s.claim_ticket(a)).collect();
+            svc.publish_tickets(record.round, tickets);
+            Ok(())
+        }
+    })
+    .await?;
+    let s = settler.lock().await;
+    let settled = Settled {
+        chain_id: chain_task.chain_id,
+        contract: chain_task.contract,
+        task: chain_task.task,
+        settle_txs: s.rounds().iter().map(|r| r.tx.hash).collect(),
+        settle_gas: s.rounds().iter().map(|r| r.tx.gas_used).collect(),
+        audit_entries: s.audit_entries(),
+    };
+    Ok((records, service, settled))
+}
+
 async fn client(ctx: &Context, args: ClientArgs) -> eyre::Result<()> {
     let data = alara_ml::datasets::load_csv(&args.data)?;
+    let signer = if args.claim { Some(ctx.wallet().signer()?) } else { None };
     let opts = ClientOptions {
         coordinator: args.coordinator.clone(),
         client_id: args.id.clone(),
         poll: Duration::from_millis(args.poll_ms.max(10)),
         max_rounds: args.max_rounds,
         patience: Duration::from_secs(30),
+        signer,
     };
     let report = net::run_client(&opts, &data).await?;
-    ctx.emit(&report, || {
+    let mut paid: Option<serde_json::Value> = None;
+    if args.claim {
+        let ticket = report.claim.as_ref().ok_or_else(|| {
+            eyre::eyre!("the coordinator published no claim for this account (not settling on-chain, or no reward)")
+        })?;
+        let conn = ctx.connect().await?;
+        if conn.chain_id != ticket.chain.chain_id {
+            eyre::bail!(
+                "the coordinator settles on chain {}, --rpc-url is chain {}",
+                ticket.chain.chain_id,
+                conn.chain_id
+            );
+        }
+        let ft = FederatedTraining::new(ticket.chain.contract, conn.provider.clone()).await?;
+        let payout = settle::claim(&ft, ticket).await?;
+        paid = Some(serde_json::json!({
+            "task": ticket.chain.task,
+            "round": ticket.round,
+            "amount": payout.tx.value,
+            "tx": payout.tx.hash,
+            "gas": payout.tx.gas_used,
+        }));
+    }
+    let json = serde_json::json!({
+        "submitted": report.submitted,
+        "rejected": report.rejected,
+        "paid": paid,
+    });
+    ctx.emit(&json, || {
         for (round, hash) in &report.submitted {
             println!("round {round}: submitted update {hash}");
         }
         for (round, why) in &report.rejected {
             println!("round {round}: rejected: {why}");
+        }
+        if let Some(p) = &paid {
+            println!(
+                "claimed {} (task {}, round {} tree): tx {}",
+                p["amount"], p["task"], p["round"], p["tx"]
+            );
         }
     })
 }

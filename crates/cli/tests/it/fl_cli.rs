@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{alara, run};
+use crate::support::{alara, run, AlaraNode};
 
 #[test]
 fn demo_fl_settles_every_round_in_one_transaction_and_pays_the_hospitals() {
@@ -60,6 +60,23 @@ impl Drop for Killed {
 
 #[test]
 fn coordinator_and_three_client_processes_train_over_http() {
+    network_task(None);
+}
+
+/// The same over a node: `coordinator --settle` admits only the three registered,
+/// signing clients, settles both rounds on-chain, and each `client --claim` is paid.
+#[test]
+fn settling_coordinator_pays_three_client_processes_on_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = AlaraNode::start(&dir.path().join("node"), &["up", "--ephemeral"]);
+    network_task(Some(&node.url));
+}
+
+fn dev_address(i: usize) -> String {
+    alara_chain::dev::dev_signer(i).address().to_string()
+}
+
+fn network_task(rpc_url: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let parts = dir.path().join("parts");
     let files: Value = serde_json::from_str(&run(alara()
@@ -68,30 +85,38 @@ fn coordinator_and_three_client_processes_train_over_http() {
     .unwrap();
     assert_eq!(files.as_array().unwrap().len(), 3, "{files}");
 
-    let mut coord = alara()
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args([
-            "fl",
-            "coordinator",
-            "--listen",
-            "127.0.0.1:0",
-            "--rounds",
-            "2",
-            "--epochs",
-            "3",
-            "--quorum",
-            "3",
-            "--expected-clients",
-            "3",
-            "--deadline-secs",
-            "60",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn coordinator");
+    let mut coord = alara();
+    coord.arg("--data-dir").arg(dir.path().join("coordinator"));
+    if let Some(url) = rpc_url {
+        coord
+            .args(["--rpc-url", url, "--account", "1"])
+            .env("ALARA_LOG_KEY_PASSWORD", "coordinator pass");
+    }
+    coord.args([
+        "fl",
+        "coordinator",
+        "--listen",
+        "127.0.0.1:0",
+        "--rounds",
+        "2",
+        "--epochs",
+        "3",
+        "--quorum",
+        "3",
+        "--expected-clients",
+        "3",
+        "--deadline-secs",
+        "60",
+        "--json",
+    ]);
+    if rpc_url.is_some() {
+        coord.arg("--settle");
+        for i in 0..3 {
+            coord.args(["--client", &format!("hospital-{i}={}", dev_address(i + 2))]);
+        }
+    }
+    let mut coord =
+        coord.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn coordinator");
     let stderr = coord.stderr.take().unwrap();
     let stdout = coord.stdout.take().unwrap();
     let mut coord = Killed(coord);
@@ -106,20 +131,21 @@ fn coordinator_and_three_client_processes_train_over_http() {
 
     let clients: Vec<Killed> = (0..3)
         .map(|i| {
-            Killed(
-                alara()
-                    .args(["fl", "client", "--coordinator", &url, "--id", &format!("hospital-{i}")])
-                    .arg("--data")
-                    .arg(parts.join(format!("client-{i}.csv")))
-                    .args(["--poll-ms", "50", "--json"])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .expect("spawn client"),
-            )
+            let mut c = alara();
+            c.arg("--data-dir").arg(dir.path().join(format!("client-{i}")));
+            if let Some(rpc) = rpc_url {
+                c.args(["--rpc-url", rpc, "--account", &(i + 2).to_string()]);
+            }
+            c.args(["fl", "client", "--coordinator", &url, "--id", &format!("hospital-{i}")])
+                .arg("--data")
+                .arg(parts.join(format!("client-{i}.csv")))
+                .args(["--poll-ms", "50", "--json"]);
+            if rpc_url.is_some() {
+                c.arg("--claim");
+            }
+            Killed(c.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn client"))
         })
         .collect();
-
     let deadline = Instant::now() + Duration::from_secs(300);
     let status = loop {
         if let Some(s) = coord.0.try_wait().unwrap() {
@@ -138,6 +164,7 @@ fn coordinator_and_three_client_processes_train_over_http() {
         assert_eq!(r["clients"].as_array().unwrap().len(), 3, "{r}");
     }
     assert_eq!(records[1]["base_model_hash"], records[0]["global_model_hash"]);
+    let mut paid = 0u128;
     for mut c in clients {
         let status = c.0.wait().unwrap();
         assert!(status.success(), "client failed: {status}");
@@ -145,5 +172,26 @@ fn coordinator_and_three_client_processes_train_over_http() {
         std::io::Read::read_to_string(c.0.stdout.as_mut().unwrap(), &mut text).unwrap();
         let report: Value = serde_json::from_str(&text).expect("client prints JSON");
         assert_eq!(report["submitted"].as_array().unwrap().len(), 2, "{report}");
+        if rpc_url.is_some() {
+            let amount = &report["paid"]["amount"];
+            let amount =
+                u128::from_str_radix(amount.as_str().unwrap().trim_start_matches("0x"), 16)
+                    .unwrap_or_else(|_| panic!("amount {amount}"));
+            assert!(amount > 0, "{report}");
+            paid += amount;
+        } else {
+            assert!(report["paid"].is_null(), "{report}");
+        }
+    }
+    if rpc_url.is_some() {
+        let chain = &out["chain"];
+        assert_eq!(chain["settle_txs"].as_array().unwrap().len(), 2, "{chain}");
+        assert_eq!(chain["audit_entries"], 2, "{chain}");
+        let pool = records
+            .iter()
+            .map(|r| r["reward_pool"].to_string().parse::<u128>().unwrap())
+            .sum::<u128>();
+        assert_eq!(paid, pool, "the clients were paid every round's pool");
+        assert_eq!(out["rejection_stats"]["total"], 0, "{out}");
     }
 }

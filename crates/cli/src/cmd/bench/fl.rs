@@ -73,16 +73,7 @@ async fn chain_cost(hospitals: usize, rounds: u64, gas_price_gwei: f64) -> eyre:
         .await?
         .address();
     let p = alara_fl::chain::gas_profile(provider, me, token, hospitals, rounds).await?;
-    Ok(ChainCost {
-        hospitals,
-        rounds,
-        settle_first: p.settle_first,
-        settle_later: p.settle_later,
-        claim: p.claim,
-        create_task: p.create_task,
-        seed_tx: p.register,
-        gas_price_gwei,
-    })
+    Ok(ChainCost { gas: p, gas_price_gwei })
 }
 
 /// Runs `alara bench fl`.

@@ -1,17 +1,19 @@
 //! `alara demo fl`: simulated hospitals train a breast-cancer classifier together on the
 //! chain of `--rpc-url` (by default the embedded one). Each hospital signs its update
-//! (EIP-712); the coordinator checks the signatures, aggregates, stores the global model,
-//! writes `training_round` audit entries and settles each round with ONE transaction; at
-//! the end every hospital claims its reward for all rounds with one Merkle proof.
+//! (EIP-712); the coordinator checks the signatures, aggregates, and hands each closed
+//! round to [`alara_fl::settle::Settler`] (global model in the store, ONE settlement
+//! transaction, `training_round` audit entry) — the same path as `alara fl coordinator
+//! --settle`; at the end every hospital claims its reward for all rounds with one proof.
 
 use std::collections::HashMap;
 
 use alara_audit::{AuditTrail, TrailConfig};
 use alara_chain::client::provider_for;
-use alara_fl::chain::{self, FederatedTraining, RewardLedger, RoundSettlement};
-use alara_fl::commitment::{CommitmentVerifier, SignedCommitment, UpdateCommitment};
+use alara_fl::chain::{self, FederatedTraining};
+use alara_fl::commitment::SignedCommitment;
 use alara_fl::experiments::{centralized_accuracy, BenchSettings};
-use alara_fl::{trail, LocalTraining, Partition, SimConfig, Simulation, Strategy};
+use alara_fl::settle::{self, Settler};
+use alara_fl::{LocalTraining, Partition, SimConfig, Simulation, Strategy};
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::providers::Provider;
@@ -164,100 +166,92 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         }
     }
 
-    // The task: the pool is escrowed, the hospitals registered in one transaction.
+    // The task: the pool is escrowed, the hospitals approved in one transaction.
     let per_round = U256::from(sim.task().reward_pool_per_round);
     let pool = per_round * U256::from(args.rounds);
     let config_hash = B256::from(sim.task().hash());
-    let task = ft.create_task(me, pool, config_hash).await?.value;
-    let addresses: Vec<Address> = keys.iter().map(|k| k.address()).collect();
-    ft.add_clients(task, &addresses).await?;
-
     let store = alara_store::Store::open(ctx.data_dir.join("store"))
         .wrap_err("opening the content store")?;
     let (audit, audit_dir, audit_note) = open_trail(ctx)?;
-    let mut audit_entries = 0usize;
-    let domain = ft.domain();
-    let mut verifier = CommitmentVerifier::new(domain.clone(), task, addresses.iter().copied());
+    let aggregator = args.strategy.name();
+    let mut settler = Settler::create(
+        ft,
+        me,
+        pool,
+        config_hash,
+        store,
+        audit,
+        accounts,
+        &cfg.task_id,
+        &aggregator,
+    )
+    .await?;
+    let task = settler.task();
+    let gate = settler.gate();
+    let chain_task = settler.chain_task();
     let key_of: HashMap<String, PrivateKeySigner> =
         ids.iter().cloned().zip(keys.iter().cloned()).collect();
-    let mut ledger = RewardLedger::new();
     let mut lines = Vec::new();
-    let mut last: Option<RoundSettlement> = None;
-    let aggregator = args.strategy.name();
 
     while !sim.is_finished() {
-        let round = sim.coordinator().round();
-        // Each hospital signs its update; the coordinator verifies before aggregating.
+        // Each hospital signs its update; the coordinator's gate checks it before
+        // aggregating.
         let outcome = sim.run_round_gated(|u| {
             let key = key_of
                 .get(&u.client_id)
                 .ok_or_else(|| alara_fl::Error::Signature(format!("no key for {}", u.client_id)))?;
-            let commitment = UpdateCommitment {
-                task,
-                round: u.round,
-                updateHash: B256::from(u.update_hash),
-                sampleCount: u.sample_count,
-            };
-            let signed = SignedCommitment::sign(key, &domain, commitment)?;
-            verifier.verify(&signed, round, B256::from(u.update_hash), u.sample_count).map(|_| ())
+            let commitment = chain_task.commitment(u.round, u.update_hash, u.sample_count);
+            let signed = SignedCommitment::sign(key, &chain_task.domain(), commitment)?;
+            gate.check(
+                &u.client_id,
+                u.round,
+                u.update_hash,
+                u.sample_count,
+                Some(&signed.signature),
+            )
+            .map(|_| ())
+            .map_err(|reason| alara_fl::Error::Signature(reason.to_string()))
         })?;
         let record = &outcome.record;
-        let (cid, cid_digest) = trail::store_model(&store, sim.coordinator().global())?;
-        let settlement = ledger.settle(record, &accounts, cid_digest)?;
-        let tx = ft.settle_round(task, &settlement).await?;
-        let entry = alara_audit::entry::Entry::now(trail::round_entry(record, &aggregator));
-        audit.append(&entry)?;
-        audit_entries += 1;
+        let settled = settler.settle(record, sim.coordinator().global()).await?;
         lines.push(RoundLine {
             round: record.round,
             accuracy: outcome.test.accuracy,
             validation_loss: record.validation.loss,
             participants: record.clients.len(),
             rejected: outcome.rejected.len(),
-            global_model_hash: settlement.global_model_hash,
-            global_model_cid: cid,
-            rewards_root: settlement.tree.root(),
-            settle_tx: tx.hash,
-            settle_gas: tx.gas_used,
+            global_model_hash: settled.settlement.global_model_hash,
+            global_model_cid: settled.model_cid.clone(),
+            rewards_root: settled.settlement.tree.root(),
+            settle_tx: settled.tx.hash,
+            settle_gas: settled.tx.gas_used,
         });
-        last = Some(settlement);
     }
-    let last = last.ok_or_else(|| eyre::eyre!("no round ran (--rounds 0?)"))?;
+    if settler.rounds().is_empty() {
+        eyre::bail!("no round ran (--rounds 0?)");
+    }
 
-    // Every hospital claims once for all rounds.
+    // Every hospital claims once for all rounds, with its own key.
     let mut claims = Vec::new();
     let mut paid = U256::ZERO;
     for (id, key) in ids.iter().zip(&keys) {
-        let hp = provider_for(&conn.url, key.clone())?;
-        let client = FederatedTraining::new(contract, hp).await?;
-        let samples = last
-            .tree
-            .leaf_of(key.address())
-            .and_then(|_| {
-                sim.coordinator()
-                    .records()
-                    .iter()
-                    .rev()
-                    .find_map(|r| r.clients.iter().find(|c| &c.client_id == id))
-                    .map(|c| c.sample_count)
-            })
-            .unwrap_or(0);
-        let (reward, gas) = match ledger.leaf(key.address()) {
-            Some(l) if l.cumulative > U256::ZERO => {
-                let tx = client.claim_from(task, &last, key.address()).await?;
-                let amount: u128 = tx.value.try_into().unwrap_or(u128::MAX);
-                let entry = alara_audit::entry::Entry::now(trail::payout_entry(
-                    &cfg.task_id,
-                    &key.address().to_string(),
-                    &core.token.to_string(),
-                    amount,
-                    Some(tx.hash),
-                ));
-                audit.append(&entry)?;
-                audit_entries += 1;
-                (tx.value, tx.gas_used)
+        let samples = sim
+            .coordinator()
+            .records()
+            .iter()
+            .rev()
+            .find_map(|r| r.clients.iter().find(|c| &c.client_id == id))
+            .map_or(0, |c| c.sample_count);
+        let ticket = settler.claim_ticket(key.address()).filter(|t| t.leaf.cumulative > U256::ZERO);
+        let (reward, gas) = match ticket {
+            Some(ticket) => {
+                let hp = provider_for(&conn.url, key.clone())?;
+                let client = FederatedTraining::new(contract, hp).await?;
+                let payout = settle::claim(&client, &ticket).await?;
+                settler.record_payout(&payout)?;
+                (payout.tx.value, payout.tx.gas_used)
             }
-            _ => (U256::ZERO, 0),
+            None => (U256::ZERO, 0),
         };
         paid += reward;
         claims.push(Hospital {
@@ -268,6 +262,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             claim_gas: gas,
         });
     }
+    let audit_entries = settler.audit_entries();
 
     let settings = BenchSettings { seed: args.seed, local: cfg.local, ..Default::default() };
     let centralized =
