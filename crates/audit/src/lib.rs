@@ -9,7 +9,7 @@
 //!   commitments ([`entry`]), with the salts and payloads kept off-log by data subject
 //!   ([`vault`]) so erasure (GDPR Art. 17) is crypto-shredding;
 //! - receipts that verify offline ([`receipt`]), queries and exports for auditors
-//!   ([`query`]), and the [`AuditTrail`] that ties them together.
+//!   ([`Query`]), and the [`AuditTrail`] that ties them together.
 //!
 //! What it does not own: the chain (it reaches `AuditAnchor` through an alloy `Provider`
 //! given by the caller, see `anchor`), model execution (alara-ml), or the CLI.
