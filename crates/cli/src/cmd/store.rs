@@ -8,10 +8,15 @@ use std::path::{Path, PathBuf};
 use alara_store::encrypt::{
     self, generate_identity, identity_to_string, parse_identity, parse_recipient,
 };
-use alara_store::{parse_cid, AddOptions, Blockstore, CidVersion, KuboBlockstore, Store};
+use alara_store::{
+    parse_cid, AddOptions, AtomicFile, Blockstore, CidVersion, KuboBlockstore, Store,
+};
 use eyre::{bail, WrapErr};
 
 use crate::context::Context;
+
+/// An age identity file holds a few keys and comments: anything larger is not one.
+const MAX_IDENTITY_FILE: u64 = 64 * 1024;
 
 /// `alara store` subcommands.
 #[derive(clap::Subcommand, Debug)]
@@ -249,11 +254,10 @@ fn run_on<B: Blockstore>(ctx: &Context, store: Store<B>, command: Command) -> ey
             let result = if output == Path::new("-") {
                 store.export_car(&cid, io::BufWriter::new(io::stdout().lock()))?
             } else {
-                let f = File::create(&output)
-                    .wrap_err_with(|| format!("create {}", output.display()))?;
-                let mut w = io::BufWriter::new(f);
+                // A failed export leaves an existing file as it was.
+                let mut w = AtomicFile::create(&output)?;
                 let r = store.export_car(&cid, &mut w)?;
-                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                w.commit()?;
                 r
             };
             if output == Path::new("-") {
@@ -332,33 +336,23 @@ fn run_on<B: Blockstore>(ctx: &Context, store: Store<B>, command: Command) -> ey
                 .map(|r| parse_recipient(r).map_err(eyre::Report::from))
                 .collect::<eyre::Result<Vec<_>>>()?;
             let (reader, _) = open_input(&input)?;
-            let f =
-                File::create(&output).wrap_err_with(|| format!("create {}", output.display()))?;
-            let mut w = io::BufWriter::new(f);
+            let mut w = AtomicFile::create(&output)?;
             let n = encrypt::encrypt_to(&recipients, reader, &mut w)?;
-            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            w.commit()?;
             let out = serde_json::json!({"output": output, "plaintext_bytes": n});
             ctx.emit(&out, || println!("encrypted {n} bytes to {}", output.display()))
         }
         Command::Decrypt { input, output, identity } => {
-            let text = std::fs::read_to_string(&identity)
-                .wrap_err_with(|| format!("read identity file {}", identity.display()))?;
+            let bytes = alara_store::read_file_capped(&identity, MAX_IDENTITY_FILE)
+                .wrap_err("reading the identity file")?;
+            let text = String::from_utf8(bytes).wrap_err_with(|| {
+                format!("identity file {} is not UTF-8 text", identity.display())
+            })?;
             let id = parse_identity(&text)?;
             let (reader, _) = open_input(&input)?;
-            let dir =
-                output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let tmp = dir.join(format!(".alara-decrypt-{}.partial", std::process::id()));
-            let result = (|| -> eyre::Result<u64> {
-                let mut w = io::BufWriter::new(File::create(&tmp)?);
-                let n = encrypt::decrypt(&id, reader, &mut w)?;
-                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                std::fs::rename(&tmp, &output)?;
-                Ok(n)
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            let n = result?;
+            let mut w = AtomicFile::create(&output)?;
+            let n = encrypt::decrypt(&id, reader, &mut w)?;
+            w.commit()?;
             let out = serde_json::json!({"output": output, "plaintext_bytes": n});
             ctx.emit(&out, || println!("decrypted {n} bytes to {}", output.display()))
         }

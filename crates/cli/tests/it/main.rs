@@ -6,4 +6,5 @@ mod clients;
 mod demo_data;
 mod fl_cli;
 mod node_process;
+mod store_cli;
 mod support;
