@@ -2,9 +2,9 @@
 # Runs Alara's whole test suite from a fresh clone.
 #
 # Installs the pinned test tools first — npm packages from package-lock.json (solc-js,
-# OpenZeppelin, anvil/cast/forge, ethers, the UnixFS importer) and the Python clients from
-# scripts/requirements-test.txt into .venv — and fails if any of them cannot be installed:
-# the suite never skips a peer because it is missing.
+# OpenZeppelin, anvil/cast/forge, ethers, the UnixFS importer) and the Python clients and
+# Slither from scripts/requirements-test.txt into .venv — and fails if any of them cannot be
+# installed: the suite never skips a peer because it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,9 @@ if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 
 step "contract artifacts match their sources"
 node contracts/build.js --check
+
+step "Slither on contracts/src (fails on any High or Medium finding)"
+scripts/slither.sh
 
 step "cargo test"
 export ALARA_PYTHON="$PWD/.venv/bin/python"
