@@ -240,6 +240,13 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     }
 }
 
+/// A receipt file, refused as soon as it grows past the largest receipt (so `/dev/zero` or a
+/// huge file fails at once instead of being read whole).
+fn read_receipt_file(path: &Path) -> eyre::Result<Vec<u8>> {
+    alara_store::read_file_capped(path, alara_audit::receipt::MAX_RECEIPT_BYTES as u64)
+        .wrap_err_with(|| format!("reading the receipt {}", path.display()))
+}
+
 async fn verify(
     ctx: &Context,
     path: &Path,
@@ -247,7 +254,7 @@ async fn verify(
     onchain: bool,
     contract: Option<&str>,
 ) -> eyre::Result<()> {
-    let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+    let bytes = read_receipt_file(path)?;
     let receipt = Receipt::from_json(&bytes)
         .wrap_err_with(|| format!("{} is not a valid receipt", path.display()))?;
     let pinned = key.map(NoteVerifier::parse).transpose().wrap_err("--key")?;
@@ -338,8 +345,7 @@ fn receipt(
     let (mut r, target) = match (index, upgrade) {
         (Some(i), None) => (trail.receipt(i)?, out),
         (None, Some(path)) => {
-            let bytes =
-                std::fs::read(&path).wrap_err_with(|| format!("reading {}", path.display()))?;
+            let bytes = read_receipt_file(&path)?;
             (Receipt::from_json(&bytes)?, Some(out.unwrap_or(path)))
         }
         _ => bail!("give --index N or --upgrade FILE"),

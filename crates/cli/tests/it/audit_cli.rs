@@ -121,3 +121,20 @@ fn bench_audit_json_is_one_object_with_the_bounds_beside_the_figures() {
     }
     assert!(out["appends_per_s_batched"].as_f64().unwrap() > 0.0);
 }
+
+/// `audit verify` on an endless input stops at the receipt size limit instead of reading it
+/// whole (it once grew to 6 GB on `/dev/zero`).
+#[test]
+fn verify_refuses_an_endless_receipt_file_at_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = alara()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["audit", "verify", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("reading the receipt /dev/zero"), "{err}");
+    assert!(err.contains("4194304"), "the error names the limit: {err}");
+}
