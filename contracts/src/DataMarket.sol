@@ -394,6 +394,7 @@ contract DataMarket is ReentrancyGuardTransient, EIP712 {
         }
         Listing storage l = listings[j.listingId];
         bytes32 digest = receiptDigest(receipt);
+        // slither-disable-next-line unused-return -- tryRecover gives address(0) on any error, and a listing's seller is never address(0), so the check below rejects it
         (address signer,,) = ECDSA.tryRecover(digest, signature);
         if (signer != l.seller) revert ReceiptSignerMismatch(l.seller, signer);
         j.state = JobState.Completed;
