@@ -15,12 +15,23 @@
 //! between loses the record. A decision that must not be acted on unlogged waits for its
 //! receipt (`alara infer` does), which costs one group commit.
 //!
-//! ```ignore
-//! let auditor = InferenceAuditor::new(trail, ModelRef { id, version_hash: Hash(model.hash()) }, "triage");
+//! ```no_run
+//! # fn demo(
+//! #     trail: std::sync::Arc<alara_audit::AuditTrail>,
+//! #     model_sha256: [u8; 32],
+//! #     rows: Vec<Vec<f32>>,
+//! #     predict: impl Fn(&[Vec<f32>]) -> Vec<u8>,
+//! # ) -> alara_audit::Result<()> {
+//! use alara_audit::audited::{InferenceAuditor, UseContext};
+//! use alara_audit::entry::{now_ms, ModelRef};
+//! use alara_audit::Hash;
+//! let model = ModelRef { id: "triage".into(), version_hash: Hash(model_sha256) };
+//! let auditor = InferenceAuditor::new(trail, model, "triage");
 //! let started = now_ms();
-//! let outputs = model.predict(&rows)?;
-//! let pending = auditor.submit(started, now_ms(), rows, outputs.clone(), &UseContext::default())?;
+//! let outputs = predict(&rows);
+//! let pending = auditor.submit(started, now_ms(), rows, outputs, &UseContext::default())?;
 //! let receipts = auditor.receipts(&pending.rows()?)?;
+//! # let _ = receipts; Ok(()) }
 //! ```
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

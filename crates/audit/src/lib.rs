@@ -14,7 +14,7 @@
 //! What it does not own: the chain (it reaches `AuditAnchor` through an alloy `Provider`
 //! given by the caller, see `anchor`), model execution (alara-ml), or the CLI.
 //!
-//! ```ignore
+//! ```no_run
 //! # fn demo() -> alara_audit::Result<()> {
 //! use alara_audit::{AuditTrail, TrailConfig, entry::EntryBody};
 //! let trail = AuditTrail::open(TrailConfig::new("/tmp/audit", "correct horse battery"))?;

@@ -3,6 +3,10 @@
 //! Each area of the platform has a subcommand module under `cmd/`; this file holds the
 //! global options and the dispatch. Run `alara --help` for the tour.
 
+// Doc comments on the clap types are the `--help` text users read (`<data-dir>`,
+// `fedadam[:LR]`), not rustdoc markup: rustdoc must not read them as HTML or links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 use clap::{Parser, Subcommand};
 
 mod cmd;

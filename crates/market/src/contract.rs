@@ -1,7 +1,7 @@
 //! [`DataMarket`]: a typed client of the `DataMarket` contract, and [`ensure_deployed`].
 //!
 //! Every transaction method waits for the receipt and returns a [`Tx`] with the gas used;
-//! a revert becomes [`Error::Reverted`](crate::Error::Reverted) carrying the contract's
+//! a revert becomes [`Error::Reverted`] carrying the contract's
 //! named error (`InvalidSaleState { saleId: 1, state: 5 }`). Views combine the contract's
 //! storage with its events (the CID, commitments, keys and envelopes live only in events).
 

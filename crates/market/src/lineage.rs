@@ -5,10 +5,12 @@
 //! collection of exported receipts): each [`Sourced`] entry names the log it is from, and
 //! receipts are verified before they are used ([`from_receipts`]).
 //!
-//! ```ignore
-//! let entries = alara_market::lineage::from_trail(&trail)?;
-//! let l = alara_market::lineage::trace(&entries, "bafy…")?;   // or a model hash
+//! ```no_run
+//! # fn demo(trail: &alara_audit::AuditTrail) -> alara_market::Result<()> {
+//! let entries = alara_market::lineage::from_trail(trail)?;
+//! let l = alara_market::lineage::trace(&entries, "bafy…")?; // or a model hash
 //! println!("{}", l.render());
+//! # Ok(()) }
 //! ```
 
 use std::collections::BTreeSet;

@@ -2,6 +2,9 @@
 //! add has returned (its acknowledgement), then keeps adding other files until killed.
 //! Driven by the `add_survives_kill_9` test.
 
+// Same choice as the library (its lib.rs): the store error carries paths and CIDs inline.
+#![allow(clippy::result_large_err)]
+
 use alara_store::bench::content;
 use alara_store::{AddOptions, Store};
 
