@@ -67,16 +67,18 @@ pub async fn ensure_deployed<P: Provider>(provider: &P, data_dir: &Path) -> Resu
 
 /// Deploys a new `DataMarket` with `params`; the sender is the arbiter.
 pub async fn deploy<P: Provider>(provider: &P, params: &MarketParams) -> Result<Address> {
-    let instance = Binding::deploy(
+    let builder = Binding::deploy_builder(
         provider,
         B256::from(params.arbiter_key),
         params.dispute_window,
         params.arbitration_window,
         params.dispute_bond_bps,
-    )
-    .await
-    .map_err(contract_error("constructor"))?;
-    Ok(*instance.address())
+    );
+    // Simulate first: a constructor that reverts (out-of-range parameters) would otherwise
+    // fail in gas estimation after alloy's nonce filler took a nonce, and every later
+    // transaction of this provider would wait behind the gap (see alara_contracts::call).
+    builder.call_raw().await.map_err(contract_error("constructor"))?;
+    builder.deploy().await.map_err(contract_error("constructor"))
 }
 
 pub use alara_contracts::Tx;
