@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use alloy::primitives::{Bytes, B256};
 use alloy::sol_types::SolInterface;
 
+use crate::fault::Fault;
 use crate::guard::Violation;
-use crate::sale::Fault;
 use alara_contracts::DataMarket::DataMarketErrors;
 
 /// Everything that can go wrong in the market. Messages say what was expected, what was

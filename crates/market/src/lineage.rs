@@ -150,6 +150,23 @@ pub struct Lineage {
     pub model: Option<ModelLineage>,
 }
 
+/// An amount from an audit entry with its unit: entries carry base units, so ETH is in
+/// wei (`0.1 ETH (100000000000000000 wei)`) and an ERC-20 in the token's base units.
+pub fn amount(value: u128, token: &str) -> String {
+    if token != "ETH" {
+        return format!("{value} base units of token {token}");
+    }
+    const WEI_PER_ETH: u128 = 1_000_000_000_000_000_000;
+    let (whole, frac) = (value / WEI_PER_ETH, value % WEI_PER_ETH);
+    let eth = if frac == 0 {
+        whole.to_string()
+    } else {
+        let digits = format!("{frac:018}");
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    };
+    format!("{eth} ETH ({value} wei)")
+}
+
 fn hash_hex(h: &Hash) -> String {
     hex::encode(h.0)
 }
@@ -193,11 +210,17 @@ fn dataset_lineage(entries: &[Sourced], cid: &str) -> DatasetLineage {
         match &s.entry.body {
             EntryBody::DataListing(l) if l.dataset == cid => d.listings.push(Step::of(
                 s,
-                format!("listed {} by {} for {} {}", l.listing, l.seller, l.price, l.token),
+                format!("listed {} by {} for {}", l.listing, l.seller, amount(l.price, &l.token)),
             )),
             EntryBody::DataSale(x) if x.dataset == cid => d.sales.push(Step::of(
                 s,
-                format!("{} {} (buyer {}, {} {})", x.sale, x.event, x.buyer, x.amount, x.token),
+                format!(
+                    "{} {} (buyer {}, {})",
+                    x.sale,
+                    x.event,
+                    x.buyer,
+                    amount(x.amount, &x.token)
+                ),
             )),
             EntryBody::DataAccess(a) if a.dataset == cid && a.mode == "download" => {
                 d.sales.push(Step::of(s, format!("downloaded by {} for {}", a.accessor, a.purpose)))
@@ -416,6 +439,19 @@ mod tests {
         assert_eq!(m.model_hash, hex::encode(model.0));
         assert_eq!(m.inference_count, 2);
         assert!(l.render().contains("2 inference(s)"));
+        assert!(l.render().contains("for 0.000000000000000005 ETH (5 wei)"), "{}", l.render());
+    }
+
+    #[test]
+    fn amounts_carry_their_unit() {
+        assert_eq!(amount(100_000_000_000_000_000, "ETH"), "0.1 ETH (100000000000000000 wei)");
+        assert_eq!(amount(2_000_000_000_000_000_000, "ETH"), "2 ETH (2000000000000000000 wei)");
+        assert_eq!(amount(0, "ETH"), "0 ETH (0 wei)");
+        assert_eq!(
+            amount(u128::MAX, "ETH"),
+            format!("340282366920938463463.374607431768211455 ETH ({} wei)", u128::MAX)
+        );
+        assert_eq!(amount(7, "0xabc"), "7 base units of token 0xabc");
     }
 
     #[test]

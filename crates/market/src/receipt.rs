@@ -1,9 +1,11 @@
 //! Signed job receipts: what a data owner attests when a compute-to-data job completes,
 //! as EIP-712 typed data (`JobReceipt` in the `Alara DataMarket` domain), so the contract
-//! checks the signature on `submitResult` and anyone can check it offline.
+//! checks the signature on `submitResult` and anyone can check it offline. The receipt
+//! commits to the result's location too (`resultCidHash = keccak256(resultCid)`), so
+//! whoever relays it cannot record another CID.
 
 use alara_contracts::DataMarket as Binding;
-use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::signers::SignerSync;
 use alloy::sol_types::{eip712_domain, Eip712Domain, SolStruct};
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,8 @@ pub struct JobReceipt {
     pub dataset: B256,
     /// SHA-256 of the result bytes handed to the buyer.
     pub result: B256,
+    /// `keccak256` of the result's CID string (see [`JobReceipt::cid_hash`]).
+    pub result_cid_hash: B256,
     /// Rows of the dataset the algorithm read.
     pub rows: u64,
     /// Unix time the run finished.
@@ -43,6 +47,12 @@ pub struct JobReceipt {
 }
 
 impl JobReceipt {
+    /// The commitment to a result CID that the receipt carries: `keccak256(bytes(cid))`,
+    /// as the contract computes it.
+    pub fn cid_hash(result_cid: &str) -> B256 {
+        keccak256(result_cid.as_bytes())
+    }
+
     /// The struct as the binding types it.
     pub fn to_sol(&self) -> Binding::JobReceipt {
         Binding::JobReceipt {
@@ -50,6 +60,7 @@ impl JobReceipt {
             algorithm: self.algorithm,
             dataset: self.dataset,
             result: self.result,
+            resultCidHash: self.result_cid_hash,
             rows: self.rows,
             finishedAt: self.finished_at,
         }
@@ -64,6 +75,7 @@ impl JobReceipt {
             algorithm: r.algorithm,
             dataset: r.dataset,
             result: r.result,
+            result_cid_hash: r.resultCidHash,
             rows: r.rows,
             finished_at: r.finishedAt,
         })
@@ -114,8 +126,32 @@ pub struct SignedJobReceipt {
 }
 
 impl SignedJobReceipt {
-    /// Checks, offline, that the digest is the receipt's and that `expected` signed it.
+    /// Checks, offline, that the digest is the receipt's and that `expected` (an EOA) signed
+    /// it.
     pub fn verify(&self, expected: Address) -> Result<()> {
+        self.check_digest()?;
+        let sig = alloy::primitives::Signature::try_from(self.signature.as_ref())
+            .map_err(|e| Error::Receipt(format!("malformed signature: {e}")))?;
+        let recovered = sig
+            .recover_address_from_prehash(&self.digest)
+            .map_err(|e| Error::Receipt(format!("cannot recover the signer: {e}")))?;
+        if recovered != expected {
+            return Err(Error::Receipt(format!(
+                "signed by {recovered}, expected the data owner {expected}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`SignedJobReceipt::verify`], and that `result_cid` is the CID the receipt commits to.
+    pub fn verify_with_cid(&self, expected: Address, result_cid: &str) -> Result<()> {
+        self.verify(expected)?;
+        self.check_cid(result_cid)
+    }
+
+    /// That the digest is the receipt's fields in its domain (no signature check: for an
+    /// owner that is a smart account, whose ERC-1271 signature only the chain can check).
+    pub fn check_digest(&self) -> Result<()> {
         let digest = self.receipt.digest(&domain(self.chain_id, self.contract));
         if digest != self.digest {
             return Err(Error::Receipt(format!(
@@ -123,14 +159,16 @@ impl SignedJobReceipt {
                 self.digest
             )));
         }
-        let sig = alloy::primitives::Signature::try_from(self.signature.as_ref())
-            .map_err(|e| Error::Receipt(format!("malformed signature: {e}")))?;
-        let recovered = sig
-            .recover_address_from_prehash(&digest)
-            .map_err(|e| Error::Receipt(format!("cannot recover the signer: {e}")))?;
-        if recovered != expected {
+        Ok(())
+    }
+
+    /// That `result_cid` is the CID the receipt commits to.
+    pub fn check_cid(&self, result_cid: &str) -> Result<()> {
+        let got = JobReceipt::cid_hash(result_cid);
+        if got != self.receipt.result_cid_hash {
             return Err(Error::Receipt(format!(
-                "signed by {recovered}, expected the data owner {expected}"
+                "the result CID {result_cid} hashes to {got}, the signed receipt commits to {}",
+                self.receipt.result_cid_hash
             )));
         }
         Ok(())
@@ -148,6 +186,7 @@ mod tests {
             algorithm: B256::repeat_byte(1),
             dataset: B256::repeat_byte(2),
             result: B256::repeat_byte(3),
+            result_cid_hash: JobReceipt::cid_hash("bafyresult"),
             rows: 569,
             finished_at: 1_700_000_000,
         }
@@ -171,6 +210,15 @@ mod tests {
         let mut t = s.clone();
         t.chain_id = 1;
         assert!(t.verify(owner.address()).is_err());
+        let mut t = s.clone();
+        t.receipt.result_cid_hash = JobReceipt::cid_hash("bafyother");
+        assert!(t.verify(owner.address()).is_err());
+        s.verify_with_cid(owner.address(), "bafyresult").unwrap();
+        assert!(s
+            .verify_with_cid(owner.address(), "bafyother")
+            .unwrap_err()
+            .to_string()
+            .contains("commits to"));
         let mut t = s;
         t.signature = Bytes::from(vec![1, 2, 3]);
         assert!(t.verify(owner.address()).unwrap_err().to_string().contains("malformed"));
@@ -180,7 +228,7 @@ mod tests {
     fn type_string_matches_the_contract() {
         assert_eq!(
             Binding::JobReceipt::eip712_encode_type(),
-            "JobReceipt(uint256 jobId,bytes32 algorithm,bytes32 dataset,bytes32 result,uint64 rows,uint64 finishedAt)"
+            "JobReceipt(uint256 jobId,bytes32 algorithm,bytes32 dataset,bytes32 result,bytes32 resultCidHash,uint64 rows,uint64 finishedAt)"
         );
     }
 }

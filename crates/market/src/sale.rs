@@ -18,8 +18,10 @@
 //! mechanical and anyone given the evidence can reproduce it. The buyer wins when the
 //! delivery is faulty; it loses when the evidence does not open, names another sale, or
 //! holds a key other than the one registered, or when the delivery checks out. The winner
-//! is credited price plus bond; an arbiter silent past its deadline lets anyone settle the
-//! dispute for the buyer (`resolveExpired`).
+//! is credited price plus bond. The arbiter may rule only until its deadline; after it,
+//! anyone settles the dispute by default (`resolveExpired`): the price goes to the seller,
+//! who delivered the key on-chain, and the bond back to the buyer, as if no dispute had
+//! been opened, so a silent arbiter never hands a buyer the data and its money back.
 
 use std::io::{Read, Write};
 
@@ -30,31 +32,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::contract::{Listing, Sale};
+pub use crate::fault::Fault;
 use crate::keys::{self, EnvelopeError};
 use crate::{Error, Result};
-
-/// What is wrong with a delivery (grounds for a dispute the buyer wins).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-pub enum Fault {
-    /// The envelope is not encrypted to the key the buyer registered.
-    #[error("the key envelope is not encrypted to the buyer's registered key (a key for another buyer?)")]
-    KeyNotForBuyer,
-    /// The envelope opens but holds no usable key, or is damaged.
-    #[error("the key envelope is unreadable: {0}")]
-    KeyUnreadable(String),
-    /// The ciphertext does not decrypt with the delivered key (wrong key, or tampered:
-    /// age's MAC fails).
-    #[error("the ciphertext does not decrypt with the delivered key: {0}")]
-    CiphertextUndecryptable(String),
-    /// The plaintext is not the committed one.
-    #[error("the plaintext hashes to {found}, the listing committed to {expected}")]
-    PlaintextMismatch {
-        /// The listing's commitment.
-        expected: B256,
-        /// What the delivered data hashes to.
-        found: B256,
-    },
-}
 
 /// Checks a delivery as described in the module docs, writing the plaintext to `out` as it
 /// is decrypted (keep it only on `Ok(Ok(_))`). Returns the plaintext size, or the fault.
@@ -312,6 +292,7 @@ mod tests {
             listing_id: 1,
             buyer: Address::repeat_byte(2),
             amount: U256::from(100),
+            bond: U256::from(10),
             state: SaleState::Disputed,
             deadline: 0,
             buyer_key: keys::recipient_bytes(&f.buyer.to_public()).unwrap(),

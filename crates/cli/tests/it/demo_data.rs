@@ -39,6 +39,9 @@ fn demo_data_sells_by_download_and_by_compute_to_data() {
     // Lineage: the compute-only dataset → its job → the model.
     let job = &r["lineage"]["datasets"][0]["jobs"][0];
     assert_eq!(job["model"]["model_hash"].as_str(), model.strip_prefix("0x"), "{job}");
+    // Amounts carry their unit: audit entries hold wei, printed as ETH with the wei count.
+    let listed = r["lineage"]["datasets"][0]["listings"][0]["summary"].as_str().unwrap();
+    assert!(listed.contains(" ETH (") && listed.ends_with(" wei)"), "{listed}");
 
     // The lineage command reads the same trails and finds the dataset from the model.
     let back: Value = serde_json::from_str(&run(alara().arg("--data-dir").arg(dir.path()).args([

@@ -20,7 +20,7 @@ use crate::support::*;
 
 const KEY: [u8; 32] = [0x22; 32];
 const JOB_WINDOW: u64 = 1_000;
-const LONG_WARP: u64 = 5_000;
+const LONG_WARP: u64 = 6_000;
 const ALGORITHM: B256 = B256::repeat_byte(0x33);
 
 #[derive(Debug, Clone)]
@@ -87,6 +87,11 @@ struct Model {
     owed: HashMap<(usize, Token), u128>,
 }
 
+/// The contract's bond at 10 %: rounded up.
+fn bond(amount: u128) -> u128 {
+    amount.div_ceil(10)
+}
+
 /// Accounts: 0 arbiter, 1 seller, 2 and 3 buyers.
 const BUYERS: [usize; 2] = [BUYER, OTHER];
 
@@ -102,7 +107,7 @@ impl Model {
             .filter(|s| s.token == token)
             .map(|s| match s.state {
                 SaleState::Paid | SaleState::Delivered => s.amount,
-                SaleState::Disputed => s.amount + s.amount / 10,
+                SaleState::Disputed => s.amount + bond(s.amount),
                 _ => 0,
             })
             .sum();
@@ -278,14 +283,15 @@ async fn run_sequence(m: &Market, actions: &[Action]) -> Result<(), TestCaseErro
             Action::Resolve { sale, buyer_wins } => {
                 let Some(s) = pick(model.sales.len(), sale) else { continue };
                 let r = clients[ARBITER].resolve(base_sales + s as u64 + 1, buyer_wins).await;
-                let pred = model.sales[s].state == SaleState::Disputed;
+                let pred =
+                    model.sales[s].state == SaleState::Disputed && t < model.sales[s].deadline;
                 if pred {
                     model.sales[s].state = SaleState::Resolved;
                     let ms = &model.sales[s];
                     let (who, tok, amt) = (
                         if buyer_wins { ms.buyer } else { SELLER },
                         ms.token,
-                        ms.amount + ms.amount / 10,
+                        ms.amount + bond(ms.amount),
                     );
                     model.credit(who, tok, amt);
                 }
@@ -297,10 +303,12 @@ async fn run_sequence(m: &Market, actions: &[Action]) -> Result<(), TestCaseErro
                 let pred =
                     model.sales[s].state == SaleState::Disputed && t >= model.sales[s].deadline;
                 if pred {
+                    // By default the price goes to the seller and the bond back to the buyer.
                     model.sales[s].state = SaleState::Resolved;
                     let ms = &model.sales[s];
-                    let (who, tok, amt) = (ms.buyer, ms.token, ms.amount + ms.amount / 10);
-                    model.credit(who, tok, amt);
+                    let (b, tok, amt) = (ms.buyer, ms.token, ms.amount);
+                    model.credit(SELLER, tok, amt);
+                    model.credit(b, tok, bond(amt));
                 }
                 (r.is_ok(), pred)
             }
@@ -329,6 +337,7 @@ async fn run_sequence(m: &Market, actions: &[Action]) -> Result<(), TestCaseErro
                     algorithm: ALGORITHM,
                     dataset: B256::ZERO,
                     result: B256::repeat_byte(1),
+                    result_cid_hash: JobReceipt::cid_hash("bafyresult"),
                     rows: 1,
                     finished_at: t,
                 };

@@ -159,14 +159,17 @@ async fn disputes_pay_the_winner_price_and_bond() {
         arbiter.resolve(s2, false).await.unwrap();
         assert_eq!(buyer.owed(addr(SELLER), Token::Eth).await.unwrap(), U256::from(11_000));
 
-        // Arbiter silent past its deadline: anyone settles for the buyer.
+        // Arbiter silent past its deadline: anyone settles by default, the price to the
+        // seller (the key was delivered) and the bond back to the buyer.
         let s3 = buyer.buy(listing, KEY).await.unwrap().value;
         seller.deliver(s3, envelope()).await.unwrap();
         buyer.dispute(s3, envelope()).await.unwrap();
         m.warp(ARBITRATION_WINDOW + 10).await;
+        assert_revert(arbiter.resolve(s3, true).await, "DeadlinePassed", backend);
         seller.resolve_expired(s3).await.unwrap();
         assert_eq!(buyer.sale(s3).await.unwrap().state, SaleState::Resolved);
-        assert_eq!(buyer.owed(addr(BUYER), Token::Eth).await.unwrap(), U256::from(22_000));
+        assert_eq!(buyer.owed(addr(BUYER), Token::Eth).await.unwrap(), U256::from(12_000));
+        assert_eq!(buyer.owed(addr(SELLER), Token::Eth).await.unwrap(), U256::from(21_000));
 
         let total = m.eth_balance(m.address).await;
         assert_eq!(total, U256::from(33_000), "{backend}: escrow equals what is owed");
@@ -262,8 +265,13 @@ async fn compute_jobs_pay_on_signed_results_and_refund_otherwise() {
             Some(600)
         );
         // Not allow-listed.
-        let raw =
-            buyer.instance().requestJob(U256::from(listing), B256::repeat_byte(1), B256::from(KEY));
+        let raw = buyer.instance().requestJob(
+            U256::from(listing),
+            B256::repeat_byte(1),
+            B256::from(KEY),
+            U256::MAX,
+            u64::MAX,
+        );
         // Simulated, not sent: a refused send would leave a gap in this client's cached nonces.
         let e = raw.call().await.map(|_| ()).map_err(|e| alara_market::Error::Reverted {
             call: "requestJob",
@@ -283,6 +291,7 @@ async fn compute_jobs_pay_on_signed_results_and_refund_otherwise() {
             algorithm: alg,
             dataset: t.plaintext_hash,
             result: B256::repeat_byte(5),
+            result_cid_hash: JobReceipt::cid_hash("bafyresult"),
             rows: 569,
             finished_at: 1,
         };
@@ -360,7 +369,13 @@ async fn compute_jobs_pay_on_signed_results_and_refund_otherwise() {
         assert_revert(other.delist(listing).await, "NotSeller", backend);
         seller.delist(listing).await.unwrap();
         assert!(!buyer.listing(listing).await.unwrap().active);
-        let raw = buyer.instance().requestJob(U256::from(listing), alg, B256::from(KEY));
+        let raw = buyer.instance().requestJob(
+            U256::from(listing),
+            alg,
+            B256::from(KEY),
+            U256::MAX,
+            u64::MAX,
+        );
         let data = raw.call().await.unwrap_err().as_revert_data().unwrap_or_default();
         assert!(alara_market::describe_revert(&data).starts_with("ListingInactive"), "{backend}");
         assert_eq!(
@@ -410,6 +425,13 @@ async fn bad_input_gets_named_errors() {
         assert_revert(alara_market::contract::deploy(&p, &params).await, "InvalidKey", backend);
         params.arbiter_key = [1; 32];
         params.dispute_window = 0;
+        assert_revert(
+            alara_market::contract::deploy(&p, &params).await,
+            "WindowOutOfRange",
+            backend,
+        );
+        params.dispute_window = 86_400;
+        params.arbitration_window = 366 * 86_400;
         assert_revert(
             alara_market::contract::deploy(&p, &params).await,
             "WindowOutOfRange",

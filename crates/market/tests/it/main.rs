@@ -3,4 +3,5 @@
 mod conservation;
 mod contract;
 mod flows;
+mod hardening;
 mod support;

@@ -14,8 +14,8 @@ pub const BUYER: usize = 2;
 pub const OTHER: usize = 3;
 
 pub const DELIVERY_WINDOW: u64 = 1_000;
-pub const DISPUTE_WINDOW: u64 = 2_000;
-pub const ARBITRATION_WINDOW: u64 = 3_000;
+pub const DISPUTE_WINDOW: u64 = 4_000;
+pub const ARBITRATION_WINDOW: u64 = 5_000;
 
 pub struct Market {
     pub chain: TestChain,
@@ -28,7 +28,11 @@ impl Market {
     /// A fresh chain with DataMarket (arbiter = account 0, 10 % bond) and AlaraToken, whose
     /// supply is spread over accounts 1-4 with the market approved to spend it.
     pub async fn start(backend: Backend) -> Self {
-        let chain = TestChain::start(backend).await.expect("test chain starts");
+        Self::on(TestChain::start(backend).await.expect("test chain starts")).await
+    }
+
+    /// [`Market::start`] on a chain already running.
+    pub async fn on(chain: TestChain) -> Self {
         let p0 = chain.provider(ARBITER);
         let arbiter_identity = alara_store::encrypt::generate_identity();
         let params = MarketParams {
@@ -58,6 +62,17 @@ impl Market {
         Self { chain, address, token: core.token, arbiter_identity }
     }
 
+    /// The parameters `start` deploys with.
+    pub fn params(&self) -> MarketParams {
+        MarketParams {
+            arbiter_key: alara_market::keys::recipient_bytes(&self.arbiter_identity.to_public())
+                .unwrap(),
+            dispute_window: DISPUTE_WINDOW,
+            arbitration_window: ARBITRATION_WINDOW,
+            dispute_bond_bps: 1_000,
+        }
+    }
+
     pub async fn client(&self, account: usize) -> DataMarket<DynProvider> {
         DataMarket::new(self.address, self.chain.provider(account), dev_addresses()[account])
             .await
@@ -68,6 +83,35 @@ impl Market {
         let p = self.chain.provider(0);
         let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
         let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+    }
+
+    /// The next block gets timestamp `t` exactly.
+    pub async fn set_next_timestamp(&self, t: u64) {
+        let p = self.chain.provider(0);
+        let _: serde_json::Value =
+            p.raw_request("evm_setNextBlockTimestamp".into(), (t,)).await.unwrap();
+    }
+
+    /// Mines an empty block at timestamp `t`; returns its number.
+    pub async fn mine_at(&self, t: u64) -> u64 {
+        self.set_next_timestamp(t).await;
+        let p = self.chain.provider(0);
+        let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+        let n = p.get_block_number().await.unwrap();
+        assert_eq!(self.block_time(n).await, t, "block {n} is at {t}");
+        n
+    }
+
+    /// Timestamp of block `n`.
+    pub async fn block_time(&self, n: u64) -> u64 {
+        let p = self.chain.provider(0);
+        p.get_block_by_number(n.into()).await.unwrap().unwrap().header.timestamp
+    }
+
+    /// Timestamp of the latest block.
+    pub async fn now(&self) -> u64 {
+        let p = self.chain.provider(0);
+        self.block_time(p.get_block_number().await.unwrap()).await
     }
 
     pub async fn eth_balance(&self, who: Address) -> U256 {
@@ -101,6 +145,33 @@ pub fn addr(i: usize) -> Address {
 
 pub fn signer(i: usize) -> alloy::signers::local::PrivateKeySigner {
     dev_signer(i)
+}
+
+/// Runs `call` as `eth_call` in block `block`, so the contract sees exactly that block's
+/// timestamp; a revert comes back as [`Error::Reverted`] with the contract error's name.
+pub async fn call_at<D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<&DynProvider, D>,
+    from: Address,
+    block: u64,
+) -> Result<(), Error> {
+    call.from(from).block(block.into()).call_raw().await.map(|_| ()).map_err(|e| {
+        let data = e.as_revert_data().unwrap_or_default();
+        Error::Reverted { call: "eth_call", reason: alara_market::describe_revert(&data), data }
+    })
+}
+
+/// Sends `call` without simulating it first, in a block at timestamp `t` exactly; returns
+/// whether it succeeded. (A client simulates in the latest block, a second earlier.)
+pub async fn send_at<D: alloy::contract::CallDecoder>(
+    m: &Market,
+    call: alloy::contract::CallBuilder<&DynProvider, D>,
+    t: u64,
+) -> bool {
+    m.set_next_timestamp(t).await;
+    let r = call.gas(1_000_000).send().await.unwrap().get_receipt().await.unwrap();
+    let n = r.block_number.unwrap();
+    assert_eq!(m.block_time(n).await, t, "mined at {t}");
+    r.status()
 }
 
 /// Asserts that `r` is a revert with the named contract error.

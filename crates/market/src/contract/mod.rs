@@ -67,218 +67,26 @@ pub async fn ensure_deployed<P: Provider>(provider: &P, data_dir: &Path) -> Resu
 
 /// Deploys a new `DataMarket` with `params`; the sender is the arbiter.
 pub async fn deploy<P: Provider>(provider: &P, params: &MarketParams) -> Result<Address> {
-    let instance = Binding::deploy(
+    let builder = Binding::deploy_builder(
         provider,
         B256::from(params.arbiter_key),
         params.dispute_window,
         params.arbitration_window,
         params.dispute_bond_bps,
-    )
-    .await
-    .map_err(contract_error("constructor"))?;
-    Ok(*instance.address())
+    );
+    // Simulate first: a constructor that reverts (out-of-range parameters) would otherwise
+    // fail in gas estimation after alloy's nonce filler took a nonce, and every later
+    // transaction of this provider would wait behind the gap (see alara_contracts::call).
+    builder.call_raw().await.map_err(contract_error("constructor"))?;
+    builder.deploy().await.map_err(contract_error("constructor"))
 }
 
 pub use alara_contracts::Tx;
 
-/// The payment token: ETH or an ERC-20.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Token {
-    /// Native ETH.
-    Eth,
-    /// An ERC-20 (AlaraToken) at this address.
-    Erc20(Address),
-}
-
-impl Token {
-    /// The address the contract uses (zero for ETH).
-    pub fn address(&self) -> Address {
-        match self {
-            Token::Eth => Address::ZERO,
-            Token::Erc20(a) => *a,
-        }
-    }
-
-    /// From the contract's representation.
-    pub fn from_address(a: Address) -> Self {
-        if a == Address::ZERO {
-            Token::Eth
-        } else {
-            Token::Erc20(a)
-        }
-    }
-
-    /// `ETH` or the token address, as written in audit entries.
-    pub fn label(&self) -> String {
-        match self {
-            Token::Eth => "ETH".into(),
-            Token::Erc20(a) => a.to_string(),
-        }
-    }
-}
-
-/// What a seller offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListingTerms {
-    /// Payment token.
-    pub token: Token,
-    /// Price of a download in base units.
-    pub price: U256,
-    /// `false` for a compute-only listing (the data is never handed out).
-    pub downloadable: bool,
-    /// Seconds the seller has to deliver the key after a purchase.
-    pub delivery_window: u64,
-    /// CID of the ciphertext.
-    pub cid: String,
-    /// SHA-256 of the plaintext.
-    pub plaintext_hash: B256,
-    /// Hash of the licence terms.
-    pub terms_hash: B256,
-}
-
-/// A listing as the chain knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Listing {
-    /// Listing id.
-    pub id: u64,
-    /// Seller.
-    pub seller: Address,
-    /// Open for new purchases and jobs.
-    pub active: bool,
-    /// The terms.
-    pub terms: ListingTerms,
-}
-
-/// Where a sale stands (`DataMarket.SaleState`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SaleState {
-    /// Paid into escrow, waiting for the key.
-    Paid,
-    /// Key delivered; the dispute window runs.
-    Delivered,
-    /// Buyer confirmed; paid to the seller.
-    Confirmed,
-    /// Dispute window over; paid to the seller.
-    Released,
-    /// Seller missed the deadline; refunded to the buyer.
-    Refunded,
-    /// Buyer disputed; waiting for the arbiter.
-    Disputed,
-    /// Dispute decided.
-    Resolved,
-}
-
-impl SaleState {
-    fn from_u8(v: u8) -> Result<Self> {
-        Ok(match v {
-            1 => Self::Paid,
-            2 => Self::Delivered,
-            3 => Self::Confirmed,
-            4 => Self::Released,
-            5 => Self::Refunded,
-            6 => Self::Disputed,
-            7 => Self::Resolved,
-            other => return Err(Error::NotFound(format!("sale state {other} is unknown"))),
-        })
-    }
-
-    /// True when the escrow has left the sale (credited to someone).
-    pub fn is_settled(&self) -> bool {
-        matches!(self, Self::Confirmed | Self::Released | Self::Refunded | Self::Resolved)
-    }
-}
-
-/// A sale as the chain knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sale {
-    /// Sale id.
-    pub id: u64,
-    /// The listing bought.
-    pub listing_id: u64,
-    /// Buyer.
-    pub buyer: Address,
-    /// Escrowed amount.
-    pub amount: U256,
-    /// State.
-    pub state: SaleState,
-    /// Unix time: delivery deadline (Paid), end of the dispute window (Delivered), the
-    /// arbiter's deadline (Disputed).
-    pub deadline: u64,
-    /// The buyer's X25519 public key registered with the purchase.
-    pub buyer_key: [u8; 32],
-    /// The delivered key envelope, once delivered.
-    pub envelope: Option<Bytes>,
-    /// The dispute evidence, once disputed.
-    pub evidence: Option<Bytes>,
-}
-
-/// Where a compute job stands (`DataMarket.JobState`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Paid into escrow, waiting for the result.
-    Paid,
-    /// Result delivered with a signed receipt; paid to the owner.
-    Completed,
-    /// The owner reported a failure; refunded.
-    Failed,
-    /// Deadline passed without a result; refunded.
-    Refunded,
-}
-
-impl JobState {
-    fn from_u8(v: u8) -> Result<Self> {
-        Ok(match v {
-            1 => Self::Paid,
-            2 => Self::Completed,
-            3 => Self::Failed,
-            4 => Self::Refunded,
-            other => return Err(Error::NotFound(format!("job state {other} is unknown"))),
-        })
-    }
-}
-
-/// An allow-listed algorithm on a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComputeOffer {
-    /// Price of one job in the listing's token.
-    pub price: U256,
-    /// Seconds the owner has to deliver a result.
-    pub job_window: u64,
-}
-
-/// The on-chain record of a completed job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobResultRef {
-    /// The owner's signed receipt, as the contract checked it.
-    pub receipt: crate::receipt::SignedJobReceipt,
-    /// CID of the result encrypted to the buyer.
-    pub result_cid: String,
-}
-
-/// A compute job as the chain knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
-    /// Job id.
-    pub id: u64,
-    /// The dataset's listing.
-    pub listing_id: u64,
-    /// Who paid.
-    pub buyer: Address,
-    /// Escrowed amount.
-    pub amount: U256,
-    /// State.
-    pub state: JobState,
-    /// Unix time by which the result is due.
-    pub deadline: u64,
-    /// Hash of the algorithm recipe.
-    pub algorithm: B256,
-    /// The buyer's X25519 key the result is encrypted to.
-    pub buyer_key: [u8; 32],
-    /// The result, once completed.
-    pub result: Option<JobResultRef>,
-}
+mod types;
+pub use types::{
+    ComputeOffer, Job, JobResultRef, JobState, Listing, ListingTerms, Sale, SaleState, Token,
+};
 
 /// A typed client of one `DataMarket`, sending as one account.
 #[derive(Debug, Clone)]
@@ -518,6 +326,7 @@ impl<P: Provider + Clone> DataMarket<P> {
     }
 
     /// Disputes a delivery (buyer), paying the bond; `evidence` is encrypted to the arbiter.
+    /// Returns the bond as the contract received it.
     pub async fn dispute(&self, sale: u64, evidence: Vec<u8>) -> Result<Tx<U256>> {
         let s = self.sale(sale).await?;
         let l = self.listing(s.listing_id).await?;
@@ -528,20 +337,36 @@ impl<P: Provider + Clone> DataMarket<P> {
             .dispute(U256::from(sale), Bytes::from(evidence))
             .value(Self::value_for(l.terms.token, bond));
         let r = self.mined("dispute", &call).await?;
-        Ok(Tx::from_receipt(&r, bond))
+        let ev: Binding::Disputed = self.event(&r, "dispute")?;
+        Ok(Tx::from_receipt(&r, ev.bond))
     }
 
-    /// Decides a dispute (arbiter only).
+    /// Decides a dispute (arbiter only, by the sale's deadline).
     pub async fn resolve(&self, sale: u64, buyer_wins: bool) -> Result<Tx<()>> {
         let call = self.instance.resolve(U256::from(sale), buyer_wins);
         let r = self.mined("resolve", &call).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
-    /// Settles a dispute the arbiter left undecided past its deadline (anyone).
+    /// Settles a dispute the arbiter left undecided past its deadline (anyone): the price
+    /// goes to the seller and the bond back to the buyer.
     pub async fn resolve_expired(&self, sale: u64) -> Result<Tx<()>> {
         let call = self.instance.resolveExpired(U256::from(sale));
         let r = self.mined("resolveExpired", &call).await?;
+        Ok(Tx::from_receipt(&r, ()))
+    }
+
+    /// Proposes `new_arbiter` with its X25519 key (arbiter only); `Address::ZERO` cancels a
+    /// proposal. Nothing changes until the new arbiter calls [`DataMarket::accept_arbiter`].
+    pub async fn transfer_arbiter(&self, new_arbiter: Address, key: [u8; 32]) -> Result<Tx<()>> {
+        let call = self.instance.transferArbiter(new_arbiter, B256::from(key));
+        let r = self.mined("transferArbiter", &call).await?;
+        Ok(Tx::from_receipt(&r, ()))
+    }
+
+    /// Takes over as arbiter (the proposed account only).
+    pub async fn accept_arbiter(&self) -> Result<Tx<()>> {
+        let r = self.mined("acceptArbiter", &self.instance.acceptArbiter()).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
@@ -555,24 +380,45 @@ impl<P: Provider + Clone> DataMarket<P> {
     // ------------------------------------------------------------ compute-to-data
 
     /// Pays for a job running `algorithm` on `listing`; the result will be encrypted to
-    /// `buyer_key`. Returns the job id.
+    /// `buyer_key`. Reads the offer and pays it with [`DataMarket::request_job_quoted`], so
+    /// the contract refuses the job if the seller raised the price or the window meanwhile.
+    /// Returns the job id.
     pub async fn request_job(
         &self,
         listing: u64,
         algorithm: B256,
         buyer_key: [u8; 32],
     ) -> Result<Tx<u64>> {
-        let l = self.listing(listing).await?;
-        let offer = self.compute_offer(listing, algorithm).await?.ok_or_else(|| {
+        let quote = self.compute_offer(listing, algorithm).await?.ok_or_else(|| {
             Error::Algorithm(format!(
                 "algorithm {algorithm} is not allow-listed on listing {listing}"
             ))
         })?;
-        self.ensure_allowance(l.terms.token, offer.price).await?;
+        self.request_job_quoted(listing, algorithm, buyer_key, quote).await
+    }
+
+    /// Pays for a job at the offer `quote` the buyer saw: the price and window are sent as
+    /// the contract's `maxPrice` and `maxWindow` (`PriceAboveMax`, `WindowAboveMax` when the
+    /// offer grew since). Returns the job id.
+    pub async fn request_job_quoted(
+        &self,
+        listing: u64,
+        algorithm: B256,
+        buyer_key: [u8; 32],
+        quote: ComputeOffer,
+    ) -> Result<Tx<u64>> {
+        let l = self.listing(listing).await?;
+        self.ensure_allowance(l.terms.token, quote.price).await?;
         let call = self
             .instance
-            .requestJob(U256::from(listing), algorithm, B256::from(buyer_key))
-            .value(Self::value_for(l.terms.token, offer.price));
+            .requestJob(
+                U256::from(listing),
+                algorithm,
+                B256::from(buyer_key),
+                quote.price,
+                quote.job_window,
+            )
+            .value(Self::value_for(l.terms.token, quote.price));
         let r = self.mined("requestJob", &call).await?;
         let ev: Binding::JobRequested = self.event(&r, "requestJob")?;
         Ok(Tx::from_receipt(&r, id_u64(ev.jobId, "job id")?))
@@ -611,6 +457,26 @@ impl<P: Provider + Clone> DataMarket<P> {
     /// The arbiter's address.
     pub async fn arbiter(&self) -> Result<Address> {
         self.instance.arbiter().call().await.map_err(contract_error("arbiter"))
+    }
+
+    /// The proposed arbiter and its key, when a transfer is pending.
+    pub async fn pending_arbiter(&self) -> Result<Option<(Address, [u8; 32])>> {
+        let a = self
+            .instance
+            .pendingArbiter()
+            .call()
+            .await
+            .map_err(contract_error("pendingArbiter"))?;
+        if a == Address::ZERO {
+            return Ok(None);
+        }
+        let k = self
+            .instance
+            .pendingArbiterKey()
+            .call()
+            .await
+            .map_err(contract_error("pendingArbiterKey"))?;
+        Ok(Some((a, k.0)))
     }
 
     /// The arbiter's X25519 public key.
@@ -728,6 +594,7 @@ impl<P: Provider + Clone> DataMarket<P> {
             listing_id: id_u64(r.listingId, "listing id")?,
             buyer: r.buyer,
             amount: r.amount,
+            bond: r.bond,
             state,
             deadline: r.deadline,
             buyer_key: purchased.buyerKey.0,
