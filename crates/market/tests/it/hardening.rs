@@ -336,6 +336,9 @@ async fn fee_on_transfer_tokens_are_escrowed_as_received() {
     }
 }
 
+/// The account that arms the hooked token (no other test role sends from it).
+const HOOK_ARMER: usize = 6;
+
 /// L-4: a token whose transfers call back into the market (ERC-777-style hooks) is refused
 /// by the reentrancy guard inside `buy`, `dispute`, `requestJob` and `withdraw`.
 #[tokio::test]
@@ -346,6 +349,9 @@ async fn a_hooked_token_cannot_reenter_the_market() {
         let hook = HookedToken::deploy(p0.clone(), U256::from(10u64.pow(12))).await.unwrap();
         let hook_addr = *hook.address();
         fund_and_approve(&m, hook_addr, BUYER, 1_000_000).await;
+        // The hook is armed from an account of its own: account 0 also sends as the
+        // arbiter (through another provider), and two nonce caches for one account clash.
+        let hook = HookedToken::new(hook_addr, m.chain.provider(HOOK_ARMER));
         let token = Token::Erc20(hook_addr);
         let (arbiter, seller, buyer) =
             (m.client(ARBITER).await, m.client(SELLER).await, m.client(BUYER).await);
@@ -540,6 +546,12 @@ async fn deadlines_hold_to_the_second() {
         // job deadline: submitResult (<=) and refundJob (>), on two jobs a second apart.
         let compute = compute_listing(&seller, Token::Eth).await;
         let j1 = buyer.request_job(compute, ALG, KEY).await.unwrap().value;
+        // The embedded node may mine consecutive blocks in the same second: put the next
+        // block one second after the last.
+        let head =
+            alloy::providers::Provider::get_block_number(&m.chain.provider(0)).await.unwrap();
+        m.set_next_timestamp(m.block_time(head).await + 1).await;
+
         let j2 = buyer.request_job(compute, ALG, KEY).await.unwrap().value;
         let (d1, d2) =
             (buyer.job(j1).await.unwrap().deadline, buyer.job(j2).await.unwrap().deadline);
