@@ -55,6 +55,14 @@ pub enum Error {
         /// The underlying error.
         source: alloy::transports::TransportError,
     },
+    /// A paged event scan failed.
+    #[error("reading {what}: {source}")]
+    Scan {
+        /// The events being read.
+        what: &'static str,
+        /// The underlying error.
+        source: Box<alara_contracts::call::CallError>,
+    },
     /// Deployment or the address book failed.
     #[error(transparent)]
     Contracts(#[from] alara_contracts::Error),

@@ -94,6 +94,8 @@ pub struct DataMarket<P> {
     instance: Instance<P>,
     account: Address,
     chain_id: u64,
+    /// Where event scans start: the first block with the contract's code.
+    from_block: u64,
 }
 
 fn id_u64(v: U256, what: &str) -> Result<u64> {
@@ -104,15 +106,20 @@ fn topic(id: u64) -> B256 {
     B256::from(U256::from(id))
 }
 
-/// The first `event` whose first indexed argument is `id` (a sale, job or listing id).
+/// The first `event` whose first indexed argument is `id` (a sale, job or listing id),
+/// scanned from `from_block` (the contract's deployment) in pages, never from block 0:
+/// public RPCs cap the range of `eth_getLogs`.
 async fn first_event<P: Provider, E: alloy::sol_types::SolEvent>(
     event: alloy::contract::Event<P, E>,
     id: u64,
+    from_block: u64,
     what: &'static str,
 ) -> Result<Option<E>> {
-    let found =
-        event.topic1(topic(id)).from_block(0).query().await.map_err(contract_error(what))?;
-    Ok(found.into_iter().next().map(|(e, _)| e))
+    let filter = event.filter.clone().topic1(topic(id));
+    let logs = alara_contracts::logs::scan(&event.provider, &filter, from_block)
+        .await
+        .map_err(|e| Error::Scan { what, source: Box::new(e) })?;
+    Ok(logs.iter().find_map(|l| E::decode_log(&l.inner).ok()).map(|l| l.data))
 }
 
 impl<P: Provider + Clone> DataMarket<P> {
@@ -132,7 +139,11 @@ impl<P: Provider + Clone> DataMarket<P> {
                 "no contract at {address} on chain {chain_id}; deploy with `alara up` or `alara data` commands"
             )));
         }
-        Ok(Self { instance: Binding::new(address, provider), account, chain_id })
+        let from_block =
+            alara_contracts::deploy::first_block_with_code(&provider, address)
+                .await
+                .map_err(|e| Error::NotFound(format!("the deployment block of {address}: {e}")))?;
+        Ok(Self { instance: Binding::new(address, provider), account, chain_id, from_block })
     }
 
     /// The same contract, sending as another account through `provider`.
@@ -141,6 +152,7 @@ impl<P: Provider + Clone> DataMarket<P> {
             instance: Binding::new(*self.instance.address(), provider),
             account,
             chain_id: self.chain_id,
+            from_block: self.from_block,
         }
     }
 
@@ -517,7 +529,7 @@ impl<P: Provider + Clone> DataMarket<P> {
                 self.qualifier()
             )));
         }
-        let ev = first_event(self.instance.Listed_filter(), id, "Listed events")
+        let ev = first_event(self.instance.Listed_filter(), id, self.from_block, "Listed events")
             .await?
             .ok_or_else(|| Error::NotFound(format!("no Listed event for listing {id}")))?;
         Ok(Listing {
@@ -572,18 +584,24 @@ impl<P: Provider + Clone> DataMarket<P> {
             )));
         }
         let state = SaleState::from_u8(r.state)?;
-        let purchased = first_event(self.instance.Purchased_filter(), id, "Purchased events")
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no Purchased event for sale {id}")))?;
+        let purchased =
+            first_event(self.instance.Purchased_filter(), id, self.from_block, "Purchased events")
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no Purchased event for sale {id}")))?;
         let envelope = if state == SaleState::Paid || state == SaleState::Refunded {
             None
         } else {
-            first_event(self.instance.KeyDelivered_filter(), id, "KeyDelivered events")
-                .await?
-                .map(|e| e.envelope)
+            first_event(
+                self.instance.KeyDelivered_filter(),
+                id,
+                self.from_block,
+                "KeyDelivered events",
+            )
+            .await?
+            .map(|e| e.envelope)
         };
         let evidence = if matches!(state, SaleState::Disputed | SaleState::Resolved) {
-            first_event(self.instance.Disputed_filter(), id, "Disputed events")
+            first_event(self.instance.Disputed_filter(), id, self.from_block, "Disputed events")
                 .await?
                 .map(|e| e.evidence)
         } else {
@@ -613,23 +631,25 @@ impl<P: Provider + Clone> DataMarket<P> {
             )));
         }
         let state = JobState::from_u8(r.state)?;
-        let requested = first_event(self.instance.JobRequested_filter(), id, "JobRequested events")
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no JobRequested event for job {id}")))?;
+        let requested = first_event(
+            self.instance.JobRequested_filter(),
+            id,
+            self.from_block,
+            "JobRequested events",
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no JobRequested event for job {id}")))?;
         let seller = self.listing(id_u64(r.listingId, "listing id")?).await?.seller;
         let result = if state == JobState::Completed {
-            let found = self
-                .instance
-                .JobCompleted_filter()
-                .topic1(topic(id))
-                .from_block(0)
-                .query()
-                .await
-                .map_err(contract_error("JobCompleted events"))?
-                .into_iter()
-                .next();
+            let found = first_event(
+                self.instance.JobCompleted_filter(),
+                id,
+                self.from_block,
+                "JobCompleted events",
+            )
+            .await?;
             match found {
-                Some((e, _)) => Some(JobResultRef {
+                Some(e) => Some(JobResultRef {
                     receipt: crate::receipt::SignedJobReceipt {
                         receipt: crate::receipt::JobReceipt::from_sol(&e.receipt)?,
                         chain_id: self.chain_id,

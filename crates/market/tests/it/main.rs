@@ -1,5 +1,6 @@
 //! Integration tests of alara-market against real chains (the embedded node and anvil).
 
+mod capped;
 mod conservation;
 mod contract;
 mod flows;
