@@ -188,52 +188,30 @@ pub async fn recorded<P: Provider>(provider: &P, data_dir: &Path) -> Result<Opti
 }
 
 /// Blocks per `eth_getLogs` request: public providers refuse wider ranges.
-pub const LOG_PAGE_BLOCKS: u64 = 1_000;
+pub const LOG_PAGE_BLOCKS: u64 = alara_contracts::logs::PAGE;
 
 /// The first block with code at `address` (binary search over `eth_getCode`), so event
 /// scans start at the deployment, never at genesis.
 pub async fn deployment_block<P: Provider>(provider: &P, address: Address) -> Result<u64> {
-    let head = provider.get_block_number().await.map_err(chain("eth_blockNumber"))?;
-    let has_code = |n: u64| async move {
-        provider
-            .get_code_at(address)
-            .number(n)
-            .await
-            .map(|c| !c.is_empty())
-            .map_err(chain("eth_getCode"))
-    };
-    if !has_code(head).await? {
+    let code = provider.get_code_at(address).await.map_err(chain("eth_getCode"))?;
+    if code.is_empty() {
         return Err(Error::Chain(format!("no contract at {address}")));
     }
-    let (mut lo, mut hi) = (0u64, head);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if has_code(mid).await? {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    Ok(lo)
+    alara_contracts::deploy::first_block_with_code(provider, address)
+        .await
+        .map_err(|e| Error::Chain(format!("finding the deployment block of {address}: {e}")))
 }
 
 /// `eth_getLogs` for `filter` from `from_block` to the head, in pages of at most
-/// [`LOG_PAGE_BLOCKS`] blocks.
+/// [`alara_contracts::logs::PAGE`] blocks (the workspace's one paged scan).
 pub async fn scan_logs<P: Provider>(
     provider: &P,
     filter: &Filter,
     from_block: u64,
 ) -> Result<Vec<alloy::rpc::types::Log>> {
-    let head = provider.get_block_number().await.map_err(chain("eth_blockNumber"))?;
-    let mut out = Vec::new();
-    let mut start = from_block;
-    while start <= head {
-        let end = start.saturating_add(LOG_PAGE_BLOCKS - 1).min(head);
-        let page = filter.clone().from_block(start).to_block(end);
-        out.extend(provider.get_logs(&page).await.map_err(chain("eth_getLogs"))?);
-        start = end + 1;
-    }
-    Ok(out)
+    alara_contracts::logs::scan(provider, filter, from_block)
+        .await
+        .map_err(|e| Error::Chain(e.to_string()))
 }
 
 /// The contract's `ANCHOR_TAG`: the selector of `anchorPacked(bytes)`, which opens packed
