@@ -431,3 +431,409 @@ pub async fn anchor_gas<P: alloy::providers::Provider + Clone>(
             .then(|| est.saturating_sub(21_000 + vcd)),
     })
 }
+
+/// The log part of `alara bench audit`: what is measured, and for how long.
+#[derive(Clone, Debug)]
+pub struct LogBench {
+    /// Duration of each throughput phase.
+    pub seconds: Duration,
+    /// Concurrent writer threads.
+    pub writers: usize,
+    /// Entries per append call in the batched phase.
+    pub batch: usize,
+    /// Append calls each writer keeps in flight in the batched phase.
+    pub window: usize,
+    /// Concurrent receipt requests in the latency phase.
+    pub requests: usize,
+}
+
+/// Figures of one [`LogBench`] run.
+#[derive(Clone, Debug)]
+pub struct LogFigures {
+    /// What was run.
+    pub bench: LogBench,
+    /// Cores used (one hashing thread each for the bound).
+    pub cores: usize,
+    /// Size of the sample entry in bytes.
+    pub entry_bytes: usize,
+    /// SHA-256 bound, entries per second.
+    pub sha256_bound: f64,
+    /// Durable appends per second, batched.
+    pub batched: f64,
+    /// Durable appends per second, single entries (at least 256 writers).
+    pub single: f64,
+    /// The disk's durable write bandwidth, bytes per second.
+    pub disk_bytes_per_s: f64,
+    /// Bytes written per entry.
+    pub disk_bytes_per_entry: f64,
+    /// Append → receipt latency, ms, p50 and p99.
+    pub receipt_latency_ms: (f64, f64),
+    /// The disk's own fdatasync latency, ms, p50 and p99.
+    pub fdatasync_ms: (f64, f64),
+    /// Inclusion proofs generated per second.
+    pub proofs_generated_per_s: f64,
+    /// Inclusion proofs verified offline per second.
+    pub proofs_verified_per_s: f64,
+    /// Log size the proofs were made in.
+    pub size: u64,
+}
+
+impl LogBench {
+    /// Writers of the single-entry phase: enough to fill a group commit.
+    pub fn single_writers(&self) -> usize {
+        self.writers.max(256)
+    }
+
+    /// Runs every phase in `dir` (two logs and the disk probes are created there), calling
+    /// `phase` with a description as each starts.
+    pub fn run(&self, dir: &Path, mut phase: impl FnMut(&str)) -> Result<LogFigures> {
+        let secs = self.seconds;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+        // 1. SHA-256 bound: a leaf hash and a node hash per leaf, on every core.
+        phase("SHA-256 bound (leaf + node hash per entry, all cores)");
+        let bound = sha_bound(cores, secs);
+
+        // 2. Durable appends, many concurrent writers, and the disk's own bound.
+        let signer = crate::NoteSigner::new("alara.bench/audit", rand::thread_rng().gen())?;
+        let log = Arc::new(Log::open(crate::LogConfig::new(dir.join("log"), signer))?);
+        phase(&format!("durable appends: {} writers × {}-entry batches", self.writers, self.batch));
+        let batched = append_throughput(&log, self.writers, self.batch, self.window, secs)?;
+        phase(&format!("durable appends: {} writers × single entries", self.single_writers()));
+        let single = append_throughput(&log, self.single_writers(), 1, 1, secs)?;
+        phase("the disk's durable write bandwidth (2 MiB appends + fdatasync)");
+        let disk = disk_bandwidth(dir, secs)?;
+
+        // 3. Append → receipt latency with group commit, and the disk's own fdatasync.
+        // On a log of its own, so the gigabytes just written are not being flushed under it.
+        phase(&format!("append → receipt latency ({} concurrent requests)", self.requests));
+        let signer = crate::NoteSigner::new("alara.bench/latency", rand::thread_rng().gen())?;
+        let fresh = Arc::new(Log::open(crate::LogConfig::new(dir.join("latency-log"), signer))?);
+        let latency = receipt_latency(&fresh, self.requests, cores, secs)?;
+        fresh.close();
+        let fsync = fsync_latency(dir)?;
+
+        // 4. Proofs.
+        phase("inclusion proofs: generation and offline verification");
+        let (generated, verified, size) = proof_rates(&log, secs)?;
+        log.close();
+        let entry_bytes = sample_entry(0).len();
+        Ok(LogFigures {
+            bench: self.clone(),
+            cores,
+            entry_bytes,
+            sha256_bound: bound,
+            batched,
+            single,
+            disk_bytes_per_s: disk,
+            disk_bytes_per_entry: disk_bytes_per_entry(entry_bytes),
+            receipt_latency_ms: latency,
+            fdatasync_ms: fsync,
+            proofs_generated_per_s: generated,
+            proofs_verified_per_s: verified,
+            size,
+        })
+    }
+}
+
+impl LogFigures {
+    /// Durable appends per second the disk allows.
+    pub fn disk_bound(&self) -> f64 {
+        self.disk_bytes_per_s / self.disk_bytes_per_entry
+    }
+
+    /// The human table.
+    pub fn table(&self) -> Vec<String> {
+        let b = &self.bench;
+        let (bound, disk_bound) = (self.sha256_bound, self.disk_bound());
+        let mut t = vec![
+            format!(
+                "alara bench audit — {} cores, entry {} bytes (an inference entry), log of {} entries",
+                self.cores, self.entry_bytes, self.size
+            ),
+            String::new(),
+            format!(
+                "{:<50} {:>11} {:>13} {:>6} {:>11} {:>6}",
+                "durable appends/s (proofs available)",
+                "alara",
+                "SHA-256 bound",
+                "ratio",
+                "disk bound",
+                "ratio"
+            ),
+        ];
+        for (label, rate) in [
+            (
+                format!(
+                    "  {} writers × {}-entry appends, {} in flight",
+                    b.writers, b.batch, b.window
+                ),
+                self.batched,
+            ),
+            (format!("  {} writers, 1-entry appends", b.single_writers()), self.single),
+        ] {
+            t.push(format!(
+                "{:<50} {:>11.0} {:>13.0} {:>5.0}% {:>11.0} {:>5.0}%",
+                label,
+                rate,
+                bound,
+                100.0 * rate / bound,
+                disk_bound,
+                100.0 * rate / disk_bound
+            ));
+        }
+        t.push(format!(
+            "{:<50} {:.0} MB/s ÷ {:.0} bytes per entry; 50% of the SHA-256 bound needs {:.0} MB/s",
+            "  disk bound: durable writes",
+            self.disk_bytes_per_s / 1e6,
+            self.disk_bytes_per_entry,
+            bound * 0.5 * self.disk_bytes_per_entry / 1e6
+        ));
+        t.push(String::new());
+        let (lat, fsync) = (self.receipt_latency_ms, self.fdatasync_ms);
+        t.push(format!(
+            "{:<58} {:>9.2} ms {:>9.2} ms",
+            format!("append → receipt latency p50 / p99 ({} requests)", b.requests),
+            lat.0,
+            lat.1
+        ));
+        t.push(format!(
+            "{:<58} {:>9.2} ms {:>9.2} ms",
+            "  the disk's fdatasync alone, p50 / p99 (same run)", fsync.0, fsync.1
+        ));
+        t.push(format!(
+            "{:<58} {:>14.0}",
+            "inclusion proofs generated/s", self.proofs_generated_per_s
+        ));
+        t.push(format!(
+            "{:<58} {:>14.0}",
+            "inclusion proofs verified offline/s", self.proofs_verified_per_s
+        ));
+        for k in [20u32, 30] {
+            let n = 1u64 << k;
+            let hashes = crate::proof::inclusion_path_len(n - 1, n);
+            t.push(format!(
+                "{:<58} {:>9} hashes = {} bytes (binary)",
+                format!("inclusion proof size at 2^{k} leaves"),
+                hashes,
+                19 + 32 * hashes
+            ));
+        }
+        t
+    }
+
+    /// The figures under the keys of `alara bench audit --json`.
+    pub fn insert_json(&self, out: &mut serde_json::Map<String, serde_json::Value>) {
+        let (lat, fsync) = (self.receipt_latency_ms, self.fdatasync_ms);
+        out.insert("entry_bytes".into(), self.entry_bytes.into());
+        out.insert("sha256_bound_per_s".into(), self.sha256_bound.into());
+        out.insert("disk_bytes_per_s".into(), self.disk_bytes_per_s.into());
+        out.insert("disk_bound_per_s".into(), self.disk_bound().into());
+        out.insert("appends_per_s_batched".into(), self.batched.into());
+        out.insert("appends_per_s_single".into(), self.single.into());
+        out.insert("ratio_to_bound_batched".into(), (self.batched / self.sha256_bound).into());
+        out.insert("receipt_latency_ms_p50_p99".into(), serde_json::json!([lat.0, lat.1]));
+        out.insert("fdatasync_ms_p50_p99".into(), serde_json::json!([fsync.0, fsync.1]));
+        out.insert("proofs_generated_per_s".into(), self.proofs_generated_per_s.into());
+        out.insert("proofs_verified_per_s".into(), self.proofs_verified_per_s.into());
+    }
+}
+
+/// Audited against plain inference at batch 1 (µs medians).
+#[derive(Clone, Debug)]
+pub struct InferenceFigures {
+    /// Plain inference.
+    pub plain_us: f64,
+    /// Audited inference, output returned (the entry is recorded on the auditor's thread).
+    pub audited_us: f64,
+    /// Audited inference with its durable receipt.
+    pub durable_us: f64,
+    /// Audited inferences per second.
+    pub per_s: f64,
+    /// Mean µs per entry spent on the auditor's recording thread.
+    pub recorder_us: f64,
+}
+
+impl InferenceFigures {
+    /// The human table (after a blank line).
+    pub fn table(&self) -> Vec<String> {
+        vec![
+            String::new(),
+            format!("{:<58} {:>11.1} µs", "plain tract inference, batch 1 (median)", self.plain_us),
+            format!(
+                "{:<58} {:>11.1} µs {:>+7.1}%",
+                "audited inference, output returned (median)",
+                self.audited_us,
+                100.0 * (self.audited_us - self.plain_us) / self.plain_us
+            ),
+            format!(
+                "{:<58} {:>11.1} µs",
+                "  recording, on the auditor's thread (mean per entry)", self.recorder_us
+            ),
+            format!(
+                "{:<58} {:>11.1} µs",
+                "audited inference with durable receipt (median)", self.durable_us
+            ),
+        ]
+    }
+
+    /// The figures under the keys of `alara bench audit --json`.
+    pub fn insert_json(&self, out: &mut serde_json::Map<String, serde_json::Value>) {
+        out.insert(
+            "inference_us_plain_audited_durable".into(),
+            serde_json::json!([self.plain_us, self.audited_us, self.durable_us]),
+        );
+        out.insert("recorder_us_per_entry".into(), self.recorder_us.into());
+    }
+}
+
+/// Measures [`InferenceFigures`] for a model of `width` inputs, run by `predict`, recorded
+/// into a throw-away trail in `dir`: 2,000 plain and audited inferences interleaved (so
+/// drift on a shared machine hits both alike), then 50 with their durable receipts.
+pub fn audited_inference<O, E>(
+    dir: &Path,
+    model: ModelRef,
+    width: usize,
+    mut predict: impl FnMut(&[Vec<f32>]) -> std::result::Result<Vec<O>, E>,
+) -> std::result::Result<InferenceFigures, E>
+where
+    O: serde::Serialize + Clone + Send + 'static,
+    E: From<Error>,
+{
+    use crate::audited::{InferenceAuditor, UseContext};
+    use crate::entry::now_ms;
+    let mut cfg = crate::TrailConfig::new(dir.join("trail"), "bench passphrase (throw-away trail)");
+    cfg.key_work_factor = 10;
+    let trail = Arc::new(crate::AuditTrail::open(cfg)?);
+    let auditor = InferenceAuditor::new(trail.clone(), model, "bench");
+    let row = vec![vec![0.5f32; width]];
+    let ctx = UseContext {
+        subjects: vec!["bench-subject".into()],
+        verified_by: None,
+        purpose: "bench".into(),
+    };
+    let n = 2000;
+    let mut plain = Vec::with_capacity(n);
+    let mut audited = Vec::with_capacity(n);
+    let start = Instant::now();
+    let mut last = None;
+    for _ in 0..n {
+        let t = Instant::now();
+        std::hint::black_box(predict(&row)?);
+        plain.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        let s = now_ms();
+        let p = predict(&row)?;
+        let pending = auditor.submit(s, now_ms(), row.clone(), p, &ctx)?;
+        audited.push(t.elapsed().as_secs_f64() * 1e6);
+        last = Some(pending);
+    }
+    if let Some(p) = last {
+        let rows = p.rows()?;
+        trail.wait(rows[0].leaf_index)?;
+    }
+    let per_s = n as f64 / start.elapsed().as_secs_f64();
+    let (recorded, busy) = auditor.recorder_stats();
+    let recorder_us = busy.as_secs_f64() * 1e6 / recorded.max(1) as f64;
+    let mut durable = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let s = now_ms();
+        let p = predict(&row)?;
+        let a = auditor.record(s, now_ms(), &row, &p, &ctx)?;
+        std::hint::black_box(auditor.receipts(&a)?);
+        durable.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    for v in [&mut plain, &mut audited, &mut durable] {
+        v.sort_by(f64::total_cmp);
+    }
+    Ok(InferenceFigures {
+        plain_us: quantile(&plain, 0.5),
+        audited_us: quantile(&audited, 0.5),
+        durable_us: quantile(&durable, 0.5),
+        per_s,
+        recorder_us,
+    })
+}
+
+/// Header of the gas table: one column per rule set.
+pub fn gas_table_header() -> String {
+    format!(
+        "{:<58} {:>14} {:>14}",
+        "AuditAnchor gas (30-hash consistency proof, 2^30 leaves)", "cancun", "prague"
+    )
+}
+
+/// Rows of the gas table, Cancun beside Prague.
+pub fn gas_table(c: &AnchorGas, p: &AnchorGas) -> Vec<String> {
+    let opt = |x: Option<u64>| x.map_or("(floor)".to_string(), |v| v.to_string());
+    let line = |name: String, a: String, b: String| format!("{name:<58} {a:>14} {b:>14}");
+    // Cancun has no calldata floor, so its estimate minus intrinsic and calldata is the
+    // execution; the opcodes cost the same under Prague.
+    let verify_execution = |g: &AnchorGas| {
+        g.verify_execution.or(Some(c.verify_as_tx.saturating_sub(21_000 + c.verify_calldata)))
+    };
+    vec![
+        line(
+            "anchor, whole transaction (goal ≤ 60000)".into(),
+            c.anchor_total.to_string(),
+            p.anchor_total.to_string(),
+        ),
+        line("  intrinsic".into(), c.intrinsic.to_string(), p.intrinsic.to_string()),
+        line(
+            format!("  calldata, standard ({} bytes)", c.anchor_calldata_bytes),
+            c.anchor_calldata.to_string(),
+            p.anchor_calldata.to_string(),
+        ),
+        line(
+            format!("  execution ({} SHA-256 calls, event, dispatch)", c.sha_calls),
+            opt(c.anchor_execution),
+            opt(p.anchor_execution),
+        ),
+        line(
+            "    of which storage (cold SLOAD + SSTORE, one slot)".into(),
+            c.anchor_storage.to_string(),
+            p.anchor_storage.to_string(),
+        ),
+        line(
+            "  EIP-7623 floor (Prague charges max(standard, floor))".into(),
+            "n/a".into(),
+            p.anchor_floor.to_string(),
+        ),
+        line(
+            "verifyInclusion as eth_call: execution gas (goal ≤ 60000)".into(),
+            opt(verify_execution(c)),
+            opt(verify_execution(p)),
+        ),
+        line(
+            "  same, sent as a transaction (eth_estimateGas)".into(),
+            c.verify_as_tx.to_string(),
+            p.verify_as_tx.to_string(),
+        ),
+    ]
+}
+
+/// Chain transactions per audited inference under `policy`, at `inference_per_s` audited
+/// inferences a second (unknown: one anchor every `policy.every_entries`), with its table
+/// line.
+pub fn chain_tx_per_inference(
+    policy: &crate::anchor::AnchorPolicy,
+    inference_per_s: Option<f64>,
+) -> (f64, String) {
+    let per_inference = match inference_per_s {
+        Some(rate) => {
+            1.0 / (policy.every_entries as f64).min(rate * policy.every.as_secs_f64()).max(1.0)
+        }
+        None => 1.0 / policy.every_entries as f64,
+    };
+    let line = format!(
+        "{:<58} {:>14.1e}",
+        format!(
+            "chain txs per audited inference (every {} entries / {} s)",
+            policy.every_entries,
+            policy.every.as_secs()
+        ),
+        per_inference
+    );
+    (per_inference, line)
+}

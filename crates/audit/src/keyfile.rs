@@ -64,7 +64,7 @@ pub fn open(path: &Path, passphrase: &str) -> Result<NoteSigner> {
     if passphrase.is_empty() {
         return Err(key_err(format!("empty passphrase; set {PASSPHRASE_ENV}")));
     }
-    let armored = std::fs::read(path).map_err(crate::error::io(path))?;
+    let armored = read_key_file(path)?;
     let reader = age::armor::ArmoredReader::new(&armored[..]);
     let decryptor =
         age::Decryptor::new(reader).map_err(|e| key_err(format!("not an age file: {e}")))?;
@@ -79,6 +79,24 @@ pub fn open(path: &Path, passphrase: &str) -> Result<NoteSigner> {
     std::io::Read::read_to_string(&mut r, &mut plain)
         .map_err(|e| key_err(format!("reading plaintext: {e}")))?;
     NoteSigner::from_private_key(&plain)
+}
+
+/// An armored key file is under 1 KB; anything much larger is not one, and is refused
+/// without being read into memory.
+const MAX_KEY_FILE: u64 = 64 * 1024;
+
+fn read_key_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(crate::error::io(path))?;
+    let mut out = Vec::new();
+    f.take(MAX_KEY_FILE + 1).read_to_end(&mut out).map_err(crate::error::io(path))?;
+    if out.len() as u64 > MAX_KEY_FILE {
+        return Err(Error::Key {
+            path: path.to_path_buf(),
+            detail: format!("larger than {MAX_KEY_FILE} bytes: not a log key file"),
+        });
+    }
+    Ok(out)
 }
 
 /// Writes `signer` encrypted to `path` (refuses to overwrite).

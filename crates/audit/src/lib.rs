@@ -29,11 +29,14 @@
 
 pub mod anchor;
 pub mod audited;
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod checkpoint;
+#[cfg(feature = "bench")]
 pub mod crash;
 pub mod entry;
 mod error;
+#[cfg(feature = "test-utils")]
 pub mod fuzz;
 pub mod hash;
 pub mod keyfile;

@@ -2,12 +2,11 @@
 //! (measured in the same run), encrypt+add on one core, durable add to the local store,
 //! peak RSS of a streamed add of a large file (default 1 GiB, generated on the fly), and
 //! the gas of the data market's list, buy, deliver, confirm and refund, measured on an
-//! embedded chain opened in the same run.
+//! embedded chain opened in the same run. The store's measurements are
+//! `alara_store::bench`; the market's gas is measured here, with alara-market.
 
-use std::io::Read;
-use std::time::Instant;
-
-use alara_store::{AddOptions, Blockstore, Cid, Digest, FsOptions, GcStats, Sha256, Store};
+use alara_store::bench;
+use eyre::WrapErr;
 
 use crate::context::Context;
 
@@ -25,79 +24,11 @@ pub struct Args {
     pub rss_child: bool,
 }
 
-/// Deterministic bytes generated on the fly (xorshift32).
-struct Generated {
-    state: u32,
-    remaining: u64,
-}
-
-impl Read for Generated {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (buf.len() as u64).min(self.remaining) as usize;
-        for chunk in buf[..n].chunks_mut(4) {
-            let mut x = self.state;
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            self.state = x;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        self.remaining -= n as u64;
-        Ok(n)
-    }
-}
-
-/// Keeps nothing: measures the importer (chunking, hashing, dag-pb) without storage I/O.
-struct Discard;
-
-impl Blockstore for Discard {
-    fn get(&self, cid: &Cid) -> alara_store::Result<Vec<u8>> {
-        Err(alara_store::Error::BlockNotFound(*cid))
-    }
-    fn has(&self, _: &Cid) -> alara_store::Result<bool> {
-        Ok(false)
-    }
-    fn put_parts(&self, _: &Cid, _: &[&[u8]]) -> alara_store::Result<()> {
-        Ok(())
-    }
-    fn flush(&self) -> alara_store::Result<()> {
-        Ok(())
-    }
-    fn pin(&self, _: &Cid) -> alara_store::Result<()> {
-        Ok(())
-    }
-    fn unpin(&self, _: &Cid) -> alara_store::Result<bool> {
-        Ok(false)
-    }
-    fn pins(&self) -> alara_store::Result<Vec<Cid>> {
-        Ok(Vec::new())
-    }
-    fn gc(&self) -> alara_store::Result<GcStats> {
-        Ok(GcStats::default())
-    }
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn mbps(bytes: u64, secs: f64) -> f64 {
-    bytes as f64 / 1e6 / secs.max(1e-9)
-}
-
-#[derive(serde::Serialize)]
-struct Row {
-    name: &'static str,
-    mb_per_s: f64,
-    ratio_to_sha256: f64,
-}
-
 /// Runs `alara bench store`.
 pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     if args.rss_child {
-        return rss_child(args.size);
+        println!("{}", serde_json::to_string(&bench::streamed_add(args.size)?)?);
+        return Ok(());
     }
     let json = ctx.json;
     let mut report = tokio::task::spawn_blocking(move || measure(&args)).await??;
@@ -129,99 +60,13 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
 }
 
 fn measure(args: &Args) -> eyre::Result<serde_json::Value> {
-    let mut data = vec![0u8; args.sample as usize];
-    Generated { state: 0x9e37_79b9, remaining: args.sample }.read_exact(&mut data)?;
-    let n = args.sample;
-
-    let t = Instant::now();
-    std::hint::black_box(Sha256::digest(&data));
-    let bound = mbps(n, t.elapsed().as_secs_f64());
-
-    let mut rows = vec![Row {
-        name: "sha256 bound (sha2 over the same bytes)",
-        mb_per_s: bound,
-        ratio_to_sha256: 1.0,
-    }];
-    let mut row = |name, secs: f64| {
-        rows.push(Row { name, mb_per_s: mbps(n, secs), ratio_to_sha256: mbps(n, secs) / bound })
-    };
-
-    let discard = Store::with_blockstore(Discard);
-    let id = alara_store::encrypt::generate_identity();
-    let no_pin = |o: AddOptions| AddOptions { pin: false, ..o };
-    let t = Instant::now();
-    discard.add_reader(&data[..], &no_pin(AddOptions::default()))?;
-    row("add CIDv0 (chunk+hash+dag-pb, no storage)", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    discard.add_reader(&data[..], &no_pin(AddOptions::v1()))?;
-    row("add CIDv1 raw leaves (no storage)", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    discard.add_encrypted(&[id.to_public()], &data[..], &no_pin(AddOptions::v1()))?;
-    row("encrypt (age) + add CIDv1 (no storage)", t.elapsed().as_secs_f64());
-
-    let dir = ScratchDir::new("measure")?;
-    let cache = Store::open_with(dir.path().join("nosync"), FsOptions { sync: false })?;
-    let t = Instant::now();
-    cache.add_reader(&data[..], &AddOptions::default())?;
-    row("add CIDv0 to local store, page cache", t.elapsed().as_secs_f64());
-    let durable = Store::open(dir.path().join("durable"))?;
-    let t = Instant::now();
-    durable.add_reader(&data[..], &AddOptions::default())?;
-    row("add CIDv0 to local store, fsynced", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    durable.add_encrypted(&[id.to_public()], &data[..], &AddOptions::v1())?;
-    row("encrypt + add CIDv1 to local store, fsynced", t.elapsed().as_secs_f64());
-    drop(data);
-
-    // Peak RSS in a fresh process, so earlier buffers do not count.
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "store", "--rss-child", "--size", &args.size.to_string()])
-        .output()?;
-    eyre::ensure!(
-        out.status.success(),
-        "RSS child failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rss: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    Ok(serde_json::json!({ "sample_bytes": n, "rows": rows, "rss": rss }))
-}
-
-/// A directory under the system temp dir, removed when dropped.
-struct ScratchDir(std::path::PathBuf);
-
-impl ScratchDir {
-    fn new(what: &str) -> eyre::Result<Self> {
-        let p =
-            std::env::temp_dir().join(format!("alara-bench-store-{what}-{}", std::process::id()));
-        std::fs::create_dir_all(&p)?;
-        Ok(Self(p))
-    }
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rss_child(size: u64) -> eyre::Result<()> {
-    let dir = ScratchDir::new("rss")?;
-    let store = Store::open(dir.path())?;
-    let t = Instant::now();
-    let added =
-        store.add_reader(Generated { state: 7, remaining: size }, &AddOptions::default())?;
-    let secs = t.elapsed().as_secs_f64();
-    let out = serde_json::json!({
-        "bytes": size,
-        "cid": added.cid.to_string(),
-        "mb_per_s": mbps(size, secs),
-        "peak_rss_kib": peak_rss_kib(),
-    });
-    println!("{out}");
-    Ok(())
+    let rows = bench::throughput(args.sample)?;
+    // Peak RSS in a fresh process (this one, run with --rss-child), so the sample's buffers
+    // do not count.
+    let mut child = std::process::Command::new(std::env::current_exe()?);
+    child.args(["bench", "store", "--rss-child", "--size", &args.size.to_string()]);
+    let rss = bench::streamed_add_in(child).wrap_err("measuring the streamed add's RSS")?;
+    Ok(serde_json::json!({ "sample_bytes": args.sample, "rows": rows, "rss": rss }))
 }
 
 /// Gas of each market call on an in-memory embedded chain: a listing, a sale that is
