@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use alara_chain::client::{Connection, WalletSource};
+use eyre::WrapErr;
 
 /// Options every subcommand accepts.
 #[derive(clap::Args, Debug, Clone)]
@@ -87,6 +88,25 @@ impl Context {
         }
         Ok(())
     }
+}
+
+/// The audit log key's passphrase: `ALARA_LOG_KEY_PASSWORD`, or a prompt when stdin is a
+/// terminal. It is never written anywhere; lose it and the log needs a new key (and
+/// origin). The libraries take it as a parameter.
+#[expect(dead_code, reason = "`audit` commands still call alara_audit::keyfile::passphrase")]
+pub fn log_key_passphrase() -> eyre::Result<String> {
+    const ENV: &str = "ALARA_LOG_KEY_PASSWORD";
+    if let Some(p) = std::env::var(ENV).ok().filter(|p| !p.is_empty()) {
+        return Ok(p);
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return rpassword::prompt_password("audit log key passphrase: ")
+            .wrap_err("reading the audit log key passphrase from the terminal");
+    }
+    eyre::bail!(
+        "no passphrase for the audit log key: set {ENV} (it encrypts the \
+         log's signing key; keep it in your secret store), or run on a terminal to be asked"
+    )
 }
 
 /// Sets up `tracing` from `-v` and `RUST_LOG`; logs go to stderr so stdout stays parseable.
