@@ -1,5 +1,6 @@
 //! Generates an alloy `sol!` binding for every committed artifact in `contracts/out`, so a
 //! new contract gets Rust bindings by being compiled, and a changed ABI changes the bindings.
+#![allow(clippy::expect_used, reason = "a build script reports failure by panicking")]
 
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -1,5 +1,10 @@
 //! The log part of `alara bench audit` without the CLI: SHA-256 bound, durable appends,
 //! receipt latency, proofs. `cargo run --release -p alara-audit --example bench [secs]`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measurement tool, not a library: a failure ends the run"
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,31 +13,11 @@ use age::secrecy::SecretString;
 use crate::checkpoint::NoteSigner;
 use crate::{Error, Result};
 
-/// Environment variable the CLI reads the key passphrase from.
+/// Environment variable the CLI reads the key passphrase from (named in error messages).
 pub const PASSPHRASE_ENV: &str = "ALARA_LOG_KEY_PASSWORD";
 
 /// scrypt work factor (log2 N) for new key files: age's recommended ~1 s on a laptop.
 pub const DEFAULT_WORK_FACTOR: u8 = 18;
-
-/// The key passphrase: `ALARA_LOG_KEY_PASSWORD`, or a prompt when stdin is a terminal.
-/// It is never written anywhere; lose it and the log needs a new key (and origin).
-pub fn passphrase() -> Result<String> {
-    if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
-        if !p.is_empty() {
-            return Ok(p);
-        }
-    }
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return rpassword::prompt_password("audit log key passphrase: ").map_err(|e| Error::Key {
-            path: PASSPHRASE_ENV.into(),
-            detail: format!("reading the passphrase: {e}"),
-        });
-    }
-    Err(Error::Key {
-        path: PASSPHRASE_ENV.into(),
-        detail: format!("no passphrase: set {PASSPHRASE_ENV} (it encrypts the log's signing key; keep it in your secret store)"),
-    })
-}
 
 /// Opens the key file at `path`, or creates it with a fresh key named `name`.
 ///

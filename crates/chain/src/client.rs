@@ -19,21 +19,39 @@ use crate::{dev, Error, Node, NodeConfig, Result, ServerHandle};
 /// Where the local node listens by default.
 pub const DEFAULT_LOCAL_RPC: &str = "http://127.0.0.1:8545";
 
-/// Environment variable holding a keystore password (otherwise it is prompted for).
+/// Environment variable the CLI reads a keystore password from (otherwise it prompts).
 pub const KEYSTORE_PASSWORD_ENV: &str = "ALARA_KEYSTORE_PASSWORD";
 
 /// How transactions are signed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum WalletSource {
     /// Dev account `i` (0..10) of the public test mnemonic: dev chains only.
     Dev(usize),
-    /// A Web3 Secret Storage (v3) keystore file.
-    Keystore(PathBuf),
+    /// A Web3 Secret Storage (v3) keystore file and its password (the caller gets it from
+    /// the environment or a prompt; this crate never reads either).
+    Keystore {
+        /// The keystore file.
+        path: PathBuf,
+        /// Its password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for WalletSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WalletSource::Dev(i) => f.debug_tuple("Dev").field(i).finish(),
+            WalletSource::Keystore { path, .. } => f
+                .debug_struct("Keystore")
+                .field("path", path)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
 }
 
 impl WalletSource {
-    /// Loads the signer. A keystore's password comes from [`KEYSTORE_PASSWORD_ENV`] or a
-    /// prompt on the terminal; it is never logged.
+    /// Loads the signer. A keystore's password is never logged.
     pub fn signer(&self) -> Result<PrivateKeySigner> {
         match self {
             WalletSource::Dev(i) if *i < dev::DEV_KEYS.len() => Ok(dev::dev_signer(*i)),
@@ -42,14 +60,7 @@ impl WalletSource {
                 dev::DEV_KEYS.len(),
                 dev::DEV_KEYS.len() - 1
             ))),
-            WalletSource::Keystore(path) => {
-                let password = match std::env::var(KEYSTORE_PASSWORD_ENV) {
-                    Ok(p) => p,
-                    Err(_) => {
-                        rpassword::prompt_password(format!("Password for {}: ", path.display()))
-                            .map_err(|e| Error::Io(path.clone(), e))?
-                    }
-                };
+            WalletSource::Keystore { path, password } => {
                 PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
                     Error::Signer(format!(
                         "cannot decrypt keystore {}: {e} (wrong password?)",
@@ -135,7 +146,7 @@ pub async fn connect(
         None => {
             let node = Node::open(NodeConfig::persistent(data_dir))?;
             let server =
-                crate::serve(node.clone(), "127.0.0.1:0".parse().expect("valid addr")).await?;
+                crate::serve(node.clone(), (std::net::Ipv4Addr::LOCALHOST, 0).into()).await?;
             tracing::info!(url = %server.url(), "no node at {DEFAULT_LOCAL_RPC}; opened the embedded chain in this process");
             (server.url(), Some(EmbeddedChain { node, server }))
         }

@@ -71,6 +71,7 @@ pub fn dev_addresses() -> Vec<Address> {
 ///
 /// # Panics
 /// If `index >= 10`; the table is a compile-time constant, so this is a programming error.
+#[expect(clippy::expect_used, reason = "constant keys, checked against their addresses by a test")]
 pub fn dev_signer(index: usize) -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&DEV_KEYS[index].1).expect("dev keys are valid secp256k1 scalars")
 }

@@ -1,6 +1,10 @@
 //! Fuzz entry points: what `fuzz/fuzz_targets/*` hand to libFuzzer, and what the test
 //! suite runs under proptest. Each takes arbitrary bytes and must return without panicking;
 //! the checks inside state what must hold whatever the input.
+#![allow(
+    clippy::expect_used,
+    reason = "a fuzz entry point reports a broken invariant by panicking"
+)]
 
 use serde_json::Value;
 

@@ -18,6 +18,8 @@
 //! commitment of each block's state changes onto the parent's. Clients do not recompute
 //! it, `eth_getProof` is not offered, and keeping a full trie would cost every block.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod client;
 pub mod dev;
 mod error;
@@ -29,6 +31,7 @@ pub mod rpc;
 pub mod server;
 pub mod state;
 pub mod storage;
+#[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 pub mod tools;
 

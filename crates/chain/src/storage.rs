@@ -62,7 +62,11 @@ impl AccountRecord {
             return Err(Error::Corrupt(format!("account record of {} bytes", bytes.len())));
         }
         Ok(Self {
-            nonce: u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
+            nonce: u64::from_be_bytes(
+                Reader(bytes)
+                    .array()
+                    .ok_or_else(|| Error::Corrupt("account record too short".into()))?,
+            ),
             balance: U256::from_be_slice(&bytes[8..40]),
             code_hash: B256::from_slice(&bytes[40..]),
         })
@@ -99,10 +103,12 @@ impl StoredTx {
         let mut rest = &bytes[32..];
         let envelope = TxEnvelope::decode_2718(&mut rest)
             .map_err(|e| Error::Corrupt(format!("stored transaction: {e}")))?;
+        let short = || Error::Corrupt("transaction record too short".into());
+        let mut r = Reader(bytes);
         Ok(Self {
-            block_number: u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes")),
-            index: u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as u64,
-            sender: Address::from_slice(&bytes[12..32]),
+            block_number: u64::from_be_bytes(r.array().ok_or_else(short)?),
+            index: u32::from_be_bytes(r.array().ok_or_else(short)?) as u64,
+            sender: Address::from(r.array::<20>().ok_or_else(short)?),
             envelope,
         })
     }
@@ -143,14 +149,12 @@ impl StoredReceipt {
     fn decode(bytes: &[u8]) -> Result<Self> {
         let corrupt = || Error::Corrupt("receipt record too short".into());
         let mut r = Reader(bytes);
-        let gas_used = u64::from_be_bytes(r.take(8).ok_or_else(corrupt)?.try_into().expect("8"));
-        let effective_gas_price =
-            u128::from_be_bytes(r.take(16).ok_or_else(corrupt)?.try_into().expect("16"));
+        let gas_used = u64::from_be_bytes(r.array::<8>().ok_or_else(corrupt)?);
+        let effective_gas_price = u128::from_be_bytes(r.array::<16>().ok_or_else(corrupt)?);
         let from = Address::from_slice(r.take(20).ok_or_else(corrupt)?);
         let to = r.opt_address().ok_or_else(corrupt)?;
         let contract_address = r.opt_address().ok_or_else(corrupt)?;
-        let first_log_index =
-            u32::from_be_bytes(r.take(4).ok_or_else(corrupt)?.try_into().expect("4")) as u64;
+        let first_log_index = u32::from_be_bytes(r.array::<4>().ok_or_else(corrupt)?) as u64;
         let mut rest = r.0;
         let receipt = ReceiptEnvelope::decode_2718(&mut rest)
             .map_err(|e| Error::Corrupt(format!("stored receipt: {e}")))?;
@@ -179,6 +183,11 @@ fn put_opt_address(out: &mut Vec<u8>, a: Option<Address>) {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
+    /// The next `N` bytes as an array.
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.0.len() < n {
             return None;
@@ -245,9 +254,9 @@ impl Changeset {
         let mut r = Reader(bytes);
         let block = match r.take(1).ok_or_else(corrupt)?[0] {
             0 => None,
-            _ => Some(u64::from_be_bytes(r.take(8).ok_or_else(corrupt)?.try_into().expect("8"))),
+            _ => Some(u64::from_be_bytes(r.array::<8>().ok_or_else(corrupt)?)),
         };
-        let n = u32::from_be_bytes(r.take(4).ok_or_else(corrupt)?.try_into().expect("4"));
+        let n = u32::from_be_bytes(r.array::<4>().ok_or_else(corrupt)?);
         // Never trust a stored count for an allocation: bound it by the bytes left.
         let mut accounts = Vec::with_capacity((n as usize).min(r.0.len() / 21));
         for _ in 0..n {
@@ -258,7 +267,7 @@ impl Changeset {
             };
             accounts.push((addr, rec));
         }
-        let n = u32::from_be_bytes(r.take(4).ok_or_else(corrupt)?.try_into().expect("4"));
+        let n = u32::from_be_bytes(r.array::<4>().ok_or_else(corrupt)?);
         let mut storage = Vec::with_capacity((n as usize).min(r.0.len() / 84));
         for _ in 0..n {
             let addr = Address::from_slice(r.take(20).ok_or_else(corrupt)?);
@@ -514,8 +523,8 @@ impl Storage {
                         hashes.remove(&header.hash_slow().0).map_err(db_err)?;
                     }
                     if let Some(body) = bodies.remove(n).map_err(db_err)? {
-                        for hash in body.value().chunks_exact(32) {
-                            let hash: [u8; 32] = hash.try_into().expect("32-byte chunk");
+                        let mut hashes_of = Reader(body.value());
+                        while let Some(hash) = hashes_of.array::<32>() {
                             txs.remove(&hash).map_err(db_err)?;
                             receipts.remove(&hash).map_err(db_err)?;
                         }

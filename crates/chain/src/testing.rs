@@ -15,6 +15,7 @@
 //! }
 //! # Ok(()) }
 //! ```
+#![allow(clippy::expect_used, reason = "test helpers fail the test by panicking")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

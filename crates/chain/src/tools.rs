@@ -24,14 +24,28 @@ pub fn repo_root() -> Option<PathBuf> {
     })
 }
 
-/// Path of a Foundry binary (`anvil`, `cast`, `forge`) installed by `npm ci`.
+/// Path of a Foundry binary (`anvil`, `cast`, `forge`): the one `npm ci` installed in the
+/// repository (the version pinned in `package-lock.json`), otherwise the first on `PATH`,
+/// so an installed `alara` finds a system-wide Foundry.
 pub fn foundry_bin(name: &str) -> Option<PathBuf> {
-    let path = repo_root()?
-        .join("node_modules/@foundry-rs")
-        .join(format!("{name}-linux-amd64"))
-        .join("bin")
-        .join(name);
-    path.is_file().then_some(path)
+    let pinned = repo_root().map(|root| {
+        root.join("node_modules/@foundry-rs")
+            .join(format!("{name}-linux-amd64"))
+            .join("bin")
+            .join(name)
+    });
+    pinned.filter(|p| p.is_file()).or_else(|| on_path(name))
+}
+
+/// The first executable file called `name` in a directory of `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Like [`foundry_bin`] but with an error that says how to install it.
@@ -40,8 +54,9 @@ pub fn require_foundry_bin(name: &str) -> std::io::Result<PathBuf> {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!(
-                "{name} not found under node_modules/@foundry-rs: run `npm ci` in the repository root \
-                 (it installs the version pinned in package-lock.json)"
+                "{name} not found under node_modules/@foundry-rs or on PATH: run `npm ci` in the \
+                 repository root (it installs the version pinned in package-lock.json), or install \
+                 Foundry"
             ),
         )
     })

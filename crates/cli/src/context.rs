@@ -60,12 +60,25 @@ impl Context {
         Ok(Self { data_dir, json: global.json, global })
     }
 
-    /// How this invocation signs transactions.
-    pub fn wallet(&self) -> WalletSource {
-        match &self.global.keystore {
-            Some(path) => WalletSource::Keystore(path.clone()),
-            None => WalletSource::Dev(self.global.account),
-        }
+    /// How this invocation signs transactions. A keystore's password comes from
+    /// `ALARA_KEYSTORE_PASSWORD` or a prompt on the terminal.
+    pub fn wallet(&self) -> eyre::Result<WalletSource> {
+        let Some(path) = &self.global.keystore else {
+            return Ok(WalletSource::Dev(self.global.account));
+        };
+        let env = alara_chain::client::KEYSTORE_PASSWORD_ENV;
+        let password = match std::env::var(env).ok().filter(|p| !p.is_empty()) {
+            Some(p) => p,
+            None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                rpassword::prompt_password(format!("Password for {}: ", path.display()))
+                    .wrap_err("reading the keystore password from the terminal")?
+            }
+            None => eyre::bail!(
+                "no password for the keystore {}: set {env}, or run on a terminal to be asked",
+                path.display()
+            ),
+        };
+        Ok(WalletSource::Keystore { path: path.clone(), password })
     }
 
     /// Connects to the chain chosen by `--rpc-url` (see [`GlobalArgs::rpc_url`]).
@@ -73,7 +86,7 @@ impl Context {
         let conn = alara_chain::client::connect(
             self.global.rpc_url.as_deref(),
             &self.data_dir,
-            &self.wallet(),
+            &self.wallet()?,
         )
         .await?;
         Ok(conn)
@@ -93,9 +106,8 @@ impl Context {
 /// The audit log key's passphrase: `ALARA_LOG_KEY_PASSWORD`, or a prompt when stdin is a
 /// terminal. It is never written anywhere; lose it and the log needs a new key (and
 /// origin). The libraries take it as a parameter.
-#[expect(dead_code, reason = "`audit` commands still call alara_audit::keyfile::passphrase")]
 pub fn log_key_passphrase() -> eyre::Result<String> {
-    const ENV: &str = "ALARA_LOG_KEY_PASSWORD";
+    const ENV: &str = alara_audit::keyfile::PASSPHRASE_ENV;
     if let Some(p) = std::env::var(ENV).ok().filter(|p| !p.is_empty()) {
         return Ok(p);
     }

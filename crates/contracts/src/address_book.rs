@@ -52,10 +52,12 @@ impl AddressBook {
     pub fn save(&self, data_dir: &Path) -> Result<()> {
         let path = Self::path(data_dir, self.chain_id);
         let io = |source| Error::AddressBook { path: path.clone(), source };
-        let dir = path.parent().expect("address book path has a parent");
-        std::fs::create_dir_all(dir).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
         let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(self).expect("address book serializes");
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
         Ok(())

@@ -1,5 +1,10 @@
 //! The `alara bench fl` experiments without the CLI:
 //! `cargo run --release -p alara-fl --example bench_fl [-- --quick]`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measurement tool, not a library: a failure ends the run"
+)]
 
 use alara_fl::experiments::{BenchPlan, BenchSettings};
 

@@ -1,4 +1,9 @@
 //! `add` throughput next to the SHA-256 bound over the same bytes, and encrypt+add.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measurement tool, not a library: a failure ends the run"
+)]
 
 use std::hint::black_box;
 

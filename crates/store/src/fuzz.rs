@@ -2,6 +2,10 @@
 //! to libFuzzer, and what the test suite runs under proptest. Each takes arbitrary bytes
 //! and must return without panicking; the checks inside state what must hold whenever the
 //! input is accepted.
+#![allow(
+    clippy::expect_used,
+    reason = "a fuzz entry point reports a broken invariant by panicking"
+)]
 
 use std::collections::{HashMap, HashSet};
 

@@ -2,6 +2,7 @@
 //!
 //! Contract-level behaviour runs on every backend in `testing::backends()` — the embedded
 //! node and anvil — so a difference between them fails here first.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 mod bad_input;
 mod logs_cap;

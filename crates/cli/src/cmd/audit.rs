@@ -148,7 +148,7 @@ pub fn trail_dir(ctx: &Context) -> PathBuf {
 
 /// Opens the trail (creating it and its key on first use).
 pub fn open_trail(ctx: &Context) -> eyre::Result<AuditTrail> {
-    let pass = alara_audit::keyfile::passphrase()?;
+    let pass = crate::context::log_key_passphrase()?;
     AuditTrail::open(TrailConfig::new(trail_dir(ctx), pass)).wrap_err("opening the audit trail")
 }
 

@@ -180,7 +180,7 @@ async fn party(
     ctx: &Context,
 ) -> eyre::Result<(Party<DynProvider>, Option<alara_chain::client::EmbeddedChain>)> {
     let conn = ctx.connect().await?;
-    let signer = ctx.wallet().signer()?;
+    let signer = ctx.wallet()?.signer()?;
     let contract = alara_market::ensure_deployed(&conn.provider, &ctx.data_dir)
         .await
         .wrap_err("finding or deploying DataMarket")?;

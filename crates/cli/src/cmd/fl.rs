@@ -595,7 +595,7 @@ async fn settled_coordinator(
 
 async fn client(ctx: &Context, args: ClientArgs) -> eyre::Result<()> {
     let data = alara_ml::datasets::load_csv(&args.data)?;
-    let signer = if args.claim { Some(ctx.wallet().signer()?) } else { None };
+    let signer = if args.claim { Some(ctx.wallet()?.signer()?) } else { None };
     let opts = ClientOptions {
         coordinator: args.coordinator.clone(),
         client_id: args.id.clone(),

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `alara` binary: real clients against the embedded node, crash
 //! safety, the command line.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 mod audit_cli;
 mod clients;

@@ -1,4 +1,5 @@
 //! Integration tests of the contracts toolchain and the core deployment.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 use alara_chain::testing::{backends, TestChain};
 use alara_contracts::{deploy_core, AddressBook, AlaraToken};

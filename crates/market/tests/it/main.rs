@@ -1,4 +1,5 @@
 //! Integration tests of alara-market against real chains (the embedded node and anvil).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 mod capped;
 mod conservation;

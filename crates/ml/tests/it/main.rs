@@ -1,5 +1,6 @@
 //! Integration tests of `alara-ml`: shipped models against onnxruntime reference
 //! outputs, error paths of model loading and inference, and input parsing.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 use std::path::{Path, PathBuf};
 

@@ -99,7 +99,7 @@ fn hospital_key(seed: u64, i: usize) -> eyre::Result<PrivateKeySigner> {
 /// The audit trail the demo writes to: the user's (`ALARA_LOG_KEY_PASSWORD` set) or a
 /// demo trail under `<data-dir>/fl-demo/audit` with a fixed passphrase.
 fn open_trail(ctx: &Context) -> eyre::Result<(AuditTrail, String, Option<String>)> {
-    if let Ok(pass) = std::env::var("ALARA_LOG_KEY_PASSWORD") {
+    if let Ok(pass) = std::env::var(alara_audit::keyfile::PASSPHRASE_ENV) {
         if !pass.is_empty() {
             let dir = ctx.data_dir.join("audit");
             let trail = AuditTrail::open(TrailConfig::new(&dir, pass))
