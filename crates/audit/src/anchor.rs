@@ -29,7 +29,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use serde::{Deserialize, Serialize};
 
-use alara_contracts::tx::{send_mined, SendError};
+use alara_contracts::call::{decoder, CallError, Decoder};
 use alara_contracts::AuditAnchor::{self, AuditAnchorErrors};
 
 use crate::checkpoint::{NoteVerifier, SignedCheckpoint};
@@ -142,19 +142,12 @@ fn chain<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Error {
     move |e| Error::Chain(format!("{what}: {e}"))
 }
 
+/// The errors an AuditAnchor call can revert with.
+const DECODERS: &[Decoder] = &[decoder::<AuditAnchorErrors>];
+
 /// A failed contract call, with `AuditAnchor`'s revert decoded by name when it has one.
 fn call_err(what: &'static str) -> impl FnOnce(alloy::contract::Error) -> Error {
-    move |e| match e.as_decoded_interface_error::<AuditAnchorErrors>() {
-        Some(named) => Error::Chain(format!("{what} reverted with {named:?}")),
-        None => Error::Chain(format!("{what}: {e}")),
-    }
-}
-
-fn send_err(what: &'static str) -> impl FnOnce(SendError) -> Error {
-    move |e| match e {
-        SendError::Call(e) => call_err(what)(e),
-        other => Error::Chain(format!("{what}: {other}")),
-    }
+    move |e| Error::Contract(CallError::from_contract(what, DECODERS, e))
 }
 
 fn b256(h: &Hash) -> B256 {
@@ -297,7 +290,7 @@ pub async fn latest_anchor<P: Provider + Clone>(
 /// Registers `note_key` for `signer` in `contract` unless the contract already says so.
 /// Only a definite answer of the contract (`logOfKey`) counts: a transport error is an
 /// error, never "not registered". The registration is simulated, sent and its receipt
-/// status checked (`alara_contracts::tx::send_mined`).
+/// status checked (`alara_contracts::call::send`).
 pub async fn register<P: Provider + Clone>(
     provider: &P,
     contract: Address,
@@ -314,18 +307,15 @@ pub async fn register<P: Provider + Clone>(
             "this log's key {note_key} is registered in {contract} for account {holder}, not {signer}: anchor from {holder}; if that account is not yours, someone registered your key first (it cannot pass verification as your log, whose checkpoints name your account, but it blocks this contract): anchor to another AuditAnchor (--contract) or start a new log"
         )));
     }
-    send_mined(&c.registerLog(note_key).from(signer)).await.map_err(|e| match &e {
-        SendError::Call(call)
-            if matches!(
-                call.as_decoded_interface_error::<AuditAnchorErrors>(),
-                Some(AuditAnchorErrors::LogExists(_))
-            ) =>
-        {
+    let builder = c.registerLog(note_key).from(signer);
+    alara_contracts::call::send("registerLog", &builder, DECODERS).await.map_err(|e| {
+        if e.revert_name() == Some("LogExists") {
             Error::Chain(format!(
                 "account {signer} already anchors another log in {contract} (an account anchors one log, for good): anchor this log from another account"
             ))
+        } else {
+            Error::Contract(e)
         }
-        _ => send_err("registerLog")(e),
     })?;
     Ok(())
 }
@@ -461,7 +451,7 @@ impl<P: Provider + Clone> Anchorer<P> {
             .pending()
             .await
             .map_err(chain("eth_getTransactionCount"))?;
-        // The shared send path's first step (`send_mined` simulates too): a refused anchor
+        // The shared send path's first step (`call::send` simulates too): a refused anchor
         // is reported by name and costs nothing. The wait is this service's own, because it
         // must record the transaction before waiting for it.
         let call =

@@ -75,6 +75,10 @@ pub enum Error {
     /// A chain call failed.
     #[error("chain: {0}")]
     Chain(String),
+    /// An AuditAnchor call failed: refused with one of its named errors (decoded, e.g.
+    /// `KeyTaken { .. }`), not sent, or mined with status 0.
+    #[error("AuditAnchor.{0}")]
+    Contract(#[from] alara_contracts::call::CallError),
     /// A receipt's anchor is no longer the log's latest, and no consistency proof from it
     /// to the current anchor could be made (the log itself was not at hand).
     #[error("the receipt's anchor (size {anchored}) is superseded by the log's current anchor (size {current}); it verifies only with a consistency proof between the two: verify where the log is (its data dir), or refresh the receipt with `alara audit receipt --upgrade`")]

@@ -3,19 +3,20 @@
 //! `settleRound` transaction per round.
 //!
 //! Every transaction method waits for the receipt and returns a [`Tx`] with the gas used;
-//! a revert becomes [`Error::Reverted`] carrying the contract's named error, e.g.
+//! a revert becomes [`Error::Contract`] carrying the contract's named error, e.g.
 //! `NothingToClaim { taskId: 1, … }`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use alara_contracts::call::{decoder, event_of, send, CallError, Decoder};
 use alara_contracts::AlaraToken;
 use alara_contracts::FederatedTraining as Binding;
 use alloy::network::Ethereum;
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
-use alloy::sol_types::{Eip712Domain, SolInterface};
+use alloy::sol_types::Eip712Domain;
 use serde::Serialize;
 
 use crate::commitment::{domain, SignedCommitment};
@@ -29,42 +30,22 @@ pub const CONTRACT_NAME: &str = "FederatedTraining";
 /// The instance type of the generated binding.
 pub type Instance<P> = Binding::FederatedTrainingInstance<P, Ethereum>;
 
+/// The errors a FederatedTraining call can revert with: the contract's, then the token's.
+pub const DECODERS: &[Decoder] =
+    &[decoder::<Binding::FederatedTrainingErrors>, decoder::<AlaraToken::AlaraTokenErrors>];
+
 /// A readable form of revert data: `Name { field: value, … }` for the contract's and the
 /// token's named errors.
 pub fn describe_revert(data: &[u8]) -> String {
-    fn strip(debug: String) -> String {
-        // `Name(Name { .. })` → `Name { .. }`
-        match debug.split_once('(') {
-            Some((name, rest)) if rest.starts_with(name) => {
-                rest.strip_suffix(')').unwrap_or(rest).to_string()
-            }
-            _ => debug,
-        }
-    }
-    if let Ok(e) = Binding::FederatedTrainingErrors::abi_decode(data) {
-        return strip(format!("{e:?}"));
-    }
-    if let Ok(e) = AlaraToken::AlaraTokenErrors::abi_decode(data) {
-        return strip(format!("{e:?}"));
-    }
-    if data.is_empty() {
-        return "reverted without data (out of gas, or a call to a non-contract?)".into();
-    }
-    if let Some(reason) = alloy::sol_types::decode_revert_reason(data) {
-        return reason;
-    }
-    format!("unknown error 0x{}", hex::encode(data))
+    alara_contracts::call::describe_revert(data, DECODERS)
 }
 
 fn contract_error(call: &'static str) -> impl FnOnce(alloy::contract::Error) -> Error {
-    move |source| match source.as_revert_data() {
-        Some(data) => Error::Reverted { call, reason: describe_revert(&data), data },
-        None => Error::Chain(format!("FederatedTraining.{call}: {source}")),
-    }
+    move |source| Error::Contract(CallError::from_contract(call, DECODERS, source))
 }
 
 fn rpc(what: &'static str) -> impl FnOnce(alloy::transports::TransportError) -> Error {
-    move |e| Error::Chain(format!("RPC {what}: {e}"))
+    move |e| Error::Contract(CallError::rpc(what)(e))
 }
 
 /// Deploys `FederatedTraining` (paying in `token`) once per chain and records it in the
@@ -254,23 +235,14 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         self.instance.token().call().await.map_err(contract_error("token"))
     }
 
-    /// Sends `call` (simulated first, see [`alara_contracts::tx::send_mined`]) and waits
+    /// Sends `call` through [`alara_contracts::call::send`] (simulated first) and waits
     /// for its receipt.
     async fn mined<Q: Provider, D: alloy::contract::CallDecoder>(
         &self,
         name: &'static str,
         call: &alloy::contract::CallBuilder<Q, D, Ethereum>,
     ) -> Result<TransactionReceipt> {
-        use alara_contracts::tx::SendError;
-        alara_contracts::tx::send_mined(call).await.map_err(|e| match e {
-            SendError::Call(source) => contract_error(name)(source),
-            SendError::Pending(e) => {
-                Error::Chain(format!("FederatedTraining.{name}: waiting for the receipt: {e}"))
-            }
-            SendError::Failed(tx) => Error::Chain(format!(
-                "FederatedTraining.{name}: transaction {tx} was mined but failed (status 0)"
-            )),
-        })
+        Ok(send(name, call, DECODERS).await?)
     }
 
     /// Approves the pool to the contract and creates a task: returns the task id (from the
@@ -282,21 +254,10 @@ impl<P: Provider + Clone> FederatedTraining<P> {
         config_hash: B256,
     ) -> Result<Tx<U256>> {
         let token = AlaraToken::new(self.token().await?, self.instance.provider().clone());
-        alara_contracts::tx::send_mined(&token.approve(self.address(), pool))
-            .await
-            .map_err(|e| Error::Chain(format!("AlaraToken.approve: {e}")))?;
+        self.mined("approve", &token.approve(self.address(), pool)).await?;
         let call = self.instance.createTask(coordinator, pool, config_hash);
         let receipt = self.mined("createTask", &call).await?;
-        let id = receipt
-            .inner
-            .logs()
-            .iter()
-            .filter(|l| l.address() == self.address())
-            .find_map(|l| l.log_decode::<Binding::TaskCreated>().ok())
-            .map(|l| l.inner.data.taskId)
-            .ok_or_else(|| {
-                Error::Chain("createTask: the receipt has no TaskCreated event".into())
-            })?;
+        let id = event_of::<Binding::TaskCreated>(&receipt, self.address(), "createTask")?.taskId;
         Ok(Tx::from_receipt(&receipt, id))
     }
 
@@ -346,20 +307,7 @@ impl<P: Provider + Clone> FederatedTraining<P> {
             proof.to_vec(),
         );
         let r = self.mined("claim", &call).await?;
-        let amount = r
-            .inner
-            .logs()
-            .iter()
-            .filter(|l| l.address() == self.address())
-            .find_map(|l| l.log_decode::<Binding::Claimed>().ok())
-            .map(|l| l.inner.data.amount)
-            .ok_or_else(|| {
-                Error::Chain(format!(
-                    "FederatedTraining.claim: transaction {} has no Claimed event of {}",
-                    r.transaction_hash,
-                    self.address()
-                ))
-            })?;
+        let amount = event_of::<Binding::Claimed>(&r, self.address(), "claim")?.amount;
         Ok(Tx::from_receipt(&r, amount))
     }
 
@@ -480,10 +428,10 @@ impl<P: Provider + Clone> FederatedTraining<P> {
     }
 }
 
-/// Raw revert data of an [`Error::Reverted`], for matching on a named error.
+/// Raw revert data of a refused call ([`Error::Contract`]), for matching on a named error.
 pub fn revert_data(e: &Error) -> Option<&Bytes> {
     match e {
-        Error::Reverted { data, .. } => Some(data),
+        Error::Contract(c) => c.revert_data(),
         _ => None,
     }
 }

@@ -66,19 +66,11 @@ pub enum Error {
         /// Bytes declared or received when it was refused.
         seen: u64,
     },
-    /// The contract refused a call with one of its named errors (or another revert).
-    #[error("FederatedTraining.{call} reverted: {reason}")]
-    Reverted {
-        /// The contract function.
-        call: &'static str,
-        /// The decoded error, e.g. `NothingToClaim { taskId: 1, … }`.
-        reason: String,
-        /// Raw revert data.
-        data: alloy::primitives::Bytes,
-    },
-    /// A chain call failed for another reason than a revert (transport, receipt, status 0).
-    #[error("chain: {0}")]
-    Chain(String),
+    /// A FederatedTraining (or token) call failed: refused with one of the contract's named
+    /// errors (decoded, e.g. `NothingToClaim { taskId: 1, … }`), not sent, mined with status
+    /// 0, or without the event it should have emitted.
+    #[error("FederatedTraining.{0}")]
+    Contract(#[from] alara_contracts::call::CallError),
     /// Deployment or the address book failed.
     #[error(transparent)]
     Contracts(#[from] alara_contracts::Error),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use alloy::primitives::{Bytes, B256};
+use alara_contracts::call::{decoder, CallError, Decoder};
 use alloy::sol_types::SolInterface;
 
 use crate::fault::Fault;
@@ -13,40 +13,11 @@ use alara_contracts::DataMarket::DataMarketErrors;
 /// found, and what to do; none of them ever contains a key or plaintext.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The contract refused a call with one of its named errors (or another revert).
-    #[error("DataMarket.{call} reverted: {reason}")]
-    Reverted {
-        /// The contract function.
-        call: &'static str,
-        /// The decoded error, e.g. `InvalidSaleState { saleId: 1, state: 5 }`.
-        reason: String,
-        /// Raw revert data (decode with [`Error::market_error`]).
-        data: Bytes,
-    },
-    /// A contract call failed for another reason than a revert (transport, signing, …).
-    #[error("DataMarket.{call} failed: {source}")]
-    Call {
-        /// The contract function.
-        call: &'static str,
-        /// The underlying error.
-        source: alloy::contract::Error,
-    },
-    /// A transaction was mined but failed.
-    #[error("DataMarket.{call}: transaction {tx} was mined but failed (status 0)")]
-    TxFailed {
-        /// The contract function.
-        call: &'static str,
-        /// Transaction hash.
-        tx: B256,
-    },
-    /// Waiting for a transaction receipt failed.
-    #[error("DataMarket.{call}: waiting for the receipt failed: {source}")]
-    Pending {
-        /// The contract function.
-        call: &'static str,
-        /// The underlying error.
-        source: alloy::providers::PendingTransactionError,
-    },
+    /// A DataMarket (or token) call failed: refused with one of the contract's named errors
+    /// (decoded, e.g. `InvalidSaleState { saleId: 1, state: 5 }`), not sent, or mined with
+    /// status 0.
+    #[error("DataMarket.{0}")]
+    Contract(#[from] CallError),
     /// A JSON-RPC request failed.
     #[error("RPC {what} failed: {source}")]
     Rpc {
@@ -129,7 +100,7 @@ impl Error {
     /// The contract's named error, when this is a revert of DataMarket.
     pub fn market_error(&self) -> Option<DataMarketErrors> {
         match self {
-            Error::Reverted { data, .. } => DataMarketErrors::abi_decode(data).ok(),
+            Error::Contract(c) => DataMarketErrors::abi_decode(c.revert_data()?).ok(),
             _ => None,
         }
     }
@@ -138,13 +109,20 @@ impl Error {
     /// when this is a revert.
     pub fn revert_name(&self) -> Option<String> {
         match self {
-            Error::Reverted { reason, .. } => {
-                Some(reason.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("").to_string())
-            }
+            Error::Contract(c) => c.revert_name().map(str::to_owned),
             _ => None,
         }
     }
+
+    /// A closure for `map_err` on a view call or simulation of DataMarket's `call`.
+    pub fn contract(call: &'static str) -> impl FnOnce(alloy::contract::Error) -> Error {
+        move |source| Error::Contract(CallError::from_contract(call, DECODERS, source))
+    }
 }
+
+/// The errors a market call can revert with: DataMarket's, then the token's.
+pub const DECODERS: &[Decoder] =
+    &[decoder::<DataMarketErrors>, decoder::<alara_contracts::AlaraToken::AlaraTokenErrors>];
 
 /// Attaches a path to an I/O error.
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
@@ -152,37 +130,8 @@ pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Err
     move |source| Error::Io { path, source }
 }
 
-/// Turns a contract error into [`Error::Reverted`] with the error's name when the revert
-/// data decodes as one of DataMarket's (or AlaraToken's) errors.
-pub(crate) fn contract_error(call: &'static str) -> impl FnOnce(alloy::contract::Error) -> Error {
-    move |source| match source.as_revert_data() {
-        Some(data) => Error::Reverted { call, reason: describe_revert(&data), data },
-        None => Error::Call { call, source },
-    }
-}
-
-/// A readable form of revert data: `Name { field: value, … }` for known errors.
+/// A readable form of revert data: `Name { field: value, … }` for DataMarket's and the
+/// token's errors.
 pub fn describe_revert(data: &[u8]) -> String {
-    fn strip(debug: String) -> String {
-        // `Name(Name { .. })` → `Name { .. }`
-        match debug.split_once('(') {
-            Some((name, rest)) if rest.starts_with(name) => {
-                rest.strip_suffix(')').unwrap_or(rest).to_string()
-            }
-            _ => debug,
-        }
-    }
-    if let Ok(e) = DataMarketErrors::abi_decode(data) {
-        return strip(format!("{e:?}"));
-    }
-    if let Ok(e) = alara_contracts::AlaraToken::AlaraTokenErrors::abi_decode(data) {
-        return strip(format!("{e:?}"));
-    }
-    if data.is_empty() {
-        return "reverted without data (out of gas, or a call to a non-contract?)".into();
-    }
-    if let Some(reason) = alloy::sol_types::decode_revert_reason(data) {
-        return reason;
-    }
-    format!("unknown error 0x{}", hex::encode(data))
+    alara_contracts::call::describe_revert(data, DECODERS)
 }

@@ -43,7 +43,7 @@ pub mod sale;
 
 pub use algorithm::Algorithm;
 pub use contract::{ensure_deployed, DataMarket, JobState, ListingTerms, SaleState, Token, Tx};
-pub use error::{describe_revert, Error, Result};
+pub use error::{describe_revert, Error, Result, DECODERS};
 pub use fault::Fault;
 pub use guard::GuardPolicy;
 pub use keys::Keyring;

@@ -12,8 +12,8 @@ use alloy::providers::{DynProvider, Provider};
 
 fn reverted_with(r: Result<impl std::fmt::Debug, Error>, name: &str) {
     match r {
-        Err(Error::Reverted { reason, .. }) => {
-            assert!(reason.starts_with(name), "expected {name}, reverted with {reason}")
+        Err(Error::Contract(e)) if e.revert_name().is_some() => {
+            assert_eq!(e.revert_name(), Some(name), "expected {name}, reverted with {e}")
         }
         other => panic!("expected a {name} revert, got {other:?}"),
     }
@@ -149,11 +149,9 @@ async fn federated_training_contract_on_every_backend() {
             B256::ZERO,
             U256::from(300),
         );
-        match alara_contracts::tx::send_mined(&zero_root).await {
-            Err(alara_contracts::tx::SendError::Call(e)) => {
-                let data = e.as_revert_data().expect("revert data");
-                let reason = chain::describe_revert(&data);
-                assert!(reason.starts_with("EmptyRoot"), "{reason}");
+        match alara_contracts::call::send("settleRound", &zero_root, chain::DECODERS).await {
+            Err(e) if e.revert_name().is_some() => {
+                assert_eq!(e.revert_name(), Some("EmptyRoot"), "{e}");
             }
             other => panic!("expected EmptyRoot, got {other:?}"),
         }
@@ -445,7 +443,7 @@ async fn duplicate_leaves_pay_once() {
                 root,
                 U256::from(400),
             );
-            alara_contracts::tx::send_mined(&call).await.unwrap();
+            alara_contracts::call::send("settleRound", &call, chain::DECODERS).await.unwrap();
         }
         let p2 = as_account(&s, 2).await;
         assert_eq!(p2.claim(task, 1, &small, &[hs]).await.unwrap().value, U256::from(100));

@@ -1,7 +1,7 @@
 //! [`DataMarket`]: a typed client of the `DataMarket` contract, and [`ensure_deployed`].
 //!
 //! Every transaction method waits for the receipt and returns a [`Tx`] with the gas used;
-//! a revert becomes [`Error::Reverted`] carrying the contract's
+//! a revert becomes [`Error::Contract`] carrying the contract's
 //! named error (`InvalidSaleState { saleId: 1, state: 5 }`). Views combine the contract's
 //! storage with its events (the CID, commitments, keys and envelopes live only in events).
 
@@ -17,7 +17,7 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::SolEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::error::contract_error;
+use crate::error::DECODERS;
 use crate::keys::Keyring;
 use crate::{Error, Result};
 
@@ -77,8 +77,8 @@ pub async fn deploy<P: Provider>(provider: &P, params: &MarketParams) -> Result<
     // Simulate first: a constructor that reverts (out-of-range parameters) would otherwise
     // fail in gas estimation after alloy's nonce filler took a nonce, and every later
     // transaction of this provider would wait behind the gap (see alara_contracts::call).
-    builder.call_raw().await.map_err(contract_error("constructor"))?;
-    builder.deploy().await.map_err(contract_error("constructor"))
+    builder.call_raw().await.map_err(Error::contract("constructor"))?;
+    builder.deploy().await.map_err(Error::contract("constructor"))
 }
 
 pub use alara_contracts::Tx;
@@ -186,8 +186,8 @@ impl<P: Provider + Clone> DataMarket<P> {
         format!("{}/{}", self.chain_id, self.address())
     }
 
-    /// Sends `builder` (simulated first, see [`alara_contracts::tx::send_mined`]) and
-    /// waits for its receipt.
+    /// Sends `builder` through [`alara_contracts::call::send`] (simulated first) and waits
+    /// for its receipt.
     async fn mined<Q, D>(
         &self,
         call: &'static str,
@@ -197,25 +197,11 @@ impl<P: Provider + Clone> DataMarket<P> {
         Q: Provider,
         D: alloy::contract::CallDecoder,
     {
-        use alara_contracts::tx::SendError;
-        alara_contracts::tx::send_mined(builder).await.map_err(|e| match e {
-            SendError::Call(source) => contract_error(call)(source),
-            SendError::Pending(source) => Error::Pending { call, source },
-            SendError::Failed(tx) => Error::TxFailed { call, tx },
-        })
+        Ok(alara_contracts::call::send(call, builder, DECODERS).await?)
     }
 
     fn event<E: SolEvent>(&self, receipt: &TransactionReceipt, call: &'static str) -> Result<E> {
-        receipt
-            .inner
-            .logs()
-            .iter()
-            .filter(|l| l.address() == self.address())
-            .find_map(|l| l.log_decode::<E>().ok())
-            .map(|l| l.inner.data)
-            .ok_or_else(|| {
-                Error::NotFound(format!("{call}: the receipt has no {} event", E::SIGNATURE))
-            })
+        Ok(alara_contracts::call::event_of(receipt, self.address(), call)?)
     }
 
     // ------------------------------------------------------------ listings
@@ -276,7 +262,7 @@ impl<P: Provider + Clone> DataMarket<P> {
             .allowance(self.account, self.address())
             .call()
             .await
-            .map_err(contract_error("allowance"))?;
+            .map_err(Error::contract("allowance"))?;
         if allowance >= amount {
             return Ok(None);
         }
@@ -468,7 +454,7 @@ impl<P: Provider + Clone> DataMarket<P> {
 
     /// The arbiter's address.
     pub async fn arbiter(&self) -> Result<Address> {
-        self.instance.arbiter().call().await.map_err(contract_error("arbiter"))
+        self.instance.arbiter().call().await.map_err(Error::contract("arbiter"))
     }
 
     /// The proposed arbiter and its key, when a transfer is pending.
@@ -478,7 +464,7 @@ impl<P: Provider + Clone> DataMarket<P> {
             .pendingArbiter()
             .call()
             .await
-            .map_err(contract_error("pendingArbiter"))?;
+            .map_err(Error::contract("pendingArbiter"))?;
         if a == Address::ZERO {
             return Ok(None);
         }
@@ -487,31 +473,31 @@ impl<P: Provider + Clone> DataMarket<P> {
             .pendingArbiterKey()
             .call()
             .await
-            .map_err(contract_error("pendingArbiterKey"))?;
+            .map_err(Error::contract("pendingArbiterKey"))?;
         Ok(Some((a, k.0)))
     }
 
     /// The arbiter's X25519 public key.
     pub async fn arbiter_key(&self) -> Result<[u8; 32]> {
-        Ok(self.instance.arbiterKey().call().await.map_err(contract_error("arbiterKey"))?.0)
+        Ok(self.instance.arbiterKey().call().await.map_err(Error::contract("arbiterKey"))?.0)
     }
 
     /// The dispute bond for a sale of `amount`.
     pub async fn bond(&self, amount: U256) -> Result<U256> {
-        self.instance.bond(amount).call().await.map_err(contract_error("bond"))
+        self.instance.bond(amount).call().await.map_err(Error::contract("bond"))
     }
 
     /// What `account` can withdraw in `token`.
     pub async fn owed(&self, account: Address, token: Token) -> Result<U256> {
-        self.instance.owed(account, token.address()).call().await.map_err(contract_error("owed"))
+        self.instance.owed(account, token.address()).call().await.map_err(Error::contract("owed"))
     }
 
     /// Number of listings, sales and jobs so far.
     pub async fn counts(&self) -> Result<(u64, u64, u64)> {
         let l =
-            self.instance.listingCount().call().await.map_err(contract_error("listingCount"))?;
-        let s = self.instance.saleCount().call().await.map_err(contract_error("saleCount"))?;
-        let j = self.instance.jobCount().call().await.map_err(contract_error("jobCount"))?;
+            self.instance.listingCount().call().await.map_err(Error::contract("listingCount"))?;
+        let s = self.instance.saleCount().call().await.map_err(Error::contract("saleCount"))?;
+        let j = self.instance.jobCount().call().await.map_err(Error::contract("jobCount"))?;
         Ok((id_u64(l, "listing count")?, id_u64(s, "sale count")?, id_u64(j, "job count")?))
     }
 
@@ -522,7 +508,7 @@ impl<P: Provider + Clone> DataMarket<P> {
             .listings(U256::from(id))
             .call()
             .await
-            .map_err(contract_error("listings"))?;
+            .map_err(Error::contract("listings"))?;
         if r.seller == Address::ZERO {
             return Err(Error::NotFound(format!(
                 "listing {id} does not exist on {}",
@@ -569,14 +555,14 @@ impl<P: Provider + Clone> DataMarket<P> {
             .computeOffers(U256::from(listing), algorithm)
             .call()
             .await
-            .map_err(contract_error("computeOffers"))?;
+            .map_err(Error::contract("computeOffers"))?;
         Ok(r.allowed.then_some(ComputeOffer { price: r.price, job_window: r.jobWindow }))
     }
 
     /// A sale with its registered key, envelope and evidence.
     pub async fn sale(&self, id: u64) -> Result<Sale> {
         let r =
-            self.instance.sales(U256::from(id)).call().await.map_err(contract_error("sales"))?;
+            self.instance.sales(U256::from(id)).call().await.map_err(Error::contract("sales"))?;
         if r.state == 0 {
             return Err(Error::NotFound(format!(
                 "sale {id} does not exist on {}",
@@ -623,7 +609,7 @@ impl<P: Provider + Clone> DataMarket<P> {
 
     /// A compute job with its registered key and result.
     pub async fn job(&self, id: u64) -> Result<Job> {
-        let r = self.instance.jobs(U256::from(id)).call().await.map_err(contract_error("jobs"))?;
+        let r = self.instance.jobs(U256::from(id)).call().await.map_err(Error::contract("jobs"))?;
         if r.state == 0 {
             return Err(Error::NotFound(format!(
                 "job {id} does not exist on {}",

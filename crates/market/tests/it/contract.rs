@@ -273,11 +273,7 @@ async fn compute_jobs_pay_on_signed_results_and_refund_otherwise() {
             u64::MAX,
         );
         // Simulated, not sent: a refused send would leave a gap in this client's cached nonces.
-        let e = raw.call().await.map(|_| ()).map_err(|e| alara_market::Error::Reverted {
-            call: "requestJob",
-            reason: alara_market::describe_revert(&e.as_revert_data().unwrap_or_default()),
-            data: e.as_revert_data().unwrap_or_default(),
-        });
+        let e = raw.call().await.map(|_| ()).map_err(alara_market::Error::contract("requestJob"));
         assert_revert(e, "AlgorithmNotAllowed", backend);
 
         let job = buyer.request_job(listing, alg, KEY).await.unwrap().value;

@@ -148,16 +148,18 @@ pub fn signer(i: usize) -> alloy::signers::local::PrivateKeySigner {
 }
 
 /// Runs `call` as `eth_call` in block `block`, so the contract sees exactly that block's
-/// timestamp; a revert comes back as [`Error::Reverted`] with the contract error's name.
+/// timestamp; a revert comes back as [`Error::Contract`] with the contract error's name.
 pub async fn call_at<D: alloy::contract::CallDecoder>(
     call: alloy::contract::CallBuilder<&DynProvider, D>,
     from: Address,
     block: u64,
 ) -> Result<(), Error> {
-    call.from(from).block(block.into()).call_raw().await.map(|_| ()).map_err(|e| {
-        let data = e.as_revert_data().unwrap_or_default();
-        Error::Reverted { call: "eth_call", reason: alara_market::describe_revert(&data), data }
-    })
+    call.from(from)
+        .block(block.into())
+        .call_raw()
+        .await
+        .map(|_| ())
+        .map_err(Error::contract("eth_call"))
 }
 
 /// Sends `call` without simulating it first, in a block at timestamp `t` exactly; returns
