@@ -35,51 +35,77 @@ const STALL: Duration = Duration::from_millis(250);
 pub struct Config {
     /// The `alara` executable that serves the embedded node (`alara chain node`).
     pub alara_exe: PathBuf,
-    /// ERC-20 transfers to submit to each node.
+    /// ERC-20 transfers to submit to each node in each workload.
     pub txs: usize,
-    /// Concurrent senders (each a dev account with its own nonce sequence), 1-9.
+    /// Concurrent senders of the pipelined workload (each a dev account with its own nonce
+    /// sequence), 1-9.
     pub senders: usize,
-    /// Requests each sender keeps in flight.
+    /// Requests each sender of the pipelined workload keeps in flight.
     pub window: usize,
+    /// Sender counts of the one-at-a-time workloads: each sender waits for the answer of
+    /// `eth_sendRawTransaction` before sending its next transaction, as scripts and wallets
+    /// do. Each 1-9.
+    pub sequential_senders: Vec<usize>,
     /// Blocks in the persisted chain Alara reopens for the cold-start measurement.
     pub cold_blocks: u64,
     /// Cold starts per node (the median is reported).
     pub cold_runs: usize,
 }
 
-/// One node's figures.
-#[derive(Debug, Serialize, Default)]
-pub struct Side {
+/// How one node did on one workload.
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+pub struct Run {
     /// Transfers submitted and confirmed per second.
     pub transfers_per_sec: f64,
-    /// Wall time of the throughput run.
+    /// Wall time from the first submission to the last confirmation.
     pub elapsed_ms: f64,
-    /// Median time from process start to the first JSON-RPC answer.
-    pub cold_start_ms: f64,
-    /// Start time after the previous run was killed with SIGKILL (database repair).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub start_after_kill_9_ms: f64,
     /// What the client had to do to get everything mined.
     pub fixes: Fixes,
+}
+
+/// One throughput workload on both nodes.
+#[derive(Debug, Serialize)]
+pub struct Workload {
+    /// What was sent.
+    pub name: String,
+    /// Concurrent senders.
+    pub senders: usize,
+    /// Requests in flight per sender (1: wait for each answer before the next).
+    pub in_flight: usize,
+    /// Transfers sent to each node.
+    pub transfers: usize,
+    /// The embedded node.
+    pub alara: Run,
+    /// anvil.
+    pub anvil: Run,
+    /// Alara's transfers/s over anvil's.
+    pub ratio: f64,
+}
+
+/// Process start until the first JSON-RPC answer.
+#[derive(Debug, Serialize, Default)]
+pub struct ColdStart {
+    /// Blocks in the chain Alara reopened.
+    pub blocks: u64,
+    /// Median for Alara, stopped with SIGTERM before.
+    pub alara_ms: f64,
+    /// Median for anvil (an empty in-memory chain).
+    pub anvil_ms: f64,
+    /// Median for Alara after the previous run was killed with SIGKILL (database repair).
+    pub alara_after_kill_9_ms: f64,
+    /// Alara's over anvil's.
+    pub ratio: f64,
 }
 
 /// Both nodes' figures and their ratios.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    /// What was sent.
-    pub workload: String,
-    /// The embedded node.
-    pub alara: Side,
-    /// anvil.
-    pub anvil: Side,
+    /// The throughput workloads, pipelined first.
+    pub workloads: Vec<Workload>,
+    /// Cold start.
+    pub cold_start: ColdStart,
     /// `anvil --version`.
     pub anvil_version: String,
-    /// Alara's transfers/s over anvil's.
-    pub throughput_ratio: f64,
-    /// Alara's cold start over anvil's.
-    pub cold_start_ratio: f64,
-    /// Blocks in the chain Alara reopened.
-    pub cold_blocks: u64,
 }
 
 struct Proc(Child);
@@ -390,79 +416,92 @@ fn anvil_version() -> String {
         .unwrap_or_default()
 }
 
-/// Runs both nodes through the throughput and cold-start measurements.
+/// Runs `senders × in_flight` on a fresh Alara node and a fresh anvil.
+async fn workload(
+    args: &Config,
+    scratch: &Path,
+    name: String,
+    senders: usize,
+    in_flight: usize,
+) -> eyre::Result<Workload> {
+    eyre::ensure!((1..=9).contains(&senders), "senders must be 1-9 (dev accounts 1-9 send)");
+    let transfers = args.txs.div_ceil(senders) * senders;
+    let alara = {
+        let dir = scratch.join(format!("throughput-{senders}x{in_flight}"));
+        let (_proc, _, addr) = cold_start(|port| alara_node(&args.alara_exe, &dir, port))?;
+        throughput(&format!("http://{addr}"), args.txs, senders, in_flight, "alara").await?
+    };
+    let anvil = {
+        let (_proc, _, addr) = cold_start(anvil_node)?;
+        throughput(&format!("http://{addr}"), args.txs, senders, in_flight, "anvil").await?
+    };
+    let run = |(elapsed, fixes): (Duration, Fixes)| Run {
+        transfers_per_sec: transfers as f64 / elapsed.as_secs_f64(),
+        elapsed_ms: elapsed.as_secs_f64() * 1e3,
+        fixes,
+    };
+    let (alara, anvil) = (run(alara), run(anvil));
+    Ok(Workload {
+        name,
+        senders,
+        in_flight,
+        transfers,
+        ratio: alara.transfers_per_sec / anvil.transfers_per_sec,
+        alara,
+        anvil,
+    })
+}
+
+/// Runs both nodes through the throughput workloads and the cold-start measurement.
 pub async fn run(args: &Config) -> eyre::Result<Report> {
-    eyre::ensure!((1..=9).contains(&args.senders), "--senders must be 1-9 (dev accounts 1-9 send)");
     eyre::ensure!(args.cold_runs >= 1, "--cold-runs must be at least 1");
     let scratch = tempfile::tempdir()?;
-    let mut report = Report {
-        workload: format!(
-            "{} ERC-20 transfers, {} concurrent senders with {} requests in flight each, eth_sendRawTransaction + receipts",
-            args.txs.div_ceil(args.senders) * args.senders,
+    let mut workloads = vec![
+        workload(
+            args,
+            scratch.path(),
+            format!("pipelined: {} senders × {} in flight", args.senders, args.window),
             args.senders,
-            args.window
-        ),
-        alara: Side::default(),
-        anvil: Side::default(),
-        anvil_version: anvil_version(),
-        throughput_ratio: 0.0,
-        cold_start_ratio: 0.0,
-        cold_blocks: args.cold_blocks,
-    };
-
-    // Throughput, Alara first (persisted, durable), then anvil (in memory).
-    {
-        let dir = scratch.path().join("throughput");
-        let (_proc, _, addr) = cold_start(|port| alara_node(&args.alara_exe, &dir, port))?;
-        let (t, nudges) =
-            throughput(&format!("http://{addr}"), args.txs, args.senders, args.window, "alara")
-                .await?;
-        report.alara.elapsed_ms = t.as_secs_f64() * 1e3;
-        report.alara.fixes = nudges;
+            args.window.max(1),
+        )
+        .await?,
+    ];
+    for &senders in &args.sequential_senders {
+        let name = format!("one at a time: {senders} senders, each waits for its answer");
+        workloads.push(workload(args, scratch.path(), name, senders, 1).await?);
     }
-    {
-        let (_proc, _, addr) = cold_start(anvil_node)?;
-        let (t, nudges) =
-            throughput(&format!("http://{addr}"), args.txs, args.senders, args.window, "anvil")
-                .await?;
-        report.anvil.elapsed_ms = t.as_secs_f64() * 1e3;
-        report.anvil.fixes = nudges;
-    }
-    let n = (args.txs.div_ceil(args.senders) * args.senders) as f64;
-    report.alara.transfers_per_sec = n / (report.alara.elapsed_ms / 1e3);
-    report.anvil.transfers_per_sec = n / (report.anvil.elapsed_ms / 1e3);
-    report.throughput_ratio = report.alara.transfers_per_sec / report.anvil.transfers_per_sec;
 
     // Cold start: alternate the two so machine noise hits both alike.
+    let exe = &args.alara_exe;
     let cold_dir = scratch.path().join("cold");
     eprintln!("building a persisted chain of {} blocks for the cold start…", args.cold_blocks);
-    persisted_chain(&args.alara_exe, &cold_dir, args.cold_blocks).await?;
+    persisted_chain(exe, &cold_dir, args.cold_blocks).await?;
     let (mut alara_runs, mut anvil_runs) = (Vec::new(), Vec::new());
     for _ in 0..args.cold_runs {
-        let (p, t, _) = cold_start(|port| alara_node(&args.alara_exe, &cold_dir, port))?;
+        let (p, t, _) = cold_start(|port| alara_node(exe, &cold_dir, port))?;
         p.stop();
         alara_runs.push(t);
         let (p, t, _) = cold_start(anvil_node)?;
         drop(p);
         anvil_runs.push(t);
     }
-    report.alara.cold_start_ms = median(alara_runs).as_secs_f64() * 1e3;
-    report.anvil.cold_start_ms = median(anvil_runs).as_secs_f64() * 1e3;
-    report.cold_start_ratio = report.alara.cold_start_ms / report.anvil.cold_start_ms;
     // After `kill -9` the database is reopened with a repair: slower, and reported apart.
     let mut crash_runs = Vec::new();
     for _ in 0..3 {
-        let (p, _, _) = cold_start(|port| alara_node(&args.alara_exe, &cold_dir, port))?;
+        let (p, _, _) = cold_start(|port| alara_node(exe, &cold_dir, port))?;
         drop(p);
-        let (p, t, _) = cold_start(|port| alara_node(&args.alara_exe, &cold_dir, port))?;
+        let (p, t, _) = cold_start(|port| alara_node(exe, &cold_dir, port))?;
         p.stop();
         crash_runs.push(t);
     }
-    report.alara.start_after_kill_9_ms = median(crash_runs).as_secs_f64() * 1e3;
-
-    Ok(report)
-}
-
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
+    let ms = |v: Vec<Duration>| median(v).as_secs_f64() * 1e3;
+    let (alara_ms, anvil_ms) = (ms(alara_runs), ms(anvil_runs));
+    let cold_start = ColdStart {
+        blocks: args.cold_blocks,
+        alara_ms,
+        anvil_ms,
+        alara_after_kill_9_ms: ms(crash_runs),
+        ratio: alara_ms / anvil_ms,
+    };
+    Ok(Report { workloads, cold_start, anvil_version: anvil_version() })
 }

@@ -163,6 +163,27 @@ pub fn call_env(req: &TransactionRequest, chain_id: u64, gas_cap: u64, nonce: u6
     }
 }
 
+fn cfg(chain_id: u64, block: &BlockContext, leniency: Leniency) -> CfgEnv {
+    let spec = block.hardfork.spec_id();
+    let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
+    cfg.set_spec_and_mainnet_gas_params(spec);
+    cfg.disable_base_fee = leniency.no_base_fee;
+    cfg.disable_nonce_check = leniency.no_nonce_check;
+    // Calls may come from contract addresses (EIP-3607 only binds signed transactions).
+    cfg.disable_eip3607 = leniency.no_nonce_check;
+    cfg
+}
+
+fn evm_error(e: EVMError<DbError>) -> Error {
+    match e {
+        EVMError::Transaction(e) => Error::InvalidTx(invalid_tx_message(&e)),
+        EVMError::Header(e) => Error::InvalidTx(format!("invalid block: {e}")),
+        EVMError::Database(e) => Error::Corrupt(e.0),
+        EVMError::Custom(e) => Error::InvalidTx(e),
+        e => Error::InvalidTx(e.to_string()),
+    }
+}
+
 /// Executes `tx` on `db` without committing.
 pub fn execute<DB: Database<Error = DbError>>(
     db: DB,
@@ -171,23 +192,38 @@ pub fn execute<DB: Database<Error = DbError>>(
     tx: TxEnv,
     leniency: Leniency,
 ) -> Result<Outcome> {
-    let spec = block.hardfork.spec_id();
-    let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
-    cfg.set_spec_and_mainnet_gas_params(spec);
-    cfg.disable_base_fee = leniency.no_base_fee;
-    cfg.disable_nonce_check = leniency.no_nonce_check;
-    // Calls may come from contract addresses (EIP-3607 only binds signed transactions).
-    cfg.disable_eip3607 = leniency.no_nonce_check;
-    let ctx = Context::mainnet().with_db(db).with_cfg(cfg).with_block(block.env());
+    let ctx = Context::mainnet()
+        .with_db(db)
+        .with_cfg(cfg(chain_id, block, leniency))
+        .with_block(block.env());
     let mut evm = ctx.build_mainnet();
     match evm.transact(tx) {
         Ok(r) => Ok(Outcome { result: r.result, state: r.state }),
-        Err(EVMError::Transaction(e)) => Err(Error::InvalidTx(invalid_tx_message(&e))),
-        Err(EVMError::Header(e)) => Err(Error::InvalidTx(format!("invalid block: {e}"))),
-        Err(EVMError::Database(e)) => Err(Error::Corrupt(e.0)),
-        Err(EVMError::Custom(e)) => Err(Error::InvalidTx(e)),
-        Err(e) => Err(Error::InvalidTx(e.to_string())),
+        Err(e) => Err(evm_error(e)),
     }
+}
+
+/// Checks `tx` as a transaction pool does before taking it, with the same rules as
+/// [`execute`] but running nothing: chain id, fee fields, gas limit against the block,
+/// initcode size, intrinsic gas and the EIP-7623 floor, and the sender's nonce, balance
+/// and code (EIP-3607) in `db`. With `check_nonce` false the nonce may be ahead of the
+/// account's (a transaction queued behind a gap).
+pub fn validate<DB: Database<Error = DbError>>(
+    db: DB,
+    chain_id: u64,
+    block: &BlockContext,
+    tx: TxEnv,
+    check_nonce: bool,
+) -> Result<()> {
+    use revm::handler::{EthFrame, Handler, MainnetHandler};
+    use revm::interpreter::interpreter::EthInterpreter;
+    let mut cfg = cfg(chain_id, block, Leniency::default());
+    cfg.disable_nonce_check = !check_nonce;
+    let ctx = Context::mainnet().with_db(db).with_cfg(cfg).with_block(block.env()).with_tx(tx);
+    let mut evm = ctx.build_mainnet();
+    let handler: MainnetHandler<_, EVMError<DbError>, EthFrame<EthInterpreter>> =
+        MainnetHandler::default();
+    handler.validate(&mut evm).map(|_| ()).map_err(evm_error)
 }
 
 /// geth's wording for a refused transaction, which tools match on.

@@ -291,8 +291,10 @@ impl Node {
         rx.await.map_err(|_| Error::Stopped)?
     }
 
-    /// Decodes, checks and submits a raw EIP-2718 transaction. In automine mode this
-    /// returns once the transaction is mined and durable; otherwise once it is pooled.
+    /// Decodes, checks and submits a raw EIP-2718 transaction. Returns once the transaction
+    /// is validated and taken (pooled, or being mined in automine mode), as geth and anvil
+    /// answer `eth_sendRawTransaction`; its receipt and block are served only once the
+    /// batch it was mined in is durable, so `kill -9` loses nothing whose receipt was seen.
     pub async fn send_raw(&self, raw: &[u8]) -> Result<B256> {
         let mut buf = raw;
         let envelope = TxEnvelope::decode_2718(&mut buf)

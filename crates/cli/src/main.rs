@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod context;
+mod files;
 
 use context::{Context, GlobalArgs};
 

@@ -53,11 +53,14 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
-    std::fs::write(path, bytes).map_err(io(path))
+    Ok(alara_store::write_atomic(path, bytes)?)
 }
 
+/// Largest artifact file read back (models, updates and records of one round).
+const MAX_ARTIFACT: u64 = 1 << 30;
+
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(io(path))
+    Ok(alara_store::read_file_capped(path, MAX_ARTIFACT)?)
 }
 
 /// Directory of round `round`.

@@ -57,8 +57,7 @@ pub fn by_name(name: &str) -> Result<Dataset> {
 
 /// Loads a CSV dataset from `path`. See [`parse_csv`] for the format.
 pub fn load_csv(path: &Path) -> Result<Dataset> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let text = crate::files::read_text_capped(path, crate::files::MAX_TABLE, "a CSV dataset")?;
     parse_csv(&text, &path.display().to_string())
 }
 

@@ -5,6 +5,17 @@ use std::path::PathBuf;
 /// Everything that can go wrong in `alara-ml`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file is larger than what it may be (checked while reading, so a device or a huge
+    /// file is never read whole).
+    #[error("{path} is larger than the limit of {limit} bytes for {what}")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What it was read as.
+        what: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {

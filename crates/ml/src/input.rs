@@ -26,8 +26,7 @@ pub fn read_rows(arg: &str, feature_names: Option<&[String]>) -> Result<Vec<Vec<
         return parse_rows(arg, feature_names);
     }
     let path = Path::new(arg);
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let text = crate::files::read_text_capped(path, crate::files::MAX_TABLE, "input rows")?;
     parse_rows(&text, feature_names)
 }
 

@@ -27,6 +27,7 @@
 
 pub mod datasets;
 mod error;
+mod files;
 pub mod input;
 pub mod onnx;
 

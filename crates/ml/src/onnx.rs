@@ -69,8 +69,7 @@ impl OnnxModel {
     /// is missing ([`Error::Io`]), is not ONNX ([`Error::CorruptModel`]) or cannot be
     /// run here ([`Error::UnsupportedModel`]).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes =
-            std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let bytes = crate::files::read_capped(path, crate::files::MAX_MODEL, "an ONNX model")?;
         Self::from_bytes_with_origin(&bytes, &path.display().to_string())
     }
 

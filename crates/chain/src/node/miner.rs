@@ -12,7 +12,6 @@ use alloy::consensus::{Header, Receipt, ReceiptEnvelope, Transaction as _, TxEnv
 use alloy::eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy::primitives::{keccak256, Address, Bloom, Bytes, B256, B64, KECCAK256_EMPTY, U256};
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
 
 use super::pool::{Pool, PoolTx};
 use super::{
@@ -41,7 +40,6 @@ struct Batch {
     reader: StorageReader,
     commit: CommitBatch,
     diff: StateDiff,
-    tx_replies: Vec<(oneshot::Sender<Result<B256>>, B256)>,
     done: Vec<AfterCommit>,
 }
 
@@ -51,15 +49,10 @@ impl Batch {
             && self.commit.changesets.is_empty()
             && self.diff.is_empty()
             && self.done.is_empty()
-            && self.tx_replies.is_empty()
     }
 
     /// Answers everyone waiting on this batch with `error` (it will never be written).
     fn fail(self, error: &str) {
-        for (reply, _) in self.tx_replies {
-            let _ =
-                reply.send(Err(Error::Corrupt(format!("the block could not be stored: {error}"))));
-        }
         let result = Err(Error::Corrupt(error.to_string()));
         for done in self.done {
             done(&result);
@@ -67,11 +60,10 @@ impl Batch {
     }
 }
 
-/// A batch on its way to disk: written by the committer thread, which then answers the
-/// senders and tells the miner.
+/// A batch on its way to disk: written by the committer thread, which then answers those
+/// waiting for it and tells the miner.
 struct Sealed {
     commit: CommitBatch,
-    tx_replies: Vec<(oneshot::Sender<Result<B256>>, B256)>,
     done: Vec<AfterCommit>,
 }
 
@@ -96,16 +88,9 @@ fn run_committer(
         match &result {
             Ok(()) => {
                 tracing::debug!(blocks = sealed.commit.blocks.len(), elapsed = ?started.elapsed(), "committed batch");
-                for (reply, hash) in sealed.tx_replies {
-                    let _ = reply.send(Ok(hash));
-                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; the batch is dropped");
-                for (reply, _) in sealed.tx_replies {
-                    let _ = reply
-                        .send(Err(Error::Corrupt(format!("the block could not be stored: {e}"))));
-                }
             }
         }
         for done in sealed.done {
@@ -248,7 +233,6 @@ impl Miner {
             reader: self.storage.reader()?,
             commit: CommitBatch::default(),
             diff: StateDiff::default(),
-            tx_replies: Vec::new(),
             done: Vec::new(),
         })
     }
@@ -311,8 +295,7 @@ impl Miner {
             (meta::LAST_SEQ, self.last_seq.to_be_bytes().to_vec()),
             (meta::TIME_OFFSET, self.time_offset.to_be_bytes().to_vec()),
         ];
-        let sealed =
-            Sealed { commit: batch.commit, tx_replies: batch.tx_replies, done: batch.done };
+        let sealed = Sealed { commit: batch.commit, done: batch.done };
         match &self.to_committer {
             Some(tx) if tx.send(sealed).is_ok() => self.in_flight = true,
             _ => tracing::error!("the committer thread is gone; the batch is dropped"),
@@ -459,6 +442,10 @@ impl Miner {
             Ok(a) => a.unwrap_or_default(),
             Err(e) => return respond_now(Err(e)),
         };
+        if self.pending.lock().contains_key(&tx.hash) {
+            // In the pool, or mined into a batch that is not durable yet.
+            return respond_now(Err(Error::InvalidTx("already known".into())));
+        }
         let nonce = tx.envelope.nonce();
         if nonce < account.nonce {
             return respond_now(Err(Error::InvalidTx(format!(
@@ -506,11 +493,24 @@ impl Miner {
             ))));
         }
 
+        // Everything else execution would refuse (intrinsic gas, fee fields, initcode size,
+        // a sender with code), checked before the transaction is taken and answered.
+        let ctx = self.peek_block_context();
+        let env = exec::tx_env(&tx.envelope, tx.sender);
+        let db = self.state.db(&batch.reader);
+        if let Err(e) = exec::validate(db, self.config.chain_id, &ctx, env, nonce == account.nonce)
+        {
+            return respond_now(Err(e));
+        }
+
         let (hash, sender) = (tx.hash, tx.sender);
         self.pending.lock().insert(hash, PendingTx { envelope: tx.envelope.clone(), sender });
         match self.config.mining {
             Mining::Auto if nonce == account.nonce => {
-                tx.reply = reply;
+                // Answered now, as geth and anvil do: the transaction is valid and taken.
+                // Its receipt and block are served only from the database, so nothing is
+                // visible before the batch it is mined in is durable.
+                respond_now(Ok(hash));
                 self.automine_from(tx, batch);
             }
             _ => {
@@ -569,9 +569,17 @@ impl Miner {
         out
     }
 
+    /// The context of the next block, which takes a timestamp set for it.
     fn block_context(&mut self) -> BlockContext {
+        let ctx = self.peek_block_context();
+        self.next_timestamp = None;
+        ctx
+    }
+
+    /// The context the next block would have, changing nothing.
+    fn peek_block_context(&self) -> BlockContext {
         let wall = (now_secs() as i64).saturating_add(self.time_offset).max(0) as u64;
-        let timestamp = self.next_timestamp.take().unwrap_or_else(|| wall.max(self.head.timestamp));
+        let timestamp = self.next_timestamp.unwrap_or_else(|| wall.max(self.head.timestamp));
         BlockContext {
             number: self.head.number + 1,
             timestamp,
@@ -591,14 +599,11 @@ impl Miner {
         let mut block_diff = StateDiff::default();
         let mut included: Vec<(B256, StoredTx)> = Vec::with_capacity(txs.len());
         let mut receipts: Vec<StoredReceipt> = Vec::with_capacity(txs.len());
-        let mut replies = Vec::with_capacity(txs.len());
         let mut cumulative = 0u64;
         let mut log_index = 0u64;
-        for mut tx in txs {
-            let reply = tx.reply.take();
+        for tx in txs {
             if cumulative + tx.envelope.gas_limit() > ctx.gas_limit {
                 // Does not fit: back to the pool for the next block.
-                tx.reply = reply;
                 self.pool.put_back(tx);
                 continue;
             }
@@ -613,10 +618,10 @@ impl Miner {
             let outcome = match outcome {
                 Ok(o) => o,
                 Err(e) => {
+                    // Valid when it was taken, but not against this block's state (geth
+                    // drops such a transaction from its pool the same way).
                     self.pending.lock().remove(&tx.hash);
-                    if let Some(reply) = reply {
-                        let _ = reply.send(Err(e));
-                    }
+                    tracing::warn!(tx = %tx.hash, error = %e, "transaction dropped: it cannot run in this block");
                     continue;
                 }
             };
@@ -651,7 +656,6 @@ impl Miner {
                     index,
                 },
             ));
-            replies.push((reply, tx.hash));
         }
         if included.is_empty() && !allow_empty {
             return Ok(());
@@ -694,11 +698,6 @@ impl Miner {
         self.record(changeset, batch);
         self.head = header.clone();
         self.head_hash = hash;
-        for (reply, tx_hash) in replies {
-            if let Some(reply) = reply {
-                batch.tx_replies.push((reply, tx_hash));
-            }
-        }
         batch.commit.blocks.push(BlockRecord { header, hash, txs: included, receipts });
         Ok(())
     }

@@ -203,11 +203,13 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
                 let mut lock = stdout.lock();
                 trail.export(&filter.into(), &mut lock)?
             } else {
-                let mut f = std::io::BufWriter::new(
-                    std::fs::File::create(&out).wrap_err_with(|| format!("creating {out}"))?,
-                );
+                // Written beside `out` and renamed into place once complete.
+                let file = alara_store::AtomicFile::create(&out)
+                    .wrap_err_with(|| format!("creating {out}"))?;
+                let mut f = std::io::BufWriter::new(file);
                 let n = trail.export(&filter.into(), &mut f)?;
-                std::io::Write::flush(&mut f)?;
+                let file = f.into_inner().map_err(|e| e.into_error()).wrap_err("writing")?;
+                file.commit().wrap_err_with(|| format!("writing {out}"))?;
                 n
             };
             if out != "-" {
@@ -365,7 +367,7 @@ fn receipt(
     let text = r.to_json();
     match target {
         Some(path) => {
-            std::fs::write(&path, &text).wrap_err_with(|| format!("writing {}", path.display()))?;
+            crate::files::write(&path, text.as_bytes())?;
             ctx.emit(&serde_json::json!({ "file": path, "anchored": anchored }), || {
                 println!(
                     "wrote {} ({})",

@@ -203,9 +203,8 @@ fn token(t: Option<Address>) -> Token {
     t.map_or(Token::Eth, Token::Erc20)
 }
 
-fn recipe(path: &PathBuf) -> eyre::Result<Algorithm> {
-    let bytes =
-        std::fs::read(path).wrap_err_with(|| format!("reading the recipe {}", path.display()))?;
+fn recipe(path: &std::path::Path) -> eyre::Result<Algorithm> {
+    let bytes = crate::files::read(path, crate::files::MAX_TEXT, "the recipe")?;
     Ok(Algorithm::from_json(&bytes)?)
 }
 
@@ -280,9 +279,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         }
         Command::Jobs(JobCommand::Run { job, recipe: r, model }) => {
             let model = match model {
-                Some(m) => {
-                    Some(std::fs::read(&m).wrap_err_with(|| format!("reading {}", m.display()))?)
-                }
+                Some(m) => Some(crate::files::read(&m, crate::files::MAX_MODEL, "the model")?),
                 None => None,
             };
             let run =

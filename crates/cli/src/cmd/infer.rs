@@ -60,12 +60,14 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         .wrap_err("reading --input")?;
     let subjects = match &args.subject {
         None => vec![],
-        Some(s) if std::path::Path::new(s).is_file() => std::fs::read_to_string(s)?
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect(),
+        Some(s) if std::path::Path::new(s).is_file() => {
+            crate::files::read_text(std::path::Path::new(s), crate::files::MAX_TEXT, "subjects")?
+        }
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect(),
         Some(s) => vec![s.clone()],
     };
     let trail = Arc::new(super::audit::open_trail(ctx)?);
@@ -90,8 +92,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         for r in &receipts {
             let path = dir.join(format!("{}.json", r.leaf_index));
-            std::fs::write(&path, r.to_json())
-                .wrap_err_with(|| format!("writing {}", path.display()))?;
+            crate::files::write(&path, r.to_json().as_bytes())?;
         }
     }
     let results: Vec<RowResult> = predictions

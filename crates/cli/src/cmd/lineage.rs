@@ -50,8 +50,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         }
     }
     for path in &args.receipts {
-        let text = std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("reading receipts from {}", path.display()))?;
+        let text = crate::files::read_text(path, crate::files::MAX_TEXT, "receipts")?;
         entries.extend(lineage::from_receipts(&text).wrap_err_with(|| {
             format!(
                 "{}: a receipt does not verify; lineage uses only verified entries",

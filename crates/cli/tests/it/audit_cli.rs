@@ -138,3 +138,22 @@ fn verify_refuses_an_endless_receipt_file_at_the_size_limit() {
     assert!(err.contains("reading the receipt /dev/zero"), "{err}");
     assert!(err.contains("4194304"), "the error names the limit: {err}");
 }
+
+/// Every file a command reads is size-checked while streaming: a model, input rows or a
+/// receipts file on `/dev/zero` is refused at its limit, never read whole.
+#[test]
+fn inputs_are_refused_at_their_size_limit_while_streaming() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = alara().arg("--data-dir").arg(dir.path()).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let err = run(&["infer", "--model", "/dev/zero", "--input", "[[1]]"]);
+    assert!(err.contains("larger than the limit of 1073741824 bytes"), "{err}");
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/breast_cancer_logreg.onnx");
+    let err = run(&["infer", "--model", model, "--input", "/dev/zero"]);
+    assert!(err.contains("larger than the limit of 268435456 bytes"), "{err}");
+    let err = run(&["lineage", "bafyanything", "--no-own-trail", "--receipts", "/dev/zero"]);
+    assert!(err.contains("reading receipts from /dev/zero"), "{err}");
+}

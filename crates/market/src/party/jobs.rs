@@ -189,12 +189,12 @@ impl<P: Provider + Clone> Party<P> {
         }
         std::fs::create_dir_all(out_dir).map_err(crate::error::io(out_dir))?;
         let result_path = out_dir.join(format!("job-{job}-result.json"));
-        std::fs::write(&result_path, &result).map_err(crate::error::io(&result_path))?;
+        alara_store::write_atomic(&result_path, &result)?;
         let model = compute::model_from_result(&result)?;
         let (model_path, model_hash) = match &model {
             Some(bytes) => {
                 let p = out_dir.join(format!("job-{job}-model.onnx"));
-                std::fs::write(&p, bytes).map_err(crate::error::io(&p))?;
+                alara_store::write_atomic(&p, bytes)?;
                 (Some(p), Some(B256::from(<[u8; 32]>::from(Sha256::digest(bytes)))))
             }
             None => (None, None),

@@ -138,8 +138,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(&path, receipt.to_json())
-        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    crate::files::write(&path, receipt.to_json().as_bytes())?;
     let pins = anchor::Pins { contract, key: trail.verifier().clone() };
     let onchain = anchor::verify_onchain(&conn.provider, &receipt, &pins, Some(trail.log()))
         .await
