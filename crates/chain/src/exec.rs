@@ -12,7 +12,6 @@ use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
 use revm::{Database, ExecuteEvm, MainBuilder, MainContext};
 
-use crate::state::DbError;
 use crate::{Error, Result};
 
 /// The rule set the embedded chain runs.
@@ -174,18 +173,18 @@ fn cfg(chain_id: u64, block: &BlockContext, leniency: Leniency) -> CfgEnv {
     cfg
 }
 
-fn evm_error(e: EVMError<DbError>) -> Error {
+fn evm_error<E: std::fmt::Display>(e: EVMError<E>) -> Error {
     match e {
         EVMError::Transaction(e) => Error::InvalidTx(invalid_tx_message(&e)),
         EVMError::Header(e) => Error::InvalidTx(format!("invalid block: {e}")),
-        EVMError::Database(e) => Error::Corrupt(e.0),
+        EVMError::Database(e) => Error::Corrupt(e.to_string()),
         EVMError::Custom(e) => Error::InvalidTx(e),
         e => Error::InvalidTx(e.to_string()),
     }
 }
 
 /// Executes `tx` on `db` without committing.
-pub fn execute<DB: Database<Error = DbError>>(
+pub fn execute<DB: Database>(
     db: DB,
     chain_id: u64,
     block: &BlockContext,
@@ -203,12 +202,36 @@ pub fn execute<DB: Database<Error = DbError>>(
     }
 }
 
+/// Executes `tx` like [`execute`] with `inspector` watching every step; returns the
+/// outcome and the inspector.
+pub fn inspect<DB, I>(
+    db: DB,
+    chain_id: u64,
+    block: &BlockContext,
+    tx: TxEnv,
+    leniency: Leniency,
+    inspector: I,
+) -> Result<(Outcome, I)>
+where
+    DB: Database,
+    I: revm::Inspector<revm::handler::MainnetContext<DB>>,
+{
+    use revm::InspectEvm;
+    let ctx = Context::mainnet()
+        .with_db(db)
+        .with_cfg(cfg(chain_id, block, leniency))
+        .with_block(block.env());
+    let mut evm = ctx.build_mainnet_with_inspector(inspector);
+    let r = evm.inspect_tx(tx).map_err(evm_error)?;
+    Ok((Outcome { result: r.result, state: r.state }, evm.inspector))
+}
+
 /// Checks `tx` as a transaction pool does before taking it, with the same rules as
 /// [`execute`] but running nothing: chain id, fee fields, gas limit against the block,
 /// initcode size, intrinsic gas and the EIP-7623 floor, and the sender's nonce, balance
 /// and code (EIP-3607) in `db`. With `check_nonce` false the nonce may be ahead of the
 /// account's (a transaction queued behind a gap).
-pub fn validate<DB: Database<Error = DbError>>(
+pub fn validate<DB: Database>(
     db: DB,
     chain_id: u64,
     block: &BlockContext,
@@ -221,7 +244,7 @@ pub fn validate<DB: Database<Error = DbError>>(
     cfg.disable_nonce_check = !check_nonce;
     let ctx = Context::mainnet().with_db(db).with_cfg(cfg).with_block(block.env()).with_tx(tx);
     let mut evm = ctx.build_mainnet();
-    let handler: MainnetHandler<_, EVMError<DbError>, EthFrame<EthInterpreter>> =
+    let handler: MainnetHandler<_, EVMError<DB::Error>, EthFrame<EthInterpreter>> =
         MainnetHandler::default();
     handler.validate(&mut evm).map(|_| ()).map_err(evm_error)
 }

@@ -34,6 +34,7 @@ pub mod storage;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 pub mod tools;
+pub mod trace;
 
 pub use error::{Error, Result};
 pub use exec::Hardfork;

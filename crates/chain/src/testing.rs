@@ -163,7 +163,8 @@ impl TestChain {
 pub fn spawn_anvil(args: &[&str]) -> Result<(Child, String), StartError> {
     let bin = crate::tools::require_foundry_bin("anvil")?;
     let mut child = Command::new(bin)
-        .args(["--port", "0", "--host", "127.0.0.1"])
+        // `--steps-tracing`: without it anvil answers the struct logger with no steps.
+        .args(["--port", "0", "--host", "127.0.0.1", "--steps-tracing"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

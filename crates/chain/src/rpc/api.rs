@@ -1,6 +1,7 @@
 //! Answers to each request: the one `match` over [`Request`]. Log queries and filters are
 //! in `filter.rs`, stored records become RPC objects in `convert.rs`.
 
+use alloy::rpc::types::trace::geth::{GethDebugTracingOptions, GethTrace};
 use std::sync::Arc;
 
 use alloy::consensus::{Header, Transaction as _};
@@ -140,6 +141,8 @@ impl EthApi {
                 let out = self.call(&tx, block)?;
                 to_value(out)
             }
+            DebugTraceTransaction(hash, opts) => to_value(self.trace_transaction(hash, &opts)?),
+            DebugTraceCall(tx, block, opts) => to_value(self.trace_call(&tx, block, &opts)?),
             EthEstimateGas(tx, block) => to_value(U256::from(self.estimate_gas(&tx, block)?)),
             EthSendRawTransaction(raw) => to_value(node.send_raw(&raw).await?),
             EthSendTransaction(tx) => to_value(self.send_transaction(tx).await?),
@@ -387,6 +390,20 @@ impl EthApi {
         let reader = self.node.reader()?;
         let (header, rewind) = self.state_at(&reader, block)?;
         let view = SnapshotDb::new(&reader, rewind.as_ref());
+        let (env, leniency) = self.call_env(&view, tx, &header, gas)?;
+        let ctx = self.call_context(&header);
+        Ok(exec::execute(view, self.node.chain_id(), &ctx, env, leniency)?)
+    }
+
+    /// The environment of a call of `tx` on `view` in the block of `header`, as `eth_call`
+    /// runs it (nonce from the state, no base fee when no gas price is given).
+    fn call_env(
+        &self,
+        view: &SnapshotDb<'_>,
+        tx: &TransactionRequest,
+        header: &Header,
+        gas: Option<u64>,
+    ) -> std::result::Result<(revm::context::TxEnv, Leniency), RpcError> {
         let nonce = match tx.nonce {
             Some(n) => n,
             None => view.account(&tx.from.unwrap_or_default())?.map(|a| a.nonce).unwrap_or(0),
@@ -399,8 +416,59 @@ impl EthApi {
         if env.gas_price == 0 {
             env.gas_priority_fee = None;
         }
+        Ok((env, leniency))
+    }
+
+    /// Re-runs the transaction `hash` on the state before it (its block's parent, then the
+    /// transactions before it in the block) with a tracer.
+    fn trace_transaction(
+        &self,
+        hash: B256,
+        opts: &GethDebugTracingOptions,
+    ) -> std::result::Result<GethTrace, RpcError> {
+        let reader = self.node.reader()?;
+        let stored = reader.tx(&hash)?.ok_or_else(|| {
+            RpcError::from(Error::InvalidParams(format!(
+                "transaction {hash} not found (pending transactions are traced once mined)"
+            )))
+        })?;
+        let number = stored.block_number;
+        let header = reader.header(number)?.ok_or_else(header_not_found)?;
+        let parent = BlockId::number(number.saturating_sub(1));
+        let (_, rewind) = self.state_at(&reader, parent)?;
         let ctx = self.call_context(&header);
-        Ok(exec::execute(view, self.node.chain_id(), &ctx, env, leniency)?)
+        let chain_id = self.node.chain_id();
+        let mut db = revm::database::State::builder()
+            .with_database(SnapshotDb::new(&reader, rewind.as_ref()))
+            .build();
+        for earlier in reader.block_tx_hashes(number)? {
+            if earlier == hash {
+                break;
+            }
+            let tx = reader.tx(&earlier)?.ok_or_else(|| {
+                Error::Corrupt(format!("block {number} lists {earlier}, which is not stored"))
+            })?;
+            let env = exec::tx_env(&tx.envelope, tx.sender);
+            let outcome = exec::execute(&mut db, chain_id, &ctx, env, Leniency::default())?;
+            revm::DatabaseCommit::commit(&mut db, outcome.state);
+        }
+        let env = exec::tx_env(&stored.envelope, stored.sender);
+        Ok(crate::trace::trace(&mut db, chain_id, &ctx, env, Leniency::default(), opts)?)
+    }
+
+    /// Runs `tx` as `eth_call` would, with a tracer.
+    fn trace_call(
+        &self,
+        tx: &TransactionRequest,
+        block: BlockId,
+        opts: &GethDebugTracingOptions,
+    ) -> std::result::Result<GethTrace, RpcError> {
+        let reader = self.node.reader()?;
+        let (header, rewind) = self.state_at(&reader, block)?;
+        let view = SnapshotDb::new(&reader, rewind.as_ref());
+        let (env, leniency) = self.call_env(&view, tx, &header, None)?;
+        let ctx = self.call_context(&header);
+        Ok(crate::trace::trace(view, self.node.chain_id(), &ctx, env, leniency, opts)?)
     }
 
     fn call(

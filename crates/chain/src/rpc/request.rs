@@ -7,6 +7,7 @@
 use alloy::dyn_abi::TypedData;
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::rpc::types::trace::geth::{GethDebugTracingCallOptions, GethDebugTracingOptions};
 use alloy::rpc::types::{Filter, Index, TransactionRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -82,6 +83,8 @@ pub enum Request {
     AnvilSetNonce(Address, u64),
     AnvilSetCode(Address, Bytes),
     AnvilSetStorageAt(Address, U256, B256),
+    DebugTraceTransaction(B256, Box<GethDebugTracingOptions>),
+    DebugTraceCall(TransactionRequest, BlockId, Box<GethDebugTracingOptions>),
 }
 
 /// Every method name the node answers, for `rpc_modules`-style listings and docs.
@@ -147,6 +150,8 @@ pub const METHODS: &[&str] = &[
     "anvil_setCode",
     "hardhat_setCode",
     "anvil_setStorageAt",
+    "debug_traceTransaction",
+    "debug_traceCall",
     "hardhat_setStorageAt",
     "anvil_snapshot",
     "anvil_revert",
@@ -393,6 +398,26 @@ impl Request {
             "eth_getStorageAt" => {
                 p.at_most(3)?;
                 EthGetStorageAt(p.req(0, "address")?, p.req(1, "slot")?, p.block(2)?)
+            }
+            "debug_traceTransaction" => {
+                p.at_most(2)?;
+                let opts = p.opt(1, "tracing options")?.unwrap_or_default();
+                DebugTraceTransaction(p.req(0, "hash")?, Box::new(opts))
+            }
+            "debug_traceCall" => {
+                p.at_most(3)?;
+                let opts: GethDebugTracingCallOptions =
+                    p.opt(2, "tracing options")?.unwrap_or_default();
+                if opts.state_overrides.is_some() || opts.block_overrides.is_some() {
+                    return Err(RpcError::invalid_params(
+                        "debug_traceCall: state and block overrides are not supported by this node",
+                    ));
+                }
+                DebugTraceCall(
+                    p.req(0, "transaction")?,
+                    p.block(1)?,
+                    Box::new(opts.tracing_options),
+                )
             }
             "eth_call" => {
                 p.at_most(3)?;

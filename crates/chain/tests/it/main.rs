@@ -9,3 +9,4 @@ mod logs_cap;
 mod node_rpc;
 mod persistence;
 mod support;
+mod traces;
