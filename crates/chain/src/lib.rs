@@ -37,5 +37,5 @@ pub mod tools;
 
 pub use error::{Error, Result};
 pub use exec::Hardfork;
-pub use node::{Mining, Node, NodeConfig, DEFAULT_CHAIN_ID, MAX_LOGS};
+pub use node::{Mining, Node, NodeConfig, DEFAULT_CHAIN_ID, MAX_LOGS, MAX_TIMESTAMP};
 pub use server::{serve, ServerHandle};
