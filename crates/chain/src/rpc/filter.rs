@@ -204,6 +204,16 @@ impl EthApi {
                     return to_value(Vec::<Log>::new());
                 }
                 drop(reader);
+                // The worker reads a newer snapshot: stop at the head the filter moved to, so
+                // that blocks mined meanwhile are reported by the next poll, once.
+                let mut filter = filter;
+                if let FilterBlockOption::Range { to_block, .. } = &mut filter.block_option {
+                    if !matches!(to_block, Some(BlockNumberOrTag::Earliest))
+                        && !matches!(to_block, Some(BlockNumberOrTag::Number(n)) if *n <= head)
+                    {
+                        *to_block = Some(BlockNumberOrTag::Number(head));
+                    }
+                }
                 match self.logs_on_pool("eth_getFilterChanges", filter, Some(next), budget).await {
                     Ok(logs) => Ok(logs),
                     Err(e) => {
