@@ -38,5 +38,5 @@ pub mod trace;
 
 pub use error::{Error, Result};
 pub use exec::Hardfork;
-pub use node::{Mining, Node, NodeConfig, DEFAULT_CHAIN_ID, MAX_LOGS};
+pub use node::{Mining, Node, NodeConfig, DEFAULT_CHAIN_ID, MAX_LOGS, MAX_TIMESTAMP};
 pub use server::{serve, ServerHandle};

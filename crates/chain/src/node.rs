@@ -50,6 +50,30 @@ pub const SUGGESTED_PRIORITY_FEE: u128 = 1_000_000_000;
 pub const MAX_NONCE_GAP: u64 = 1024;
 /// Most logs one `eth_getLogs` returns unless [`NodeConfig::max_logs_results`] says otherwise.
 pub const MAX_LOGS: usize = 10_000;
+/// Default [`NodeConfig::max_batch_requests`]: 1000, as geth.
+pub const MAX_BATCH_REQUESTS: usize = 1000;
+/// Default [`NodeConfig::max_response_bytes`]: 25 MiB, geth's batch response limit.
+pub const MAX_RESPONSE_BYTES: usize = 25 << 20;
+/// Default [`NodeConfig::evm_timeout`]: 5 s, geth's `--rpc.evmtimeout`.
+pub const EVM_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`NodeConfig::max_mine_blocks`].
+pub const MAX_MINE_BLOCKS: u64 = 100_000;
+/// Default [`NodeConfig::max_connections`].
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Default [`NodeConfig::header_read_timeout`].
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`NodeConfig::body_read_timeout`].
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Latest block timestamp the node accepts: 2^53 - 1 seconds, the largest integer a
+/// JavaScript client holds exactly (about 285 million years from 1970), so that no
+/// timestamp arithmetic can overflow.
+pub const MAX_TIMESTAMP: u64 = (1 << 53) - 1;
+
+/// Default [`NodeConfig::evm_workers`]: one per core but one, so that a core is left for
+/// answering everything else; at least one.
+pub fn default_evm_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).max(1)
+}
 
 /// When blocks are mined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +102,34 @@ pub struct NodeConfig {
     /// Widest block range (`toBlock - fromBlock + 1`) one log query may span; wider ones
     /// are refused with `-32005` as public providers do. `None`: no limit.
     pub max_logs_range: Option<u64>,
-    /// Most logs one log query returns; more is refused with `-32005`.
+    /// Most logs one log query returns; more is refused with `-32005`. One batch returns
+    /// at most this many logs in total, too.
     pub max_logs_results: usize,
+    /// Most requests in one JSON-RPC batch; a longer batch is refused as a whole (`-32600`).
+    pub max_batch_requests: usize,
+    /// Most bytes of one HTTP answer (a whole batch). Once a batch's answers reach it, the
+    /// rest of the batch is answered with `-32003` "response too large".
+    pub max_response_bytes: usize,
+    /// Time budget of one `eth_call` or `eth_estimateGas` (waiting for a worker included);
+    /// over it the request gets an error naming the limit.
+    pub evm_timeout: Duration,
+    /// Most gas one `eth_call` or `eth_estimateGas` may use (never more than the block gas
+    /// limit), as geth's `--rpc.gascap`.
+    pub rpc_gas_cap: u64,
+    /// Threads that run `eth_call`/`eth_estimateGas`, off the threads that answer
+    /// everything else; more calls wait for one.
+    pub evm_workers: usize,
+    /// Most blocks one `anvil_mine`/`evm_mine` (or one batch of them) may mine.
+    pub max_mine_blocks: u64,
+    /// Most open HTTP connections; more are answered with 503 and closed at once.
+    pub max_connections: usize,
+    /// Time a connection has to send a complete request head, from when it is accepted or
+    /// its previous answer was sent: slow headers and idle keep-alive connections are
+    /// closed when it passes, so it is also the idle timeout.
+    pub header_read_timeout: Duration,
+    /// Time a request has to send its whole body once its head is in; over it the request
+    /// gets 408 and the connection is closed.
+    pub body_read_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -94,6 +144,15 @@ impl NodeConfig {
             hardfork: Hardfork::default(),
             max_logs_range: None,
             max_logs_results: MAX_LOGS,
+            max_batch_requests: MAX_BATCH_REQUESTS,
+            max_response_bytes: MAX_RESPONSE_BYTES,
+            evm_timeout: EVM_TIMEOUT,
+            rpc_gas_cap: DEFAULT_GAS_LIMIT,
+            evm_workers: default_evm_workers(),
+            max_mine_blocks: MAX_MINE_BLOCKS,
+            max_connections: MAX_CONNECTIONS,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: BODY_READ_TIMEOUT,
         }
     }
 
@@ -187,7 +246,7 @@ impl std::fmt::Debug for Node {
     }
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 

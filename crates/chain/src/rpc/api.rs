@@ -14,13 +14,19 @@ use serde_json::{json, Value};
 
 use super::convert::{self, to_value, RpcResult};
 use super::filter::{FilterKind, Filters};
-use super::request::{parse_body, Body, Call, MineOptions, Request};
+use super::limits::{Budget, Cancel, EvmPool};
+use super::request::{parse_body_with, Body, Call, MineOptions, Request};
 use super::{Response, RpcError};
 use crate::exec::{self, BlockContext, Leniency};
 use crate::node::{AccountChange, Node, SUGGESTED_PRIORITY_FEE};
 use crate::state::{Rewind, SnapshotDb};
 use crate::storage::{meta, StorageReader};
-use crate::{Error, Result};
+use crate::{Error, Result, MAX_TIMESTAMP};
+
+/// Blocks one message to the miner mines at most: a long `anvil_mine` is sent in chunks,
+/// each committed on its own, so memory stays flat and a dropped request stops mining at
+/// the next chunk.
+const MINE_CHUNK: u64 = 1000;
 
 fn header_not_found() -> RpcError {
     RpcError::new(-32000, "header not found")
@@ -31,16 +37,23 @@ pub struct EthApi {
     pub(super) node: Arc<Node>,
     pub(super) filters: Mutex<Filters>,
     client_version: String,
+    pub(super) evm: EvmPool,
 }
 
 impl EthApi {
     /// An API answering for `node`.
     pub fn new(node: Arc<Node>) -> Self {
         Self {
+            evm: EvmPool::new(node.config()),
             node,
             filters: Mutex::new(Filters::default()),
             client_version: format!("alara/v{}/revm", env!("CARGO_PKG_VERSION")),
         }
+    }
+
+    /// A handle for one EVM worker: the same node, without the RPC state (filters, pool).
+    pub(super) fn for_worker(node: Arc<Node>) -> Self {
+        Self::new(node)
     }
 
     /// The node behind this API.
@@ -51,28 +64,60 @@ impl EthApi {
     /// Answers an HTTP body holding one request or a batch. `None` means no response is
     /// due (a lone notification).
     pub async fn handle_body(&self, body: &[u8]) -> Option<Value> {
-        match parse_body(body) {
-            Body::Invalid(response) => Some(json!(response)),
-            Body::One(call) => self.answer(call).await.map(|r| json!(r)),
+        let bytes = self.handle_body_bytes(body).await?;
+        Some(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// [`EthApi::handle_body`] as the serialized JSON the transport sends. The whole body
+    /// shares one [`Budget`]: logs, answer bytes and mined blocks are capped per HTTP
+    /// request, not only per call.
+    pub async fn handle_body_bytes(&self, body: &[u8]) -> Option<Vec<u8>> {
+        let config = self.node.config();
+        let mut budget = Budget::new(config);
+        match parse_body_with(body, config.max_batch_requests) {
+            Body::Invalid(response) => Some(serialize(&response)),
+            Body::One(call) => {
+                let response = self.answer(call, &mut budget).await?;
+                let id = response.id.clone();
+                let bytes = serialize_off_thread(response).await;
+                Some(if budget.take_bytes(bytes.len()) {
+                    bytes
+                } else {
+                    serialize(&Response::err(id, Budget::too_large(config)))
+                })
+            }
             Body::Batch(calls) => {
-                let mut out = Vec::with_capacity(calls.len());
+                let mut out = b"[".to_vec();
                 for call in calls {
-                    if let Some(r) = self.answer(call).await {
-                        out.push(json!(r));
+                    // Let other connections' requests in between a batch's entries.
+                    tokio::task::yield_now().await;
+                    let Some(response) = self.answer(call, &mut budget).await else { continue };
+                    let id = response.id.clone();
+                    let mut bytes = serialize_off_thread(response).await;
+                    if !budget.take_bytes(bytes.len()) {
+                        drop(bytes);
+                        bytes = serialize(&Response::err(id, Budget::too_large(config)));
                     }
+                    if out.len() > 1 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&bytes);
                 }
-                (!out.is_empty()).then_some(Value::Array(out))
+                out.push(b']');
+                (out.len() > 2).then_some(out)
             }
         }
     }
 
-    async fn answer(&self, call: Call) -> Option<Response> {
+    async fn answer(&self, call: Call, budget: &mut Budget) -> Option<Response> {
         let (id, notification, request) = match call {
             Call::Invalid(response) => return Some(response),
             Call::Request { id, notification, request, .. } => (id, notification, request),
         };
         let result = match request {
-            Ok(req) => self.handle(req).await,
+            // Once the answer is full, nothing more is run for it.
+            Ok(_) if budget.bytes_left == 0 => Err(Budget::too_large(self.node.config())),
+            Ok(req) => self.handle_in(req, budget).await,
             Err(e) => Err(e),
         };
         if notification {
@@ -84,8 +129,13 @@ impl EthApi {
         })
     }
 
-    /// Answers one parsed request.
+    /// Answers one parsed request (with the allowance of a request of its own).
     pub async fn handle(&self, req: Request) -> RpcResult {
+        self.handle_in(req, &mut Budget::new(self.node.config())).await
+    }
+
+    /// Answers one parsed request, within what is left of its HTTP request's `budget`.
+    async fn handle_in(&self, req: Request, budget: &mut Budget) -> RpcResult {
         use Request::*;
         let node = &self.node;
         match req {
@@ -138,12 +188,36 @@ impl EthApi {
                 to_value(B256::from(value))
             }
             EthCall(tx, block) => {
-                let out = self.call(&tx, block)?;
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("eth_call", move |_| Self::for_worker(node).call(&tx, block))
+                    .await?;
                 to_value(out)
             }
-            DebugTraceTransaction(hash, opts) => to_value(self.trace_transaction(hash, &opts)?),
-            DebugTraceCall(tx, block, opts) => to_value(self.trace_call(&tx, block, &opts)?),
-            EthEstimateGas(tx, block) => to_value(U256::from(self.estimate_gas(&tx, block)?)),
+            DebugTraceTransaction(hash, opts) => {
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("debug_traceTransaction", move |_| {
+                        Self::for_worker(node).trace_transaction(hash, &opts)
+                    })
+                    .await?;
+                to_value(out)
+            }
+            DebugTraceCall(tx, block, opts) => {
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("debug_traceCall", move |_| {
+                        Self::for_worker(node).trace_call(&tx, block, &opts)
+                    })
+                    .await?;
+                to_value(out)
+            }
+            EthEstimateGas(tx, block) => {
+                to_value(U256::from(self.estimate_on_pool("eth_estimateGas", tx, block).await?))
+            }
             EthSendRawTransaction(raw) => to_value(node.send_raw(&raw).await?),
             EthSendTransaction(tx) => to_value(self.send_transaction(tx).await?),
             EthGetTransactionByHash(hash) => {
@@ -228,7 +302,7 @@ impl EthApi {
             EthGetUncleCountByBlockNumber(_) | EthGetUncleCountByBlockHash(_) => {
                 to_value(U256::ZERO)
             }
-            EthGetLogs(filter) => to_value(self.logs(&node.reader()?, &filter, None)?),
+            EthGetLogs(filter) => self.logs_on_pool("eth_getLogs", *filter, None, budget).await,
             EthSign(addr, msg) | PersonalSign(msg, addr) => {
                 let signer = self.unlocked(&addr)?;
                 let sig =
@@ -246,33 +320,62 @@ impl EthApi {
             EthNewFilter(filter) => self.install(FilterKind::Logs(filter)),
             EthNewBlockFilter => self.install(FilterKind::Blocks),
             EthNewPendingTransactionFilter => self.install(FilterKind::PendingTransactions),
-            EthGetFilterChanges(id) => self.filter_changes(id),
-            EthGetFilterLogs(id) => self.filter_logs(id),
+            EthGetFilterChanges(id) => self.filter_changes(id, budget).await,
+            EthGetFilterLogs(id) => self.filter_logs(id, budget).await,
             EthUninstallFilter(id) => Ok(Value::Bool(self.uninstall(id))),
             EvmSnapshot => to_value(node.snapshot().await?),
             EvmRevert(id) => Ok(Value::Bool(node.revert(id).await?)),
             EvmMine(MineOptions { timestamp, blocks }) => {
-                node.mine(blocks.unwrap_or(1), timestamp).await?;
+                let blocks = blocks.unwrap_or(1).max(1);
+                budget.take_blocks("evm_mine", blocks, node.config())?;
+                if let Some(ts) = timestamp {
+                    self.check_next_timestamp("evm_mine", ts)?;
+                }
+                self.mine_chunked(blocks, timestamp).await?;
                 to_value("0x0")
             }
-            EvmIncreaseTime(seconds) => to_value(node.increase_time(seconds).await?),
+            EvmIncreaseTime(seconds) => {
+                let reader = node.reader()?;
+                let offset = reader.meta_i64(meta::TIME_OFFSET)?.unwrap_or(0);
+                let now = crate::node::now_secs() as i64;
+                let fits = offset
+                    .checked_add(seconds)
+                    .and_then(|o| o.checked_add(now))
+                    .is_some_and(|t| t <= MAX_TIMESTAMP as i64);
+                if !fits {
+                    return Err(RpcError::invalid_params(format!(
+                        "evm_increaseTime: moving the clock {seconds} s forward passes the \
+                         latest timestamp the node accepts ({MAX_TIMESTAMP})"
+                    )));
+                }
+                to_value(node.increase_time(seconds).await?)
+            }
             EvmSetNextBlockTimestamp(ts) => {
+                self.check_next_timestamp("evm_setNextBlockTimestamp", ts)?;
                 node.set_next_timestamp(ts).await?;
                 Ok(Value::Null)
             }
             AnvilMine(blocks, interval) => {
-                let reader = node.reader()?;
-                let head = self.head(&reader)?;
-                let head_ts = reader.header(head)?.map(|h| h.timestamp).unwrap_or_default();
+                let blocks = blocks.max(1);
+                budget.take_blocks("anvil_mine", blocks, node.config())?;
                 match interval {
                     Some(step) => {
+                        let head_ts = self.head_header(&node.reader()?)?.timestamp;
+                        let last = step
+                            .checked_mul(blocks)
+                            .and_then(|d| d.checked_add(head_ts))
+                            .filter(|t| *t <= MAX_TIMESTAMP);
+                        if last.is_none() {
+                            return Err(RpcError::invalid_params(format!(
+                                "anvil_mine: {blocks} blocks {step} s apart would pass the \
+                                 latest timestamp the node accepts ({MAX_TIMESTAMP})"
+                            )));
+                        }
                         for i in 1..=blocks {
                             node.mine(1, Some(head_ts + step * i)).await?;
                         }
                     }
-                    None => {
-                        node.mine(blocks, None).await?;
-                    }
+                    None => self.mine_chunked(blocks, None).await?,
                 }
                 Ok(Value::Null)
             }
@@ -293,6 +396,48 @@ impl EthApi {
                 Ok(Value::Bool(true))
             }
         }
+    }
+
+    /// Mines `blocks` blocks in chunks of [`MINE_CHUNK`], the first at `timestamp`.
+    async fn mine_chunked(&self, blocks: u64, mut timestamp: Option<u64>) -> Result<()> {
+        let mut left = blocks;
+        while left > 0 {
+            let n = left.min(MINE_CHUNK);
+            self.node.mine(n, timestamp.take()).await?;
+            left -= n;
+        }
+        Ok(())
+    }
+
+    /// Refuses a timestamp for the next block that is before the head's or past
+    /// [`MAX_TIMESTAMP`].
+    fn check_next_timestamp(&self, method: &str, ts: u64) -> std::result::Result<(), RpcError> {
+        if ts > MAX_TIMESTAMP {
+            return Err(RpcError::invalid_params(format!(
+                "{method}: timestamp {ts} is past the latest the node accepts ({MAX_TIMESTAMP})"
+            )));
+        }
+        let head = self.head_header(&self.node.reader()?)?.timestamp;
+        if ts < head {
+            return Err(RpcError::invalid_params(format!(
+                "{method}: timestamp {ts} is before the head block's {head}; block timestamps \
+                 cannot go backwards"
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`EthApi::estimate_gas`] on the EVM pool.
+    async fn estimate_on_pool(
+        &self,
+        method: &str,
+        tx: TransactionRequest,
+        block: BlockId,
+    ) -> std::result::Result<u64, RpcError> {
+        let node = self.node.clone();
+        self.evm
+            .run(method, move |cancel| Self::for_worker(node).estimate_gas(&tx, block, cancel))
+            .await
     }
 
     fn unlocked(
@@ -408,7 +553,8 @@ impl EthApi {
             Some(n) => n,
             None => view.account(&tx.from.unwrap_or_default())?.map(|a| a.nonce).unwrap_or(0),
         };
-        let mut env = exec::call_env(tx, self.node.chain_id(), header.gas_limit, nonce);
+        let cap = header.gas_limit.min(self.node.config().rpc_gas_cap);
+        let mut env = exec::call_env(tx, self.node.chain_id(), cap, nonce);
         if let Some(g) = gas {
             env.gas_limit = g;
         }
@@ -488,9 +634,11 @@ impl EthApi {
         &self,
         tx: &TransactionRequest,
         block: BlockId,
+        cancel: &Cancel,
     ) -> std::result::Result<u64, RpcError> {
         let reader = self.node.reader()?;
-        let cap = tx.gas.unwrap_or(self.head_header(&reader)?.gas_limit);
+        let limit = self.head_header(&reader)?.gas_limit.min(self.node.config().rpc_gas_cap);
+        let cap = tx.gas.unwrap_or(limit).min(limit);
         drop(reader);
         let first = self.run_call(tx, block, Some(cap))?;
         if let Some(e) = exec::result_error(&first.result) {
@@ -499,6 +647,9 @@ impl EthApi {
         let used = first.result.tx_gas_used();
         let refunded = first.result.gas().inner_refunded();
         let succeeds = |gas: u64| -> std::result::Result<bool, RpcError> {
+            if cancel.is_cancelled() {
+                return Err(RpcError::new(-32000, "execution aborted (the request timed out)"));
+            }
             match self.run_call(tx, block, Some(gas)) {
                 Ok(o) => Ok(o.result.is_success()),
                 Err(e) if e.code == -32000 && e.message.starts_with("intrinsic gas too low") => {
@@ -537,7 +688,14 @@ impl EthApi {
         }
         tx.chain_id = Some(self.node.chain_id());
         if tx.gas.is_none() {
-            tx.gas = Some(self.estimate_gas(&tx, BlockId::pending())?);
+            let estimate = self
+                .estimate_on_pool(
+                    "eth_sendTransaction (its gas estimate)",
+                    tx.clone(),
+                    BlockId::pending(),
+                )
+                .await?;
+            tx.gas = Some(estimate);
         }
         if tx.gas_price.is_none() {
             let base = self.next_base_fee(&self.node.reader()?)? as u128;
@@ -619,4 +777,32 @@ impl EthApi {
             reward: (!percentiles.is_empty()).then_some(rewards),
         })
     }
+}
+
+/// `response` as JSON bytes.
+fn serialize(response: &Response) -> Vec<u8> {
+    serde_json::to_vec(response).unwrap_or_else(|e| {
+        let err = RpcError::new(-32603, format!("serializing the answer: {e}"));
+        json!(Response::err(Value::Null, err)).to_string().into_bytes()
+    })
+}
+
+/// [`serialize`], on a blocking thread when the answer is long (many logs, receipts or
+/// transactions), so that writing (and freeing) it does not hold up other connections.
+async fn serialize_off_thread(response: Response) -> Vec<u8> {
+    const LONG: usize = 64;
+    let long = match &response.result {
+        Some(Value::Array(items)) => items.len() > LONG,
+        Some(Value::Object(o)) => {
+            o.get("transactions").and_then(Value::as_array).is_some_and(|t| t.len() > LONG)
+        }
+        _ => false,
+    };
+    if !long {
+        return serialize(&response);
+    }
+    let id = response.id.clone();
+    tokio::task::spawn_blocking(move || serialize(&response)).await.unwrap_or_else(|e| {
+        serialize(&Response::err(id, RpcError::new(-32603, format!("serializing the answer: {e}"))))
+    })
 }

@@ -10,6 +10,7 @@ use alloy::rpc::types::{Filter, FilterBlockOption, Log};
 
 use super::api::EthApi;
 use super::convert::{self, to_value, RpcResult};
+use super::limits::Budget;
 use super::RpcError;
 use crate::storage::StorageReader;
 
@@ -48,6 +49,7 @@ impl EthApi {
         reader: &StorageReader,
         filter: &Filter,
         since: Option<u64>,
+        budget: &mut Budget,
     ) -> std::result::Result<Vec<Log>, RpcError> {
         let head = self.head(reader)?;
         let (from, to) = match &filter.block_option {
@@ -74,6 +76,10 @@ impl EthApi {
             return Ok(Vec::new());
         }
         let config = self.node.config();
+        if budget.logs_left == 0 {
+            // Earlier queries of the batch returned all it may: refused without a scan.
+            return Err(batch_logs_spent(config.max_logs_results));
+        }
         if let Some(max) = config.max_logs_range {
             let span = to - from + 1;
             if span > max {
@@ -88,6 +94,9 @@ impl EthApi {
             }
         }
         let max_results = config.max_logs_results;
+        // What is left of the batch's total is the tighter limit once earlier queries of
+        // the same batch have returned logs.
+        let limit = max_results.min(budget.logs_left);
         let mut out = Vec::new();
         for header in reader.headers(from, to)? {
             if !filter.matches_bloom(header.logs_bloom) {
@@ -100,18 +109,53 @@ impl EthApi {
                 };
                 for log in convert::receipt_logs(&header, block_hash, hash, tx.index, &r) {
                     if filter.matches(&log.inner) {
-                        if out.len() == max_results {
-                            return Err(RpcError::new(
-                                -32005,
-                                format!("query returned more than {max_results} results. Try with this block range [{from:#x}, {:#x}].", header.number.saturating_sub(1).max(from)),
-                            ));
+                        if out.len() == limit {
+                            let last = header.number.saturating_sub(1).max(from);
+                            return Err(if limit < max_results {
+                                batch_logs_spent(max_results)
+                            } else {
+                                RpcError::new(
+                                    -32005,
+                                    format!(
+                                        "query returned more than {max_results} results. Try with \
+                                     this block range [{from:#x}, {last:#x}], or raise the \
+                                     limit with --max-logs-results."
+                                    ),
+                                )
+                            });
                         }
                         out.push(log);
                     }
                 }
             }
         }
+        budget.logs_left -= out.len();
         Ok(out)
+    }
+
+    /// [`EthApi::logs`] as a JSON result, run on the EVM pool: a log query reads and
+    /// converts up to [`crate::NodeConfig::max_logs_results`] logs, too much work for the
+    /// threads that answer everyone else.
+    pub(super) async fn logs_on_pool(
+        &self,
+        method: &str,
+        filter: Filter,
+        since: Option<u64>,
+        budget: &mut Budget,
+    ) -> RpcResult {
+        let node = self.node.clone();
+        let mut left = budget.clone();
+        let (value, left) = self
+            .evm
+            .run(method, move |_| {
+                let api = EthApi::for_worker(node);
+                let reader = api.node.reader()?;
+                let logs = api.logs(&reader, &filter, since, &mut left)?;
+                Ok((to_value(logs)?, left))
+            })
+            .await?;
+        budget.logs_left = left.logs_left;
+        Ok(value)
     }
 
     pub(super) fn install(&self, kind: FilterKind) -> RpcResult {
@@ -127,7 +171,7 @@ impl EthApi {
         to_value(id)
     }
 
-    pub(super) fn filter_changes(&self, id: U256) -> RpcResult {
+    pub(super) async fn filter_changes(&self, id: U256, budget: &mut Budget) -> RpcResult {
         let reader = self.node.reader()?;
         let head = self.head(&reader)?;
         let (kind_logs, next) = {
@@ -159,8 +203,19 @@ impl EthApi {
                 if next > head {
                     return to_value(Vec::<Log>::new());
                 }
-                match self.logs(&reader, &filter, Some(next)) {
-                    Ok(logs) => to_value(logs),
+                drop(reader);
+                // The worker reads a newer snapshot: stop at the head the filter moved to, so
+                // that blocks mined meanwhile are reported by the next poll, once.
+                let mut filter = filter;
+                if let FilterBlockOption::Range { to_block, .. } = &mut filter.block_option {
+                    if !matches!(to_block, Some(BlockNumberOrTag::Earliest))
+                        && !matches!(to_block, Some(BlockNumberOrTag::Number(n)) if *n <= head)
+                    {
+                        *to_block = Some(BlockNumberOrTag::Number(head));
+                    }
+                }
+                match self.logs_on_pool("eth_getFilterChanges", filter, Some(next), budget).await {
+                    Ok(logs) => Ok(logs),
                     Err(e) => {
                         // Refused (too wide, too many): the next poll asks for the same blocks.
                         if let Some(f) = self.filters.lock().installed.get_mut(&id) {
@@ -174,7 +229,7 @@ impl EthApi {
     }
 
     /// `eth_getFilterLogs`: every log the filter matches, not only the new ones.
-    pub(super) fn filter_logs(&self, id: U256) -> RpcResult {
+    pub(super) async fn filter_logs(&self, id: U256, budget: &mut Budget) -> RpcResult {
         let filter = {
             let filters = self.filters.lock();
             match filters.installed.get(&id).map(|f| &f.kind) {
@@ -182,11 +237,23 @@ impl EthApi {
                 _ => return Err(RpcError::new(-32000, "filter not found")),
             }
         };
-        to_value(self.logs(&self.node.reader()?, &filter, None)?)
+        self.logs_on_pool("eth_getFilterLogs", filter, None, budget).await
     }
 
     /// `eth_uninstallFilter`: whether there was such a filter.
     pub(super) fn uninstall(&self, id: U256) -> bool {
         self.filters.lock().installed.remove(&id).is_some()
     }
+}
+
+/// The error for a log query of a batch that has returned all the logs one batch may.
+fn batch_logs_spent(max: usize) -> RpcError {
+    RpcError::new(
+        -32005,
+        format!(
+            "batch returned too many logs: one request (a whole batch) may return at most {max} \
+             logs in total and the queries before this one used them. Send this query in \
+             another request, or raise the limit with --max-logs-results."
+        ),
+    )
 }

@@ -7,6 +7,7 @@
 mod api;
 mod convert;
 mod filter;
+mod limits;
 pub mod request;
 
 use serde::Serialize;
@@ -17,8 +18,10 @@ pub use request::Request;
 
 use crate::Error;
 
-/// Most requests in one batch.
-pub const MAX_BATCH: usize = 1000;
+pub use limits::{LIMIT_EXCEEDED, RESPONSE_TOO_LARGE};
+
+/// Most requests in one batch by default ([`crate::NodeConfig::max_batch_requests`]).
+pub const MAX_BATCH: usize = crate::node::MAX_BATCH_REQUESTS;
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -287,6 +287,12 @@ pub enum Body {
 
 /// Parses an HTTP body holding one request or a batch, without answering anything.
 pub fn parse_body(body: &[u8]) -> Body {
+    parse_body_with(body, MAX_BATCH)
+}
+
+/// [`parse_body`] with batches of at most `max_batch` requests
+/// ([`crate::NodeConfig::max_batch_requests`]).
+pub fn parse_body_with(body: &[u8], max_batch: usize) -> Body {
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
@@ -300,9 +306,10 @@ pub fn parse_body(body: &[u8]) -> Body {
                 let err = RpcError::invalid_request("empty batch");
                 return Body::Invalid(Response::err(Value::Null, err));
             }
-            if items.len() > MAX_BATCH {
+            if items.len() > max_batch {
                 let err = RpcError::invalid_request(format!(
-                    "batch of {} requests exceeds the limit of {MAX_BATCH}",
+                    "batch of {} requests exceeds the limit of {max_batch} (raise it with \
+                     --max-batch-requests)",
                     items.len()
                 ));
                 return Body::Invalid(Response::err(Value::Null, err));
@@ -576,7 +583,14 @@ impl Request {
                         "{method}: missing value for required argument 0 (seconds)"
                     ))
                 })?;
-                EvmIncreaseTime(quantity(v, "seconds")? as i64)
+                let seconds = quantity(v, "seconds")?;
+                EvmIncreaseTime(i64::try_from(seconds).map_err(|_| {
+                    RpcError::invalid_params(format!(
+                        "{method}: {seconds} seconds is more than the clock can move (at most \
+                         {} seconds from now)",
+                        crate::MAX_TIMESTAMP
+                    ))
+                })?)
             }
             "evm_setNextBlockTimestamp" | "anvil_setNextBlockTimestamp" => {
                 p.at_most(1)?;

@@ -4,7 +4,7 @@ use alara_chain::testing::TestChain;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::support::{error_code, post_raw, rpc};
+use crate::support::{error_code, error_message, post_raw, rpc};
 
 #[tokio::test]
 async fn malformed_requests_get_standard_errors() {
@@ -109,4 +109,158 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// A fresh node with `config`, served on a free port.
+async fn serve_with(config: alara_chain::NodeConfig) -> alara_chain::ServerHandle {
+    let node = alara_chain::Node::open(config).unwrap();
+    alara_chain::serve(node, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn dev_helpers_refuse_absurd_counts_and_times() {
+    let chain = TestChain::embedded().await.unwrap();
+    let url = chain.url();
+    let head = |r: Value| r["result"].as_str().unwrap().to_string();
+    let before = head(rpc(url, "eth_blockNumber", json!([])).await);
+
+    for (method, params) in [
+        ("anvil_mine", json!(["0xffffffffffffffff"])),
+        ("hardhat_mine", json!(["0x186a1"])), // one more than the default cap
+        ("evm_mine", json!([{"blocks": "0xffffffffffffffff"}])),
+        ("anvil_mine", json!(["0x2", "0xffffffffffffffff"])),
+        ("evm_increaseTime", json!([u64::MAX])),
+        ("evm_increaseTime", json!(["0x7fffffffffffffff"])),
+        ("anvil_increaseTime", json!([1u64 << 60])),
+        ("evm_setNextBlockTimestamp", json!([alara_chain::MAX_TIMESTAMP + 1])),
+        ("anvil_setNextBlockTimestamp", json!([1])),
+        ("evm_mine", json!([1])),
+        ("evm_mine", json!([{"timestamp": u64::MAX}])),
+    ] {
+        let r = rpc(url, method, params.clone()).await;
+        assert_eq!(error_code(&r), -32602, "{method} {params}: {r}");
+        assert!(!error_message(&r).is_empty(), "{method} {params}: {r}");
+    }
+    let r = rpc(url, "anvil_mine", json!(["0xffffffffffffffff"])).await;
+    assert!(error_message(&r).contains("at most 100000 blocks"), "{r}");
+    assert!(error_message(&r).contains("--max-mine-blocks"), "{r}");
+    let r = rpc(url, "evm_increaseTime", json!([u64::MAX])).await;
+    assert!(!r.to_string().contains("\"result\":\"-1\""), "no wrap to -1: {r}");
+    assert_eq!(head(rpc(url, "eth_blockNumber", json!([])).await), before, "nothing was mined");
+
+    // Normal values behave as on anvil, with timestamps that only go forward.
+    assert_eq!(rpc(url, "anvil_mine", json!(["0x3", "0x10"])).await["result"], Value::Null);
+    let mut last = 0u64;
+    for tag in ["0x1", "0x2", "0x3"] {
+        let b = rpc(url, "eth_getBlockByNumber", json!([tag, false])).await;
+        let ts = u64::from_str_radix(
+            b["result"]["timestamp"].as_str().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
+        assert!(ts > last, "timestamps increase");
+        last = ts;
+    }
+    let r = rpc(url, "evm_increaseTime", json!([3600])).await;
+    assert!(r["result"].is_number() || r["result"].is_string(), "{r}");
+    assert_eq!(
+        rpc(url, "evm_setNextBlockTimestamp", json!([last + 100_000])).await["result"],
+        Value::Null
+    );
+    assert_eq!(rpc(url, "evm_mine", json!([])).await["result"], "0x0");
+}
+
+#[tokio::test]
+async fn mined_blocks_are_capped_per_batch() {
+    let config =
+        alara_chain::NodeConfig { max_mine_blocks: 10, ..alara_chain::NodeConfig::ephemeral() };
+    let server = serve_with(config).await;
+    let url = server.url();
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": ["0x6"]},
+        {"jsonrpc": "2.0", "id": 2, "method": "anvil_mine", "params": ["0x6"]},
+        {"jsonrpc": "2.0", "id": 3, "method": "anvil_mine", "params": ["0x4"]},
+    ]);
+    let (_, r) = post_raw(&url, batch.to_string()).await;
+    assert_eq!(r[0]["result"], Value::Null, "{r}");
+    assert_eq!(r[1]["error"]["code"], -32602, "{r}");
+    assert!(r[1]["error"]["message"].as_str().unwrap().contains("per batch"), "{r}");
+    assert_eq!(r[2]["result"], Value::Null, "what is left of the batch's allowance: {r}");
+    assert_eq!(rpc(&url, "eth_blockNumber", json!([])).await["result"], "0xa");
+}
+
+/// An `eth_call` to BLAKE2F with 29 million rounds: 29M gas, most of a second of CPU.
+fn blake2f_params() -> Value {
+    let mut input = 29_000_000u32.to_be_bytes().to_vec();
+    input.extend_from_slice(&[0u8; 208]);
+    input.push(1);
+    json!([{"to": "0x0000000000000000000000000000000000000009",
+            "data": format!("0x{}", hex::encode(&input))}, "latest"])
+}
+
+#[tokio::test]
+async fn calls_over_their_time_or_gas_budget_name_the_limit() {
+    let config = alara_chain::NodeConfig {
+        evm_timeout: std::time::Duration::from_millis(1),
+        ..alara_chain::NodeConfig::ephemeral()
+    };
+    let server = serve_with(config).await;
+    let r = rpc(&server.url(), "eth_call", blake2f_params()).await;
+    assert_eq!(error_code(&r), -32000, "{r}");
+    let msg = error_message(&r);
+    assert!(msg.contains("time budget") && msg.contains("--evm-timeout"), "{msg}");
+    let r = rpc(&server.url(), "eth_estimateGas", blake2f_params()).await;
+    assert!(error_message(&r).contains("--evm-timeout"), "{r}");
+
+    let config =
+        alara_chain::NodeConfig { rpc_gas_cap: 1_000_000, ..alara_chain::NodeConfig::ephemeral() };
+    let server = serve_with(config).await;
+    let r = rpc(&server.url(), "eth_call", blake2f_params()).await;
+    assert_eq!(error_code(&r), -32000, "29M gas of work under a 1M cap: {r}");
+    let mut small = blake2f_params();
+    small[0]["data"] = json!(format!("0x{}{}01", "0000000c", "00".repeat(208)));
+    assert!(rpc(&server.url(), "eth_call", small).await["result"].is_string());
+}
+
+#[tokio::test]
+async fn batches_are_capped_in_requests_and_answer_bytes() {
+    let config = alara_chain::NodeConfig {
+        max_batch_requests: 5,
+        max_response_bytes: 4096,
+        ..alara_chain::NodeConfig::ephemeral()
+    };
+    let server = serve_with(config).await;
+    let url = server.url();
+    let call = |i: usize| json!({"jsonrpc": "2.0", "id": i, "method": "eth_getBlockByNumber", "params": ["latest", true]});
+    let (_, r) = post_raw(&url, Value::Array((0..6).map(call).collect()).to_string()).await;
+    assert_eq!(error_code(&r), -32600, "{r}");
+    assert!(error_message(&r).contains("--max-batch-requests"), "{r}");
+
+    let (_, r) = post_raw(&url, Value::Array((0..5).map(call).collect()).to_string()).await;
+    let items = r.as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert!(items[0]["result"].is_object(), "{r}");
+    let refused: Vec<&Value> = items.iter().filter(|i| i["error"]["code"] == -32003).collect();
+    assert!(!refused.is_empty(), "a 4 KiB answer cannot hold five blocks: {r}");
+    assert!(refused[0]["error"]["message"].as_str().unwrap().contains("--max-response-bytes"));
+    assert_eq!(items[4]["id"], 4, "refused entries keep their id");
+    assert!(r.to_string().len() < 6000, "the answer stays near the cap");
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = alara_chain::NodeConfig {
+        body_read_timeout: std::time::Duration::from_millis(200),
+        ..alara_chain::NodeConfig::ephemeral()
+    };
+    let server = serve_with(config).await;
+    let mut s = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: node\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), s.read_to_end(&mut answer));
+    read.await.expect("the server answers and closes").unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("--body-read-timeout"), "{text}");
 }

@@ -4,6 +4,7 @@
 //! node and anvil — so a difference between them fails here first.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
+mod abuse;
 mod bad_input;
 mod logs_cap;
 mod node_rpc;

@@ -36,9 +36,49 @@ pub struct Args {
     /// useful to check that a client pages its log scans. Default: no limit.
     #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_logs_range: Option<u64>,
-    /// Refuse `eth_getLogs` that would return more than N logs (error -32005).
+    /// Refuse `eth_getLogs` that would return more than N logs (error -32005); one batch
+    /// returns at most N logs in total.
     #[arg(long, value_name = "LOGS", default_value_t = alara_chain::MAX_LOGS)]
     pub max_logs_results: usize,
+    /// Refuse JSON-RPC batches of more than N requests (error -32600).
+    #[arg(long, value_name = "REQUESTS", default_value_t = alara_chain::node::MAX_BATCH_REQUESTS)]
+    pub max_batch_requests: usize,
+    /// Most bytes of one HTTP answer (a whole batch); the rest of a batch past it gets
+    /// error -32003 "response too large".
+    #[arg(long, value_name = "BYTES", default_value_t = alara_chain::node::MAX_RESPONSE_BYTES)]
+    pub max_response_bytes: usize,
+    /// Time budget of one eth_call or eth_estimateGas, in seconds (waiting for an EVM
+    /// worker included).
+    #[arg(long, value_name = "SECONDS", default_value_t = alara_chain::node::EVM_TIMEOUT.as_secs_f64())]
+    pub evm_timeout: f64,
+    /// Threads that run eth_call and eth_estimateGas. Default: one per core but one.
+    #[arg(long, value_name = "THREADS")]
+    pub evm_workers: Option<usize>,
+    /// Most gas one eth_call or eth_estimateGas may use (never more than the block gas limit).
+    #[arg(long, value_name = "GAS", default_value_t = alara_chain::node::DEFAULT_GAS_LIMIT)]
+    pub rpc_gas_cap: u64,
+    /// Most blocks one anvil_mine or evm_mine (or one batch of them) may mine.
+    #[arg(long, value_name = "BLOCKS", default_value_t = alara_chain::node::MAX_MINE_BLOCKS)]
+    pub max_mine_blocks: u64,
+    /// Most open HTTP connections; more are answered 503 and closed.
+    #[arg(long, value_name = "CONNECTIONS", default_value_t = alara_chain::node::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Seconds a connection has to send a request head (slow or idle connections are
+    /// closed after it).
+    #[arg(long, value_name = "SECONDS", default_value_t = alara_chain::node::HEADER_READ_TIMEOUT.as_secs_f64())]
+    pub header_read_timeout: f64,
+    /// Seconds a request has to send its body (408 after it).
+    #[arg(long, value_name = "SECONDS", default_value_t = alara_chain::node::BODY_READ_TIMEOUT.as_secs_f64())]
+    pub body_read_timeout: f64,
+}
+
+/// A positive number of seconds from the flag `name`.
+fn seconds(name: &str, secs: f64) -> eyre::Result<Duration> {
+    eyre::ensure!(
+        secs > 0.0 && secs.is_finite() && secs < 1e9,
+        "--{name} must be a positive number of seconds"
+    );
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The platform's contracts on this chain, as recorded in the address book.
@@ -89,6 +129,23 @@ pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
     config.max_logs_range = args.max_logs_range;
     eyre::ensure!(args.max_logs_results >= 1, "--max-logs-results must be at least 1");
     config.max_logs_results = args.max_logs_results;
+    eyre::ensure!(args.max_batch_requests >= 1, "--max-batch-requests must be at least 1");
+    config.max_batch_requests = args.max_batch_requests;
+    eyre::ensure!(args.max_response_bytes >= 1024, "--max-response-bytes must be at least 1024");
+    config.max_response_bytes = args.max_response_bytes;
+    config.evm_timeout = seconds("evm-timeout", args.evm_timeout)?;
+    if let Some(workers) = args.evm_workers {
+        eyre::ensure!(workers >= 1, "--evm-workers must be at least 1");
+        config.evm_workers = workers;
+    }
+    eyre::ensure!(args.rpc_gas_cap >= 21_000, "--rpc-gas-cap must be at least 21000");
+    config.rpc_gas_cap = args.rpc_gas_cap;
+    eyre::ensure!(args.max_mine_blocks >= 1, "--max-mine-blocks must be at least 1");
+    config.max_mine_blocks = args.max_mine_blocks;
+    eyre::ensure!(args.max_connections >= 1, "--max-connections must be at least 1");
+    config.max_connections = args.max_connections;
+    config.header_read_timeout = seconds("header-read-timeout", args.header_read_timeout)?;
+    config.body_read_timeout = seconds("body-read-timeout", args.body_read_timeout)?;
     if let Some(secs) = args.block_time {
         eyre::ensure!(
             secs > 0.0 && secs.is_finite(),
