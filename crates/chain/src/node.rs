@@ -80,6 +80,11 @@ pub struct NodeConfig {
     pub max_logs_range: Option<u64>,
     /// Most logs one log query returns; more is refused with `-32005`.
     pub max_logs_results: usize,
+    /// Headers carry the Ethereum (Merkle-Patricia) state root and `eth_getProof` is
+    /// served. Off, the state root chains a keccak digest of each block's changes and no
+    /// trie is kept: only for measuring what the trie costs. Fixed when the database is
+    /// created.
+    pub merkle_state_root: bool,
 }
 
 impl NodeConfig {
@@ -94,6 +99,7 @@ impl NodeConfig {
             hardfork: Hardfork::default(),
             max_logs_range: None,
             max_logs_results: MAX_LOGS,
+            merkle_state_root: true,
         }
     }
 
@@ -211,7 +217,17 @@ impl Node {
                     config.chain_id
                 )))
             }
-            Some(_) => {}
+            Some(_) => {
+                let merkle = reader.meta_u64(meta::MERKLE_ROOT)? == Some(1);
+                if merkle != config.merkle_state_root {
+                    return Err(Error::InvalidParams(format!(
+                        "the data directory was created with Merkle state roots {}, this node \
+                         is configured with them {}; use another --data-dir",
+                        if merkle { "on" } else { "off" },
+                        if config.merkle_state_root { "on" } else { "off" },
+                    )));
+                }
+            }
             None => genesis::write_genesis(&storage, &config)?,
         }
         drop(reader);

@@ -47,6 +47,7 @@ pub enum Request {
     EthGetTransactionCount(Address, BlockId),
     EthGetCode(Address, BlockId),
     EthGetStorageAt(Address, U256, BlockId),
+    EthGetProof(Address, Vec<alloy::serde::JsonStorageKey>, BlockId),
     EthCall(TransactionRequest, BlockId),
     EthEstimateGas(TransactionRequest, BlockId),
     EthSendRawTransaction(Bytes),
@@ -107,6 +108,7 @@ pub const METHODS: &[&str] = &[
     "eth_getTransactionCount",
     "eth_getCode",
     "eth_getStorageAt",
+    "eth_getProof",
     "eth_call",
     "eth_estimateGas",
     "eth_sendRawTransaction",
@@ -393,6 +395,10 @@ impl Request {
             "eth_getStorageAt" => {
                 p.at_most(3)?;
                 EthGetStorageAt(p.req(0, "address")?, p.req(1, "slot")?, p.block(2)?)
+            }
+            "eth_getProof" => {
+                p.at_most(3)?;
+                EthGetProof(p.req(0, "address")?, p.req(1, "storage keys")?, p.block(2)?)
             }
             "eth_call" => {
                 p.at_most(3)?;
