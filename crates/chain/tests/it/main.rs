@@ -8,4 +8,5 @@ mod bad_input;
 mod logs_cap;
 mod node_rpc;
 mod persistence;
+mod proofs;
 mod support;
