@@ -195,7 +195,8 @@ async fn state_roots_equal_anvils_block_by_block() {
         }
         Err(e) => panic!("anvil did not start: {e} (run `npm ci`)"),
     };
-    let (mut child, anvil_url) = anvil;
+    let (child, anvil_url) = anvil;
+    let _anvil = Kill(child);
     let owner = dev::dev_signer(0);
     let p = embedded.provider(0);
     let init =
@@ -243,8 +244,16 @@ async fn state_roots_equal_anvils_block_by_block() {
             panic!("block {n}: state roots differ: {diff:#?}");
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Kills a child process when dropped, a failing test included.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Cheat codes, a revert and a reopen keep the tries equal to the state: every proof still
@@ -396,5 +405,83 @@ async fn root_cost() {
             elapsed.as_secs_f64() * 1e6 / n as f64
         );
         node.shutdown();
+    }
+}
+
+/// The chain benchmark's workload in small (ERC-20 transfers to fresh recipients, submitted
+/// over HTTP with 32 requests in flight) on the embedded node with the Merkle root off and
+/// on. Prints transfers per second; run by hand like [`root_cost`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn root_cost_over_http() {
+    use alloy::sol_types::SolCall;
+    let n: u64 =
+        std::env::var("ALARA_ROOT_COST_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let owner = dev::dev_signer(0);
+    let token = owner.address().create(0);
+    let init = [
+        AlaraToken::BYTECODE.as_ref(),
+        &alloy::sol_types::SolValue::abi_encode_params(&(
+            owner.address(),
+            U256::from(10u64).pow(U256::from(24)),
+        )),
+    ]
+    .concat();
+    let deploy = signed(&owner, 0, TxKind::Create, init.into(), U256::ZERO);
+    let raws: Vec<String> = (0..n)
+        .map(|k| {
+            let mut to = [0u8; 20];
+            to[..8].copy_from_slice(&k.to_be_bytes());
+            to[19] = 1;
+            let call =
+                AlaraToken::transferCall::new((Address::from(to), U256::from(1))).abi_encode();
+            signed(&owner, k + 1, TxKind::Call(token), call.into(), U256::ZERO).to_string()
+        })
+        .collect();
+    let runs = ["root off", "root on", "root off", "root on"];
+    for run in runs {
+        let dir = tempfile::tempdir().unwrap();
+        let config = NodeConfig {
+            merkle_state_root: run.ends_with("on"),
+            ..NodeConfig::persistent(dir.path())
+        };
+        let node = alara_chain::Node::open(config).unwrap();
+        let server = alara_chain::serve(node, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let url = server.url();
+        let r = rpc(&url, "eth_sendRawTransaction", json!([deploy])).await;
+        assert!(r["error"].is_null(), "{r}");
+        let http = reqwest::Client::new();
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+        let t0 = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for raw in &raws {
+            let permit = slots.clone().acquire_owned().await.unwrap();
+            let body = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]});
+            let (http, url) = (http.clone(), url.clone());
+            tasks.spawn(async move {
+                let r: Value =
+                    http.post(&url).json(&body).send().await.unwrap().json().await.unwrap();
+                drop(permit);
+                assert!(r["error"].is_null(), "{r}");
+            });
+        }
+        while let Some(t) = tasks.join_next().await {
+            t.unwrap();
+        }
+        // Every transfer is mined once the owner's nonce has passed them all.
+        loop {
+            let nonce =
+                rpc(&url, "eth_getTransactionCount", json!([owner.address(), "latest"])).await;
+            let nonce = nonce["result"].as_str().unwrap().trim_start_matches("0x");
+            if u64::from_str_radix(nonce, 16).unwrap() > n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let elapsed = t0.elapsed();
+        eprintln!(
+            "{run}: {n} transfers in {elapsed:?}: {:.0} transfers/s",
+            n as f64 / elapsed.as_secs_f64()
+        );
     }
 }
