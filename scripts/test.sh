@@ -21,7 +21,7 @@ node -e "require('solc'); require('ethers')" || { echo "error: solc-js or ethers
 step "Python test clients (.venv, pinned by scripts/requirements-test.txt)"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
-.venv/bin/python -c "import web3, eth_account" || { echo "error: web3.py missing after pip install" >&2; exit 1; }
+.venv/bin/python -c "import web3, eth_account, trie, rlp" || { echo "error: web3.py missing after pip install" >&2; exit 1; }
 
 step "contract artifacts match their sources"
 node contracts/build.js --check

@@ -6,6 +6,7 @@
 //!   automine or interval mining; the ten dev accounts of anvil and hardhat; persistence in
 //!   redb with group commit (an acknowledged block survives `kill -9`); snapshots and
 //!   cheat codes for tests.
+//! - [`trie`]: the state and storage tries behind the state root, and their proofs.
 //! - [`server`]: JSON-RPC over HTTP so cast, ethers, web3.py and alloy talk to it.
 //! - [`client`]: connecting to the embedded node or any RPC URL with a wallet (dev account
 //!   or Web3 Secret Storage keystore).
@@ -14,9 +15,9 @@
 //!
 //! What it does not own: contracts (`alara-contracts`) and anything above them.
 //!
-//! The state root in block headers is not a Merkle-Patricia root: it chains a keccak
-//! commitment of each block's state changes onto the parent's. Clients do not recompute
-//! it, `eth_getProof` is not offered, and keeping a full trie would cost every block.
+//! The state root in block headers is Ethereum's Merkle-Patricia root, kept incrementally
+//! in redb by [`trie`] (each block rehashes only the paths it touched), and `eth_getProof`
+//! proves accounts and slots against it at the head and at older blocks.
 
 #[cfg(feature = "bench")]
 pub mod bench;
@@ -35,6 +36,7 @@ pub mod storage;
 pub mod testing;
 pub mod tools;
 pub mod trace;
+pub mod trie;
 
 pub use error::{Error, Result};
 pub use exec::Hardfork;

@@ -130,6 +130,11 @@ pub struct NodeConfig {
     /// Time a request has to send its whole body once its head is in; over it the request
     /// gets 408 and the connection is closed.
     pub body_read_timeout: Duration,
+    /// Headers carry the Ethereum (Merkle-Patricia) state root and `eth_getProof` is
+    /// served. Off, the state root chains a keccak digest of each block's changes and no
+    /// trie is kept: only for measuring what the trie costs. Fixed when the database is
+    /// created.
+    pub merkle_state_root: bool,
 }
 
 impl NodeConfig {
@@ -153,6 +158,7 @@ impl NodeConfig {
             max_connections: MAX_CONNECTIONS,
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
+            merkle_state_root: true,
         }
     }
 
@@ -270,7 +276,17 @@ impl Node {
                     config.chain_id
                 )))
             }
-            Some(_) => {}
+            Some(_) => {
+                let merkle = reader.meta_u64(meta::MERKLE_ROOT)? == Some(1);
+                if merkle != config.merkle_state_root {
+                    return Err(Error::InvalidParams(format!(
+                        "the data directory was created with Merkle state roots {}, this node \
+                         is configured with them {}; use another --data-dir",
+                        if merkle { "on" } else { "off" },
+                        if config.merkle_state_root { "on" } else { "off" },
+                    )));
+                }
+            }
             None => genesis::write_genesis(&storage, &config)?,
         }
         drop(reader);

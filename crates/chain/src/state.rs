@@ -18,6 +18,7 @@ use revm::state::{AccountInfo, EvmState};
 use revm::Database;
 
 use crate::storage::{AccountRecord, Changeset, CommitBatch, StorageReader};
+use crate::trie::StateUpdate;
 use crate::{Error, Result};
 
 /// A database error surfaced through revm (which needs an error type of its own).
@@ -268,7 +269,7 @@ impl MinerState {
 }
 
 /// New values accumulated over a batch, written by one commit.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct StateDiff {
     accounts: HashMap<Address, Option<AccountRecord>>,
     storage: HashMap<(Address, U256), U256>,
@@ -305,7 +306,17 @@ impl StateDiff {
         batch.code.extend(self.code.drain());
     }
 
-    /// A commitment to these changes, chained into the block's state root.
+    /// These changes as the tries take them.
+    pub fn trie_update(&self) -> StateUpdate {
+        let mut storage: HashMap<Address, Vec<(U256, U256)>> = HashMap::new();
+        for ((addr, key), value) in &self.storage {
+            storage.entry(*addr).or_default().push((*key, *value));
+        }
+        StateUpdate { accounts: self.accounts.clone(), storage, wiped: self.wiped.clone() }
+    }
+
+    /// A commitment to these changes, chained into the block's state root when the node
+    /// runs without Merkle-Patricia roots.
     pub fn digest(&self) -> B256 {
         let mut accounts: Vec<_> = self.accounts.iter().collect();
         accounts.sort_by_key(|(a, _)| **a);
@@ -381,6 +392,28 @@ impl Rewind {
             }
         }
         r
+    }
+}
+
+impl Rewind {
+    /// The old values as a trie update: applied to the current tries, it gives the tries
+    /// of the state this overlay rewinds to.
+    pub fn trie_update(&self) -> StateUpdate {
+        let mut storage: HashMap<Address, Vec<(U256, U256)>> = HashMap::new();
+        for ((addr, key), value) in &self.storage {
+            storage.entry(*addr).or_default().push((*key, *value));
+        }
+        StateUpdate { accounts: self.accounts.clone(), storage, wiped: HashSet::new() }
+    }
+
+    /// Number of accounts and slots it rewinds.
+    pub fn len(&self) -> usize {
+        self.accounts.len() + self.storage.len()
+    }
+
+    /// True when it rewinds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty() && self.storage.is_empty()
     }
 }
 

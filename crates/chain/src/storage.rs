@@ -5,7 +5,8 @@
 //! one redb write transaction with `Durability::Immediate`, so a batch is either entirely on
 //! disk or not at all, and one fsync covers every block in it (group commit). Readers open
 //! redb read transactions, which see a consistent snapshot of what has been committed and
-//! never what is still being mined.
+//! never what is still being mined. The trie nodes behind the state root (see
+//! [`crate::trie`]) are written in the same transaction as the state they commit to.
 //!
 //! Values are small fixed layouts (or RLP for consensus types) rather than a generic
 //! serializer: the write path runs once per transaction and is benchmarked.
@@ -16,8 +17,10 @@ use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy::eips::eip2718::{Decodable2718, Encodable2718};
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rlp::{Decodable, Encodable};
+use alloy_trie::Nibbles;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::trie::{NodeOverlay, NodeRead, TrieId};
 use crate::{Error, Result};
 
 const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
@@ -31,9 +34,14 @@ const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new("sto
 const CODE: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("code");
 const CHANGESETS: TableDefinition<u64, &[u8]> = TableDefinition::new("changesets");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Account-trie nodes by nibble path (one byte a nibble).
+const ACCOUNT_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_trie");
+/// Storage-trie nodes by keccak(address) followed by the nibble path.
+const STORAGE_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_trie");
 
 /// Layout version of the database; bump when a table's encoding changes.
-const SCHEMA_VERSION: u64 = 1;
+/// Version 2: Merkle-Patricia state roots and the trie node tables.
+const SCHEMA_VERSION: u64 = 2;
 
 /// An account's state, without storage and code bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -309,6 +317,8 @@ pub struct CommitBatch {
     pub changesets: Vec<(u64, Changeset)>,
     /// Metadata to set (head, sequence, clock).
     pub meta: Vec<(&'static str, Vec<u8>)>,
+    /// Trie nodes written by the batch's records.
+    pub trie: NodeOverlay,
 }
 
 /// Metadata keys.
@@ -323,6 +333,9 @@ pub mod meta {
     pub const CHAIN_ID: &str = "chain_id";
     /// Layout version.
     pub const SCHEMA: &str = "schema";
+    /// 1 when headers carry Merkle-Patricia state roots (and the tries are kept), 0 when
+    /// they carry the chained digest of state changes.
+    pub const MERKLE_ROOT: &str = "merkle_root";
 }
 
 /// The chain database.
@@ -357,6 +370,54 @@ fn put_slot(
         storage.insert(&key, &value.to_be_bytes::<32>()).map(drop)
     }
     .map_err(db_err)
+}
+
+/// The key of a trie node in its table.
+fn trie_key(id: TrieId, path: &Nibbles) -> Vec<u8> {
+    match id {
+        TrieId::Accounts => path.to_vec(),
+        TrieId::Storage(owner) => {
+            let mut k = Vec::with_capacity(32 + path.len());
+            k.extend_from_slice(owner.as_slice());
+            k.extend(path.to_vec());
+            k
+        }
+    }
+}
+
+/// Writes trie nodes (wiped tries first, as their later nodes are in the overlay).
+fn write_trie(txn: &redb::WriteTransaction, trie: &NodeOverlay) -> Result<()> {
+    if trie.is_empty() {
+        return Ok(());
+    }
+    let mut accounts = txn.open_table(ACCOUNT_TRIE).map_err(db_err)?;
+    let mut storage = txn.open_table(STORAGE_TRIE).map_err(db_err)?;
+    for (id, t) in trie.tries() {
+        let table = match id {
+            TrieId::Accounts => &mut accounts,
+            TrieId::Storage(owner) => {
+                if t.wiped {
+                    let lo = owner.to_vec();
+                    let mut hi = owner.to_vec();
+                    // Path bytes are nibbles (< 0x10), so every key of this trie sorts below.
+                    hi.push(0x10);
+                    storage
+                        .retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)
+                        .map_err(db_err)?;
+                }
+                &mut storage
+            }
+        };
+        for (path, node) in &t.nodes {
+            let key = trie_key(*id, path);
+            match node {
+                Some(rlp) => table.insert(key.as_slice(), rlp.as_slice()).map(drop),
+                None => table.remove(key.as_slice()).map(drop),
+            }
+            .map_err(db_err)?;
+        }
+    }
+    Ok(())
 }
 
 fn storage_key(addr: &Address, slot: &U256) -> [u8; 52] {
@@ -406,6 +467,8 @@ impl Storage {
             txn.open_table(STORAGE).map_err(db_err)?;
             txn.open_table(CODE).map_err(db_err)?;
             txn.open_table(CHANGESETS).map_err(db_err)?;
+            txn.open_table(ACCOUNT_TRIE).map_err(db_err)?;
+            txn.open_table(STORAGE_TRIE).map_err(db_err)?;
             let mut meta = txn.open_table(META).map_err(db_err)?;
             let schema = meta.get(meta::SCHEMA).map_err(db_err)?.map(|v| be_u64(v.value()));
             match schema {
@@ -485,13 +548,20 @@ impl Storage {
                 meta.insert(*key, value.as_slice()).map_err(db_err)?;
             }
         }
+        write_trie(&txn, &batch.trie)?;
         txn.commit().map_err(db_err)?;
         Ok(())
     }
 
     /// Undoes every record with a sequence number above `to_seq`, newest first: restores
-    /// the state they overwrote and deletes the blocks they produced. One transaction.
-    pub fn unwind(&self, to_seq: u64, meta_updates: &[(&'static str, Vec<u8>)]) -> Result<()> {
+    /// the state they overwrote, writes `trie` (the tries as they were at `to_seq`) and
+    /// deletes the blocks they produced. One transaction.
+    pub fn unwind(
+        &self,
+        to_seq: u64,
+        trie: &NodeOverlay,
+        meta_updates: &[(&'static str, Vec<u8>)],
+    ) -> Result<()> {
         let mut txn = self.db.begin_write().map_err(db_err)?;
         txn.set_quick_repair(true);
         {
@@ -538,6 +608,7 @@ impl Storage {
                 meta.insert(*key, value.as_slice()).map_err(db_err)?;
             }
         }
+        write_trie(&txn, trie)?;
         txn.commit().map_err(db_err)?;
         Ok(())
     }
@@ -653,6 +724,17 @@ impl StorageReader {
             out.push((k.value(), Changeset::decode(v.value())?));
         }
         Ok(out)
+    }
+}
+
+impl NodeRead for StorageReader {
+    fn node(&self, id: TrieId, path: &Nibbles) -> Result<Option<Vec<u8>>> {
+        let table = match id {
+            TrieId::Accounts => ACCOUNT_TRIE,
+            TrieId::Storage(_) => STORAGE_TRIE,
+        };
+        let t = self.txn.open_table(table).map_err(db_err)?;
+        Ok(t.get(trie_key(id, path).as_slice()).map_err(db_err)?.map(|v| v.value().to_vec()))
     }
 }
 

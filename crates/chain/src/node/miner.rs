@@ -19,11 +19,12 @@ use super::{
     MAX_NONCE_GAP,
 };
 use crate::exec::{self, BlockContext, Leniency};
-use crate::state::{MinerState, StateDiff};
+use crate::state::{MinerState, Rewind, StateDiff};
 use crate::storage::{
     meta, AccountRecord, BlockRecord, Changeset, CommitBatch, Storage, StorageReader,
     StoredReceipt, StoredTx,
 };
+use crate::trie::{Layered, NodeOverlay};
 use crate::{Error, Result};
 
 /// Most messages the miner takes into one batch (one commit).
@@ -122,6 +123,9 @@ pub(super) struct Miner {
     to_committer: Option<Sender<Sealed>>,
     /// Messages that arrived while waiting for a commit to finish.
     deferred: std::collections::VecDeque<Msg>,
+    /// Every trie node written since start-up (or the last reload): like `state`, always
+    /// at least as new as the database, so a node absent here is right on disk.
+    trie: NodeOverlay,
 }
 
 impl Miner {
@@ -147,6 +151,7 @@ impl Miner {
             in_flight: false,
             to_committer: None,
             deferred: std::collections::VecDeque::new(),
+            trie: NodeOverlay::default(),
         };
         miner.reload()?;
         Ok(miner)
@@ -165,6 +170,7 @@ impl Miner {
         self.last_seq = reader.meta_u64(meta::LAST_SEQ)?.unwrap_or(0);
         self.time_offset = reader.meta_i64(meta::TIME_OFFSET)?.unwrap_or(0);
         self.state.clear();
+        self.trie.clear();
         for h in reader.headers(head.saturating_sub(255), head)? {
             self.state.note_block_hash(h.number, h.hash_slow());
         }
@@ -346,8 +352,12 @@ impl Miner {
             }
             Msg::SetStorage { addr, key, value, reply } => {
                 let mut cs = Changeset::default();
-                let r =
-                    self.state.set_slot(&batch.reader, addr, key, value, &mut cs, &mut batch.diff);
+                let mut diff = StateDiff::default();
+                let r = self
+                    .state
+                    .set_slot(&batch.reader, addr, key, value, &mut cs, &mut diff)
+                    .and_then(|()| self.update_trie(&diff, batch).map(drop));
+                diff.merge_into(&mut batch.diff);
                 self.record(cs, batch);
                 after_commit(batch, reply, r);
             }
@@ -416,9 +426,31 @@ impl Miner {
             AccountChange::Code(code) => rec.code_hash = self.state.put_code(code, &mut batch.diff),
         }
         let mut cs = Changeset::default();
-        self.state.set_account(&batch.reader, addr, Some(rec), &mut cs, &mut batch.diff)?;
+        let mut diff = StateDiff::default();
+        let r = self
+            .state
+            .set_account(&batch.reader, addr, Some(rec), &mut cs, &mut diff)
+            .and_then(|()| self.update_trie(&diff, batch).map(drop));
+        diff.merge_into(&mut batch.diff);
         self.record(cs, batch);
-        Ok(())
+        r
+    }
+
+    /// Applies one record's changes to the tries (cache and batch); returns the state root.
+    /// Without Merkle roots it does nothing and returns zero.
+    fn update_trie(&mut self, diff: &StateDiff, batch: &mut Batch) -> Result<B256> {
+        if !self.config.merkle_state_root {
+            return Ok(B256::ZERO);
+        }
+        let update = diff.trie_update();
+        let (root, changes) = {
+            let base = Layered { top: &self.trie, below: &batch.reader };
+            let (state, reader) = (&mut self.state, &batch.reader);
+            update.apply(&base, &mut |a| state.account(reader, *a))?
+        };
+        changes.clone().merge_into(&mut self.trie);
+        changes.merge_into(&mut batch.commit.trie);
+        Ok(root)
     }
 
     fn record(&mut self, cs: Changeset, batch: &mut Batch) {
@@ -667,7 +699,11 @@ impl Miner {
             acc.accrue_bloom(r.receipt.logs_bloom());
             acc
         });
-        let state_root = keccak256([self.head.state_root.0, block_diff.digest().0].concat());
+        let state_root = if self.config.merkle_state_root {
+            self.update_trie(&block_diff, batch)?
+        } else {
+            keccak256([self.head.state_root.0, block_diff.digest().0].concat())
+        };
         let header = Header {
             parent_hash: self.head_hash,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -705,8 +741,18 @@ impl Miner {
     fn revert(&mut self, id: U256) -> Result<bool> {
         let Some(point) = self.snapshots.remove(&id) else { return Ok(false) };
         self.snapshots.retain(|k, _| *k < id);
+        // The tries as they were at the snapshot: the current ones with the later records'
+        // old values put back (everything mined is on disk: `dispatch` drained first).
+        let trie = if self.config.merkle_state_root {
+            let reader = self.storage.reader()?;
+            let rewind = Rewind::from_changesets(reader.changesets(point.seq + 1, u64::MAX)?);
+            rewind.trie_update().apply(&reader, &mut |a| reader.account(a))?.1
+        } else {
+            NodeOverlay::default()
+        };
         self.storage.unwind(
             point.seq,
+            &trie,
             &[
                 (meta::HEAD, point.head.to_be_bytes().to_vec()),
                 (meta::LAST_SEQ, point.seq.to_be_bytes().to_vec()),

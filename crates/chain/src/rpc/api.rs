@@ -21,12 +21,16 @@ use crate::exec::{self, BlockContext, Leniency};
 use crate::node::{AccountChange, Node, SUGGESTED_PRIORITY_FEE};
 use crate::state::{Rewind, SnapshotDb};
 use crate::storage::{meta, StorageReader};
+use crate::trie::Layered;
 use crate::{Error, Result, MAX_TIMESTAMP};
 
 /// Blocks one message to the miner mines at most: a long `anvil_mine` is sent in chunks,
 /// each committed on its own, so memory stays flat and a dropped request stops mining at
 /// the next chunk.
 const MINE_CHUNK: u64 = 1000;
+
+/// Most accounts and slots `eth_getProof` undoes to reach an older block.
+pub const MAX_PROOF_REWIND: usize = 1_000_000;
 
 fn header_not_found() -> RpcError {
     RpcError::new(-32000, "header not found")
@@ -187,6 +191,7 @@ impl EthApi {
                 let value = SnapshotDb::new(&reader, rewind.as_ref()).slot(&addr, &slot)?;
                 to_value(B256::from(value))
             }
+            EthGetProof(addr, keys, block) => to_value(self.proof(addr, &keys, block)?),
             EthCall(tx, block) => {
                 let node = node.clone();
                 let out = self
@@ -502,6 +507,72 @@ impl EthApi {
             None => 1, // genesis: every record is newer
         };
         Ok((header, Some(Rewind::from_changesets(reader.changesets(from, last)?))))
+    }
+
+    /// `eth_getProof`: the account and slots proven against the state root of `block`'s
+    /// header. An older block's tries are the current ones with the later change sets
+    /// undone in memory, so the cost grows with the changes since; further back than
+    /// [`MAX_PROOF_REWIND`] changed accounts and slots is refused.
+    fn proof(
+        &self,
+        addr: Address,
+        keys: &[alloy::serde::JsonStorageKey],
+        block: BlockId,
+    ) -> std::result::Result<alloy::rpc::types::EIP1186AccountProofResponse, RpcError> {
+        if !self.node.config().merkle_state_root {
+            return Err(Error::Unsupported(
+                "eth_getProof needs Merkle state roots, which this node runs without \
+                 (NodeConfig::merkle_state_root)"
+                    .into(),
+            )
+            .into());
+        }
+        let reader = self.node.reader()?;
+        let n = self.block_id_number(&reader, block)?.ok_or_else(header_not_found)?;
+        let header = reader.header(n)?.ok_or_else(header_not_found)?;
+        // State at a block is the state right after its own record: later records, cheat
+        // codes included, are undone so that the proof matches the header's root.
+        let from = reader.block_seq(n)?.map_or(1, |seq| seq + 1);
+        let rewind = Rewind::from_changesets(reader.changesets(from, u64::MAX)?);
+        if rewind.len() > MAX_PROOF_REWIND {
+            return Err(RpcError::new(
+                -32000,
+                format!(
+                    "eth_getProof: block {n} is too far behind the head ({} accounts and slots \
+                     changed since, at most {MAX_PROOF_REWIND} are undone); ask for a newer block",
+                    rewind.len()
+                ),
+            ));
+        }
+        let (root, overlay) = rewind.trie_update().apply(&reader, &mut |a| reader.account(a))?;
+        if root != header.state_root {
+            return Err(Error::Corrupt(format!(
+                "the stored tries give state root {root} at block {n}, its header says {}",
+                header.state_root
+            ))
+            .into());
+        }
+        let src = Layered { top: &overlay, below: &reader };
+        let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
+        let p = crate::trie::prove_account(&src, &addr, &slots)?;
+        let account = p.account_or_empty();
+        Ok(alloy::rpc::types::EIP1186AccountProofResponse {
+            address: addr,
+            balance: account.balance,
+            code_hash: account.code_hash,
+            nonce: account.nonce,
+            storage_hash: account.storage_root,
+            account_proof: p.proof,
+            storage_proof: keys
+                .iter()
+                .zip(p.storage)
+                .map(|(key, s)| alloy::rpc::types::EIP1186StorageProof {
+                    key: *key,
+                    value: s.value,
+                    proof: s.proof,
+                })
+                .collect(),
+        })
     }
 
     fn account_at(

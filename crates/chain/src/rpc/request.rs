@@ -48,6 +48,7 @@ pub enum Request {
     EthGetTransactionCount(Address, BlockId),
     EthGetCode(Address, BlockId),
     EthGetStorageAt(Address, U256, BlockId),
+    EthGetProof(Address, Vec<alloy::serde::JsonStorageKey>, BlockId),
     EthCall(TransactionRequest, BlockId),
     EthEstimateGas(TransactionRequest, BlockId),
     EthSendRawTransaction(Bytes),
@@ -110,6 +111,7 @@ pub const METHODS: &[&str] = &[
     "eth_getTransactionCount",
     "eth_getCode",
     "eth_getStorageAt",
+    "eth_getProof",
     "eth_call",
     "eth_estimateGas",
     "eth_sendRawTransaction",
@@ -425,6 +427,10 @@ impl Request {
                     p.block(1)?,
                     Box::new(opts.tracing_options),
                 )
+            }
+            "eth_getProof" => {
+                p.at_most(3)?;
+                EthGetProof(p.req(0, "address")?, p.req(1, "storage keys")?, p.block(2)?)
             }
             "eth_call" => {
                 p.at_most(3)?;

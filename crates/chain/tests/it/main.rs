@@ -9,5 +9,6 @@ mod bad_input;
 mod logs_cap;
 mod node_rpc;
 mod persistence;
+mod proofs;
 mod support;
 mod traces;
