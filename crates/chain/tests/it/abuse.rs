@@ -324,7 +324,14 @@ fn a_batch_of_huge_log_queries_is_capped_in_total() {
     let r = server
         .rpc("eth_sendTransaction", json!([{"from": from, "to": emitter, "gas": "0x7a1200"}]));
     let hash = r["result"].clone();
-    let receipt = server.rpc("eth_getTransactionReceipt", json!([hash]));
+    // Answered when taken; the receipt is served once its block is durable.
+    let receipt = loop {
+        let r = server.rpc("eth_getTransactionReceipt", json!([hash]));
+        if !r["result"].is_null() {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     let block = receipt["result"]["blockNumber"].as_str().unwrap().to_string();
     assert_eq!(
         receipt["result"]["logs"].as_array().map(Vec::len),

@@ -220,6 +220,7 @@ async fn nonce_gaps_are_queued_until_filled() {
     assert_eq!(pending.block_number, None);
     assert_eq!(p.get_transaction_count(signer.address()).pending().await.unwrap(), 2);
     let _ = p.send_raw_transaction(&raw0).await.unwrap();
+    crate::support::receipt(chain.url(), late).await;
     let r0 = p.get_transaction_receipt(early).await.unwrap().unwrap();
     let r1 = p.get_transaction_receipt(late).await.unwrap().unwrap();
     assert_eq!(r1.block_number.unwrap(), r0.block_number.unwrap() + 1);

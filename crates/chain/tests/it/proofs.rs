@@ -218,6 +218,9 @@ async fn state_roots_equal_anvils_block_by_block() {
             assert!(r["error"].is_null(), "{url}: {r}");
         }
     }
+    for url in [embedded.url(), anvil_url.as_str()] {
+        crate::support::wait_for_block(url, raws.len() as u64).await;
+    }
     for n in 1..=raws.len() as u64 {
         let ours =
             rpc(embedded.url(), "eth_getBlockByNumber", json!([format!("0x{n:x}"), false])).await;

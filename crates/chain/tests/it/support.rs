@@ -81,3 +81,32 @@ pub fn error_code(resp: &Value) -> i64 {
 pub fn error_message(resp: &Value) -> String {
     resp["error"]["message"].as_str().unwrap_or_default().to_string()
 }
+
+/// The receipt of `hash`, waiting until it is served: `eth_sendRawTransaction` answers when
+/// a transaction is taken, its receipt comes once its block is durable.
+pub async fn receipt(url: &str, hash: impl serde::Serialize) -> Value {
+    let hash = serde_json::to_value(hash).unwrap();
+    for _ in 0..1000 {
+        let r = rpc(url, "eth_getTransactionReceipt", serde_json::json!([hash])).await;
+        if !r["result"].is_null() {
+            return r["result"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no receipt for {hash} after 10 s");
+}
+
+/// Waits until the head of `url` is at least `n`.
+pub async fn wait_for_block(url: &str, n: u64) {
+    for _ in 0..1000 {
+        let r = rpc(url, "eth_blockNumber", serde_json::json!([])).await;
+        let head = r["result"]
+            .as_str()
+            .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
+        if head.is_some_and(|h| h >= n) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{url} did not reach block {n} in 10 s");
+}
