@@ -73,7 +73,7 @@ impl EthApi {
     }
 
     /// [`EthApi::handle_body`] as the serialized JSON the transport sends. The whole body
-    /// shares one [`Budget`]: logs, answer bytes and mined blocks are capped per HTTP
+    /// shares one budget: logs, answer bytes and mined blocks are capped per HTTP
     /// request, not only per call.
     pub async fn handle_body_bytes(&self, body: &[u8]) -> Option<Vec<u8>> {
         let config = self.node.config();
