@@ -165,8 +165,14 @@ async fn refused_transactions_use_the_wording_tools_expect() {
     let url = chain.url().to_string();
     let signer = dev::dev_signer(2);
 
-    let (_, raw) = transfer_1559(&signer, 31337, 0, OTHER, U256::from(1));
+    let (hash, raw) = transfer_1559(&signer, 31337, 0, OTHER, U256::from(1));
     assert!(rpc(&url, "eth_sendRawTransaction", json!([raw])).await["result"].is_string());
+    // Sent again while its block is on the way to disk: geth's "already known"; once the
+    // block is durable: "nonce too low".
+    let resp = rpc(&url, "eth_sendRawTransaction", json!([raw])).await;
+    let message = error_message(&resp);
+    assert!(message.contains("already known") || message.contains("nonce too low"), "{resp}");
+    crate::support::receipt(&url, hash).await;
     let resp = rpc(&url, "eth_sendRawTransaction", json!([raw])).await;
     assert!(error_message(&resp).contains("nonce too low"), "{resp}");
     assert_eq!(error_code(&resp), -32000);
