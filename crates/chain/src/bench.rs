@@ -76,10 +76,14 @@ pub struct Workload {
     pub transfers: usize,
     /// The embedded node.
     pub alara: Run,
+    /// The embedded node without the Merkle-Patricia state trie (`--no-merkle-root`).
+    pub alara_without_root: Run,
     /// anvil.
     pub anvil: Run,
     /// Alara's transfers/s over anvil's.
     pub ratio: f64,
+    /// The same without the state trie.
+    pub ratio_without_root: f64,
 }
 
 /// Process start until the first JSON-RPC answer.
@@ -158,10 +162,15 @@ fn probe(addr: SocketAddr) -> Option<String> {
 }
 
 fn alara_node(exe: &Path, data_dir: &Path, port: u16) -> eyre::Result<Proc> {
+    alara_node_with(exe, data_dir, port, &[])
+}
+
+fn alara_node_with(exe: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> eyre::Result<Proc> {
     let child = Command::new(exe)
         .args(["--data-dir"])
         .arg(data_dir)
         .args(["chain", "node", "--port", &port.to_string()])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -431,6 +440,13 @@ async fn workload(
         let (_proc, _, addr) = cold_start(|port| alara_node(&args.alara_exe, &dir, port))?;
         throughput(&format!("http://{addr}"), args.txs, senders, in_flight, "alara").await?
     };
+    let without_root = {
+        let dir = scratch.join(format!("throughput-{senders}x{in_flight}-no-root"));
+        let start = |port| alara_node_with(&args.alara_exe, &dir, port, &["--no-merkle-root"]);
+        let (_proc, _, addr) = cold_start(start)?;
+        let url = format!("http://{addr}");
+        throughput(&url, args.txs, senders, in_flight, "alara (no trie)").await?
+    };
     let anvil = {
         let (_proc, _, addr) = cold_start(anvil_node)?;
         throughput(&format!("http://{addr}"), args.txs, senders, in_flight, "anvil").await?
@@ -440,14 +456,16 @@ async fn workload(
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
         fixes,
     };
-    let (alara, anvil) = (run(alara), run(anvil));
+    let (alara, alara_without_root, anvil) = (run(alara), run(without_root), run(anvil));
     Ok(Workload {
         name,
         senders,
         in_flight,
         transfers,
         ratio: alara.transfers_per_sec / anvil.transfers_per_sec,
+        ratio_without_root: alara_without_root.transfers_per_sec / anvil.transfers_per_sec,
         alara,
+        alara_without_root,
         anvil,
     })
 }

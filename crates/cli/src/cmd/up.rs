@@ -32,6 +32,11 @@ pub struct Args {
     /// Start the node only; do not deploy the platform's contracts.
     #[arg(long)]
     pub no_deploy: bool,
+    /// Keep no Merkle-Patricia state trie: headers chain a digest of each block's changes
+    /// and `eth_getProof` is refused. Only for measuring what the trie costs (`alara bench
+    /// chain` runs both); fixed when the data directory is created.
+    #[arg(long)]
+    pub no_merkle_root: bool,
     /// Refuse `eth_getLogs` over more than N blocks (error -32005), as public providers do;
     /// useful to check that a client pages its log scans. Default: no limit.
     #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -126,6 +131,7 @@ pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
     };
     config.chain_id = args.chain_id;
     config.hardfork = args.hardfork;
+    config.merkle_state_root = !args.no_merkle_root;
     config.max_logs_range = args.max_logs_range;
     eyre::ensure!(args.max_logs_results >= 1, "--max-logs-results must be at least 1");
     config.max_logs_results = args.max_logs_results;

@@ -52,14 +52,19 @@ fn print_report(r: &Report) {
     );
     println!("peer: {}", r.anvil_version);
     println!();
-    println!("{:<52} {:>10} {:>10} {:>8}   target", "transfers/s", "alara", "anvil", "ratio");
+    println!(
+        "{:<52} {:>10} {:>10} {:>8} {:>10} {:>8}   target",
+        "transfers/s", "alara", "anvil", "ratio", "no trie", "ratio"
+    );
     for w in &r.workloads {
         println!(
-            "{:<52} {:>10.0} {:>10.0} {:>7.2}×   ≥ 1.5× anvil",
+            "{:<52} {:>10.0} {:>10.0} {:>7.2}× {:>10.0} {:>7.2}×   ≥ 1.5× anvil",
             format!("{} ({} transfers)", w.name, w.transfers),
             w.alara.transfers_per_sec,
             w.anvil.transfers_per_sec,
-            w.ratio
+            w.ratio,
+            w.alara_without_root.transfers_per_sec,
+            w.ratio_without_root
         );
     }
     let c = &r.cold_start;
@@ -90,6 +95,7 @@ fn print_report(r: &Report) {
         fixes(|f| f.resubmitted, |w| &w.anvil)
     );
     println!();
+    println!("alara keeps Ethereum's Merkle-Patricia state root; \"no trie\" is the same node with --no-merkle-root.");
     println!("alara answers eth_sendRawTransaction once a transaction is valid and taken, and serves its receipt");
     println!(
         "only after the block is fsynced (many blocks per fsync); anvil keeps its chain in memory."
