@@ -149,6 +149,19 @@ async fn proofs_verify_with_the_reference_trie_on_every_backend() {
 }
 
 /// An EIP-1559 transaction with every field fixed, so both backends get the same bytes.
+/// The signed creation (nonce 0) of an AlaraToken with `owner` as treasury.
+fn token_deployment(owner: &PrivateKeySigner) -> Bytes {
+    let init = [
+        AlaraToken::BYTECODE.as_ref(),
+        &alloy::sol_types::SolValue::abi_encode_params(&(
+            owner.address(),
+            U256::from(10u64).pow(U256::from(24)),
+        )),
+    ]
+    .concat();
+    signed(owner, 0, TxKind::Create, init.into(), U256::ZERO)
+}
+
 fn signed(signer: &PrivateKeySigner, nonce: u64, to: TxKind, input: Bytes, value: U256) -> Bytes {
     let mut tx = TxEip1559 {
         chain_id: alara_chain::DEFAULT_CHAIN_ID,
@@ -369,15 +382,7 @@ async fn root_cost() {
         let config = NodeConfig { merkle_state_root: merkle, ..NodeConfig::persistent(dir.path()) };
         let node = alara_chain::Node::open(config).unwrap();
         let owner = dev::dev_signer(0);
-        let init = [
-            AlaraToken::BYTECODE.as_ref(),
-            &alloy::sol_types::SolValue::abi_encode_params(&(
-                owner.address(),
-                U256::from(10u64).pow(U256::from(24)),
-            )),
-        ]
-        .concat();
-        node.send_raw(&signed(&owner, 0, TxKind::Create, init.into(), U256::ZERO)).await.unwrap();
+        node.send_raw(&token_deployment(&owner)).await.unwrap();
         let token = owner.address().create(0);
         let raws: Vec<Bytes> = (0..n)
             .map(|k| {
@@ -422,15 +427,7 @@ async fn root_cost_over_http() {
         std::env::var("ALARA_ROOT_COST_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let owner = dev::dev_signer(0);
     let token = owner.address().create(0);
-    let init = [
-        AlaraToken::BYTECODE.as_ref(),
-        &alloy::sol_types::SolValue::abi_encode_params(&(
-            owner.address(),
-            U256::from(10u64).pow(U256::from(24)),
-        )),
-    ]
-    .concat();
-    let deploy = signed(&owner, 0, TxKind::Create, init.into(), U256::ZERO);
+    let deploy = token_deployment(&owner);
     let raws: Vec<String> = (0..n)
         .map(|k| {
             let mut to = [0u8; 20];

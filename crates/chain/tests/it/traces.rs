@@ -35,14 +35,7 @@ async fn mined(url: &str, raw: &Bytes) -> (B256, Value) {
     let resp = rpc(url, "eth_sendRawTransaction", json!([raw])).await;
     let hash: B256 = serde_json::from_value(resp["result"].clone())
         .unwrap_or_else(|_| panic!("sendRawTransaction: {resp}"));
-    for _ in 0..500 {
-        let r = rpc(url, "eth_getTransactionReceipt", json!([hash])).await;
-        if !r["result"].is_null() {
-            return (hash, r["result"].clone());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("{hash} was not mined");
+    (hash, crate::support::receipt(url, hash).await)
 }
 
 /// The four transactions, identical bytes on every backend.

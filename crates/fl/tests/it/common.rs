@@ -57,8 +57,8 @@ pub fn reason(e: Error) -> RejectReason {
     }
 }
 
-/// The coordinator behind [`service`].
-pub fn net_coordinator(rounds: u64, quorum: usize) -> Coordinator {
+/// The breast-cancer task of [`service`]: its coordinator and the split it was built on.
+fn net_task(rounds: u64, quorum: usize) -> (Coordinator, alara_fl::sim::Splits) {
     let s = split_dataset("breast_cancer", 0.2, 0.1, 3).unwrap();
     let (config, initial) = task_config(
         "net",
@@ -73,7 +73,12 @@ pub fn net_coordinator(rounds: u64, quorum: usize) -> Coordinator {
         &s.validation,
     )
     .unwrap();
-    Coordinator::new(config, &s.validation, initial).unwrap()
+    (Coordinator::new(config, &s.validation, initial).unwrap(), s)
+}
+
+/// The coordinator behind [`service`].
+pub fn net_coordinator(rounds: u64, quorum: usize) -> Coordinator {
+    net_task(rounds, quorum).0
 }
 
 /// A coordinator service over the breast-cancer task and four IID client datasets.
@@ -82,21 +87,7 @@ pub fn service(
     quorum: usize,
     timing: RoundTiming,
 ) -> (Arc<CoordinatorService>, Vec<alara_ml::Dataset>) {
-    let s = split_dataset("breast_cancer", 0.2, 0.1, 3).unwrap();
-    let (config, initial) = task_config(
-        "net",
-        3,
-        ModelSpec::logistic(30, 2),
-        LocalTraining { epochs: 2, ..Default::default() },
-        Strategy::FedAvg,
-        None,
-        rounds,
-        quorum,
-        s.standardizer.clone(),
-        &s.validation,
-    )
-    .unwrap();
-    let coord = Coordinator::new(config, &s.validation, initial).unwrap();
+    let (coord, s) = net_task(rounds, quorum);
     let parts = alara_fl::partition::partition(&s.train, 4, Partition::Iid, 1).unwrap();
     let data = parts.iter().map(|p| s.train.subset(p).unwrap()).collect();
     (CoordinatorService::new(coord, timing), data)
