@@ -67,17 +67,13 @@ impl Context {
             return Ok(WalletSource::Dev(self.global.account));
         };
         let env = alara_chain::client::KEYSTORE_PASSWORD_ENV;
-        let password = match std::env::var(env).ok().filter(|p| !p.is_empty()) {
-            Some(p) => p,
-            None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
-                rpassword::prompt_password(format!("Password for {}: ", path.display()))
-                    .wrap_err("reading the keystore password from the terminal")?
-            }
-            None => eyre::bail!(
+        let prompt = format!("Password for {}: ", path.display());
+        let password = secret(env, &prompt, "keystore password", || {
+            format!(
                 "no password for the keystore {}: set {env}, or run on a terminal to be asked",
                 path.display()
-            ),
-        };
+            )
+        })?;
         Ok(WalletSource::Keystore { path: path.clone(), password })
     }
 
@@ -108,17 +104,30 @@ impl Context {
 /// origin). The libraries take it as a parameter.
 pub fn log_key_passphrase() -> eyre::Result<String> {
     const ENV: &str = alara_audit::keyfile::PASSPHRASE_ENV;
-    if let Some(p) = std::env::var(ENV).ok().filter(|p| !p.is_empty()) {
-        return Ok(p);
+    secret(ENV, "audit log key passphrase: ", "audit log key passphrase", || {
+        format!(
+            "no passphrase for the audit log key: set {ENV} (it encrypts the \
+             log's signing key; keep it in your secret store), or run on a terminal to be asked"
+        )
+    })
+}
+
+/// A secret from the environment variable `env` (when set and not empty), else asked for
+/// with `prompt` when stdin is a terminal, else an error with the text of `missing`.
+fn secret(
+    env: &str,
+    prompt: &str,
+    what: &str,
+    missing: impl FnOnce() -> String,
+) -> eyre::Result<String> {
+    if let Some(s) = std::env::var(env).ok().filter(|s| !s.is_empty()) {
+        return Ok(s);
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return rpassword::prompt_password("audit log key passphrase: ")
-            .wrap_err("reading the audit log key passphrase from the terminal");
+        return rpassword::prompt_password(prompt)
+            .wrap_err_with(|| format!("reading the {what} from the terminal"));
     }
-    eyre::bail!(
-        "no passphrase for the audit log key: set {ENV} (it encrypts the \
-         log's signing key; keep it in your secret store), or run on a terminal to be asked"
-    )
+    Err(eyre::eyre!(missing()))
 }
 
 /// Sets up `tracing` from `-v` and `RUST_LOG`; logs go to stderr so stdout stays parseable.
