@@ -1,5 +1,5 @@
 //! alara-api: the platform's HTTP surface — a REST + JSON API with its OpenAPI 3.1
-//! document, interactive docs, and the dashboard, all in one axum [`Router`].
+//! document, interactive docs, and the dashboard, all in one axum [`Router`](axum::Router).
 //!
 //! What this crate owns:
 //! - the routes under `/api/v1` ([`routes`]), each documented by its handler;

@@ -36,7 +36,7 @@ pub struct ApiConfig {
     /// Role of a wallet not in `wallet_roles`.
     pub siwe_default_role: Role,
     /// The authority SIWE messages must name (e.g. `127.0.0.1:8580`); set by
-    /// [`crate::serve`] from the bound address when empty.
+    /// the caller (`alara up`) from the bound address when empty.
     pub siwe_domain: String,
     /// Origins allowed by CORS (`*` for any); none by default, so only the dashboard
     /// served from the same origin calls the API from a browser.
