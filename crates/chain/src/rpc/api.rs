@@ -199,7 +199,16 @@ impl EthApi {
                 let value = SnapshotDb::new(&reader, rewind.as_ref()).slot(&addr, &slot)?;
                 to_value(B256::from(value))
             }
-            EthGetProof(addr, keys, block) => to_value(self.proof(addr, &keys, block)?),
+            EthGetProof(addr, keys, block) => {
+                // Rewinding the tries to an older block can take a while: off the I/O threads,
+                // within the time budget.
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("eth_getProof", move |_| Self::for_worker(node).proof(addr, &keys, block))
+                    .await?;
+                to_value(out)
+            }
             EthCall(tx, block) => {
                 let node = node.clone();
                 let out = self
