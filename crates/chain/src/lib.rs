@@ -7,7 +7,11 @@
 //!   redb with group commit (an acknowledged block survives `kill -9`); snapshots and
 //!   cheat codes for tests.
 //! - [`trie`]: the state and storage tries behind the state root, and their proofs.
-//! - [`server`]: JSON-RPC over HTTP so cast, ethers, web3.py and alloy talk to it.
+//! - [`server`]: JSON-RPC over HTTP so cast, ethers, web3.py and alloy talk to it,
+//!   including geth's `debug_trace*` ([`trace`]) and Otterscan's `ots_*` namespace
+//!   ([`otterscan`]) so the Otterscan explorer works against it.
+//! - [`history`]: the address-history indexes behind `ots_searchTransactions*`, written
+//!   with each block.
 //! - [`client`]: connecting to the embedded node or any RPC URL with a wallet (dev account
 //!   or Web3 Secret Storage keystore).
 //! - [`testing`]: the embedded node and anvil behind one interface for tests and benches.
@@ -27,7 +31,9 @@ mod error;
 pub mod exec;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod fuzz;
+pub mod history;
 pub mod node;
+pub mod otterscan;
 pub mod rpc;
 pub mod server;
 pub mod state;

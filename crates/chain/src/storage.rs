@@ -10,16 +10,31 @@
 //!
 //! Values are small fixed layouts (or RLP for consensus types) rather than a generic
 //! serializer: the write path runs once per transaction and is benchmarked.
+//!
+//! The address-history indexes (schema 3) are written with the blocks they index, so a
+//! block and its entries are durable together and `evm_revert` removes both:
+//!
+//! | table | key | value | answers |
+//! |---|---|---|---|
+//! | `address_txs` | address ‖ block ‖ index | tx hash | `ots_searchTransactionsBefore`/`After` |
+//! | `sender_nonces` | sender ‖ nonce ‖ block ‖ index | tx hash | `ots_getTransactionBySenderAndNonce` |
+//! | `creations` | contract ‖ block ‖ index | creator ‖ tx hash | `ots_getContractCreator` |
+//! | `block_appearances` | block | each transaction's [`Appearances`] | removing a block's entries |
+//!
+//! Numbers in keys are big-endian, so each address's entries sort in chain order and a page
+//! of its history is one range read. What a transaction is indexed under is described in
+//! [`crate::history`].
 
 use std::path::Path;
 
-use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy::consensus::{Header, ReceiptEnvelope, Transaction as _, TxEnvelope};
 use alloy::eips::eip2718::{Decodable2718, Encodable2718};
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rlp::{Decodable, Encodable};
 use alloy_trie::Nibbles;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::history::Appearances;
 use crate::trie::{NodeOverlay, NodeRead, TrieId};
 use crate::{Error, Result};
 
@@ -38,10 +53,34 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNT_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("account_trie");
 /// Storage-trie nodes by keccak(address) followed by the nibble path.
 const STORAGE_TRIE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage_trie");
+/// Transactions by the addresses they appear in: address ‖ block ‖ index → hash.
+const ADDRESS_TXS: TableDefinition<&[u8; 32], &[u8; 32]> = TableDefinition::new("address_txs");
+/// Transactions by sender and nonce: sender ‖ nonce ‖ block ‖ index → hash (a nonce set
+/// back with `anvil_setNonce` can be used twice; the newest use is the answer).
+const SENDER_NONCES: TableDefinition<&[u8; 40], &[u8; 32]> = TableDefinition::new("sender_nonces");
+/// Contract creations: contract ‖ block ‖ index → creator ‖ hash.
+const CREATIONS: TableDefinition<&[u8; 32], &[u8; 52]> = TableDefinition::new("creations");
+/// Each block's transactions' [`Appearances`], to remove exactly its index entries.
+const BLOCK_APPEARANCES: TableDefinition<u64, &[u8]> = TableDefinition::new("block_appearances");
 
 /// Layout version of the database; bump when a table's encoding changes.
 /// Version 2: Merkle-Patricia state roots and the trie node tables.
-const SCHEMA_VERSION: u64 = 2;
+/// Version 3: the address-history indexes (`address_txs`, `sender_nonces`, `creations`,
+/// `block_appearances`).
+const SCHEMA_VERSION: u64 = 3;
+
+/// What each older layout lacks, for the error that refuses it.
+fn schema_change_since(version: u64) -> &'static str {
+    match version {
+        0 | 1 => "Merkle-Patricia state roots and the address-history indexes of ots_*",
+        2 => {
+            "the address-history indexes of ots_* (ots_searchTransactionsBefore/After, \
+              ots_getContractCreator, ots_getTransactionBySenderAndNonce), which are built as \
+              blocks are mined and cannot be added to an existing chain"
+        }
+        _ => "a layout this build does not know (the directory was written by a newer build)",
+    }
+}
 
 /// An account's state, without storage and code bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -298,6 +337,156 @@ pub struct BlockRecord {
     pub txs: Vec<(B256, StoredTx)>,
     /// Receipts in block order (same length as `txs`).
     pub receipts: Vec<StoredReceipt>,
+    /// What each transaction adds to the address-history indexes, in block order (same
+    /// length as `txs`).
+    pub appearances: Vec<Appearances>,
+}
+
+/// Encodes a block's [`Appearances`]: per transaction, a count and the addresses, then a
+/// count and the `(contract, creator)` pairs.
+fn encode_appearances(all: &[Appearances]) -> Vec<u8> {
+    let len = all.iter().map(|a| 8 + 20 * a.addresses.len() + 40 * a.creations.len()).sum();
+    let mut out = Vec::with_capacity(len);
+    for a in all {
+        out.extend_from_slice(&(a.addresses.len() as u32).to_be_bytes());
+        for addr in &a.addresses {
+            out.extend_from_slice(addr.as_slice());
+        }
+        out.extend_from_slice(&(a.creations.len() as u32).to_be_bytes());
+        for (contract, creator) in &a.creations {
+            out.extend_from_slice(contract.as_slice());
+            out.extend_from_slice(creator.as_slice());
+        }
+    }
+    out
+}
+
+fn decode_appearances(bytes: &[u8]) -> Result<Vec<Appearances>> {
+    let corrupt = || Error::Corrupt("block appearances truncated".into());
+    let mut r = Reader(bytes);
+    let mut all = Vec::new();
+    while !r.0.is_empty() {
+        let n = u32::from_be_bytes(r.array().ok_or_else(corrupt)?) as usize;
+        // Never trust a stored count for an allocation: bound it by the bytes left.
+        let mut addresses = Vec::with_capacity(n.min(r.0.len() / 20));
+        for _ in 0..n {
+            addresses.push(Address::from(r.array::<20>().ok_or_else(corrupt)?));
+        }
+        let n = u32::from_be_bytes(r.array().ok_or_else(corrupt)?) as usize;
+        let mut creations = Vec::with_capacity(n.min(r.0.len() / 40));
+        for _ in 0..n {
+            let contract = Address::from(r.array::<20>().ok_or_else(corrupt)?);
+            let creator = Address::from(r.array::<20>().ok_or_else(corrupt)?);
+            creations.push((contract, creator));
+        }
+        all.push(Appearances { addresses, creations });
+    }
+    Ok(all)
+}
+
+/// `address ‖ block ‖ index`, the key of `address_txs` and `creations`.
+fn history_key(addr: &Address, block: u64, index: u32) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..20].copy_from_slice(addr.as_slice());
+    k[20..28].copy_from_slice(&block.to_be_bytes());
+    k[28..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// `sender ‖ nonce ‖ block ‖ index`, the key of `sender_nonces`.
+fn sender_nonce_key(sender: &Address, nonce: u64, block: u64, index: u32) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..20].copy_from_slice(sender.as_slice());
+    k[20..28].copy_from_slice(&nonce.to_be_bytes());
+    k[28..36].copy_from_slice(&block.to_be_bytes());
+    k[36..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Block and index of a `history_key`.
+fn history_key_position(key: &[u8; 32]) -> (u64, u32) {
+    let mut block = [0u8; 8];
+    block.copy_from_slice(&key[20..28]);
+    let mut index = [0u8; 4];
+    index.copy_from_slice(&key[28..]);
+    (u64::from_be_bytes(block), u32::from_be_bytes(index))
+}
+
+/// The address-history tables of one write transaction.
+struct HistoryTables<'txn> {
+    by_address: redb::Table<'txn, &'static [u8; 32], &'static [u8; 32]>,
+    by_sender_nonce: redb::Table<'txn, &'static [u8; 40], &'static [u8; 32]>,
+    creations: redb::Table<'txn, &'static [u8; 32], &'static [u8; 52]>,
+    blocks: redb::Table<'txn, u64, &'static [u8]>,
+}
+
+impl<'txn> HistoryTables<'txn> {
+    fn open(txn: &'txn redb::WriteTransaction) -> Result<Self> {
+        Ok(Self {
+            by_address: txn.open_table(ADDRESS_TXS).map_err(db_err)?,
+            by_sender_nonce: txn.open_table(SENDER_NONCES).map_err(db_err)?,
+            creations: txn.open_table(CREATIONS).map_err(db_err)?,
+            blocks: txn.open_table(BLOCK_APPEARANCES).map_err(db_err)?,
+        })
+    }
+
+    /// Indexes the transactions of `block`.
+    fn add(&mut self, block: &BlockRecord) -> Result<()> {
+        let n = block.header.number;
+        for (i, (hash, tx)) in block.txs.iter().enumerate() {
+            let index = tx.index as u32;
+            let nonce = tx.envelope.nonce();
+            self.by_sender_nonce
+                .insert(&sender_nonce_key(&tx.sender, nonce, n, index), &hash.0)
+                .map_err(db_err)?;
+            let Some(appearances) = block.appearances.get(i) else { continue };
+            for addr in &appearances.addresses {
+                self.by_address.insert(&history_key(addr, n, index), &hash.0).map_err(db_err)?;
+            }
+            for (contract, creator) in &appearances.creations {
+                let mut value = [0u8; 52];
+                value[..20].copy_from_slice(creator.as_slice());
+                value[20..].copy_from_slice(hash.as_slice());
+                self.creations.insert(&history_key(contract, n, index), &value).map_err(db_err)?;
+            }
+        }
+        if !block.txs.is_empty() {
+            self.blocks
+                .insert(n, encode_appearances(&block.appearances).as_slice())
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the entries of block `n`, whose transactions are `txs`.
+    fn remove(&mut self, n: u64, txs: &[StoredTx]) -> Result<()> {
+        let appearances = match self.blocks.remove(n).map_err(db_err)? {
+            Some(v) => decode_appearances(v.value())?,
+            None => Vec::new(),
+        };
+        for tx in txs {
+            let index = tx.index as u32;
+            let key = sender_nonce_key(&tx.sender, tx.envelope.nonce(), n, index);
+            self.by_sender_nonce.remove(&key).map_err(db_err)?;
+            let Some(a) = appearances.get(tx.index as usize) else { continue };
+            for addr in &a.addresses {
+                self.by_address.remove(&history_key(addr, n, index)).map_err(db_err)?;
+            }
+            for (contract, _) in &a.creations {
+                self.creations.remove(&history_key(contract, n, index)).map_err(db_err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One page of an address's history (see [`StorageReader::address_history`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// Hashes of the transactions, in the order walked.
+    pub txs: Vec<B256>,
+    /// More transactions of the address lie beyond the page in the direction walked.
+    pub more: bool,
 }
 
 /// Everything one group commit writes.
@@ -469,6 +658,10 @@ impl Storage {
             txn.open_table(CHANGESETS).map_err(db_err)?;
             txn.open_table(ACCOUNT_TRIE).map_err(db_err)?;
             txn.open_table(STORAGE_TRIE).map_err(db_err)?;
+            txn.open_table(ADDRESS_TXS).map_err(db_err)?;
+            txn.open_table(SENDER_NONCES).map_err(db_err)?;
+            txn.open_table(CREATIONS).map_err(db_err)?;
+            txn.open_table(BLOCK_APPEARANCES).map_err(db_err)?;
             let mut meta = txn.open_table(META).map_err(db_err)?;
             let schema = meta.get(meta::SCHEMA).map_err(db_err)?.map(|v| be_u64(v.value()));
             match schema {
@@ -479,8 +672,10 @@ impl Storage {
                 Some(v) if v == SCHEMA_VERSION => {}
                 Some(v) => {
                     return Err(Error::Corrupt(format!(
-                        "database layout version {v}, this build reads version {SCHEMA_VERSION}; \
-                         start with a fresh --data-dir"
+                        "database layout version {v}, this build reads version {SCHEMA_VERSION} \
+                         (which adds {}); start with a fresh --data-dir, or keep using the \
+                         build that wrote this one",
+                        schema_change_since(v)
                     )))
                 }
             }
@@ -505,6 +700,7 @@ impl Storage {
             let mut txs = txn.open_table(TXS).map_err(db_err)?;
             let mut receipts = txn.open_table(RECEIPTS).map_err(db_err)?;
             let mut block_seq = txn.open_table(BLOCK_SEQ).map_err(db_err)?;
+            let mut history = HistoryTables::open(&txn)?;
             let mut buf = Vec::with_capacity(1024);
             for block in &batch.blocks {
                 let n = block.header.number;
@@ -518,6 +714,7 @@ impl Storage {
                     txs.insert(&hash.0, tx.encode().as_slice()).map_err(db_err)?;
                     receipts.insert(&hash.0, receipt.encode().as_slice()).map_err(db_err)?;
                 }
+                history.add(block)?;
             }
             let mut changesets = txn.open_table(CHANGESETS).map_err(db_err)?;
             for (seq, cs) in &batch.changesets {
@@ -579,6 +776,7 @@ impl Storage {
             let mut txs = txn.open_table(TXS).map_err(db_err)?;
             let mut receipts = txn.open_table(RECEIPTS).map_err(db_err)?;
             let mut block_seq = txn.open_table(BLOCK_SEQ).map_err(db_err)?;
+            let mut history = HistoryTables::open(&txn)?;
             for (seq, cs) in undo.iter().rev() {
                 for (addr, rec) in &cs.accounts {
                     put_account(&mut accounts, addr, rec.as_ref())?;
@@ -594,10 +792,14 @@ impl Storage {
                     }
                     if let Some(body) = bodies.remove(n).map_err(db_err)? {
                         let mut hashes_of = Reader(body.value());
+                        let mut removed = Vec::new();
                         while let Some(hash) = hashes_of.array::<32>() {
-                            txs.remove(&hash).map_err(db_err)?;
+                            if let Some(tx) = txs.remove(&hash).map_err(db_err)? {
+                                removed.push(StoredTx::decode(tx.value())?);
+                            }
                             receipts.remove(&hash).map_err(db_err)?;
                         }
+                        history.remove(n, &removed)?;
                     }
                     block_seq.remove(n).map_err(db_err)?;
                 }
@@ -727,6 +929,68 @@ impl StorageReader {
     }
 }
 
+impl StorageReader {
+    /// One page of the transactions `addr` appears in (see [`crate::history`]) within
+    /// `blocks`, walked newest first or oldest first. A page takes whole blocks: it ends at
+    /// the first block boundary once it holds `page_size` transactions, so it may hold more.
+    pub fn address_history(
+        &self,
+        addr: &Address,
+        blocks: std::ops::RangeInclusive<u64>,
+        newest_first: bool,
+        page_size: usize,
+    ) -> Result<HistoryPage> {
+        let mut page = HistoryPage::default();
+        if blocks.is_empty() {
+            return Ok(page);
+        }
+        let t = self.txn.open_table(ADDRESS_TXS).map_err(db_err)?;
+        let lo = history_key(addr, *blocks.start(), 0);
+        let hi = history_key(addr, *blocks.end(), u32::MAX);
+        let range = t.range::<&[u8; 32]>(&lo..=&hi).map_err(db_err)?;
+        let mut walk: Box<dyn Iterator<Item = _>> =
+            if newest_first { Box::new(range.rev()) } else { Box::new(range) };
+        let mut last_block = None;
+        for item in walk.by_ref() {
+            let (k, v) = item.map_err(db_err)?;
+            let (block, _) = history_key_position(k.value());
+            if page.txs.len() >= page_size && last_block != Some(block) {
+                page.more = true;
+                break;
+            }
+            last_block = Some(block);
+            page.txs.push(B256::from(*v.value()));
+        }
+        Ok(page)
+    }
+
+    /// The newest mined transaction of `sender` with `nonce`.
+    pub fn tx_by_sender_nonce(&self, sender: &Address, nonce: u64) -> Result<Option<B256>> {
+        let t = self.txn.open_table(SENDER_NONCES).map_err(db_err)?;
+        let lo = sender_nonce_key(sender, nonce, 0, 0);
+        let hi = sender_nonce_key(sender, nonce, u64::MAX, u32::MAX);
+        match t.range::<&[u8; 40]>(&lo..=&hi).map_err(db_err)?.next_back() {
+            Some(item) => Ok(Some(B256::from(*item.map_err(db_err)?.1.value()))),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest creation of `contract`: who created it (the account whose CREATE or
+    /// CREATE2, or whose transaction, made it) and in which transaction.
+    pub fn contract_creator(&self, contract: &Address) -> Result<Option<(Address, B256)>> {
+        let t = self.txn.open_table(CREATIONS).map_err(db_err)?;
+        let lo = history_key(contract, 0, 0);
+        let hi = history_key(contract, u64::MAX, u32::MAX);
+        match t.range::<&[u8; 32]>(&lo..=&hi).map_err(db_err)?.next_back() {
+            Some(item) => {
+                let value = *item.map_err(db_err)?.1.value();
+                Ok(Some((Address::from_slice(&value[..20]), B256::from_slice(&value[20..]))))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
 impl NodeRead for StorageReader {
     fn node(&self, id: TrieId, path: &Nibbles) -> Result<Option<Vec<u8>>> {
         let table = match id {
@@ -784,7 +1048,62 @@ mod tests {
             let _ = Changeset::decode(&bytes);
             let _ = StoredReceipt::decode(&bytes);
             let _ = StoredTx::decode(&bytes);
+            let _ = decode_appearances(&bytes);
         }
+
+        #[test]
+        fn appearances_roundtrip(
+            all in proptest::collection::vec(
+                (
+                    proptest::collection::vec(any::<[u8; 20]>(), 0..6),
+                    proptest::collection::vec((any::<[u8; 20]>(), any::<[u8; 20]>()), 0..3),
+                ),
+                0..5,
+            ),
+        ) {
+            let all: Vec<Appearances> = all
+                .into_iter()
+                .map(|(addresses, creations)| Appearances {
+                    addresses: addresses.into_iter().map(Address::from).collect(),
+                    creations: creations
+                        .into_iter()
+                        .map(|(c, k)| (Address::from(c), Address::from(k)))
+                        .collect(),
+                })
+                .collect();
+            prop_assert_eq!(decode_appearances(&encode_appearances(&all)).unwrap(), all);
+        }
+
+        #[test]
+        fn history_keys_sort_in_chain_order(
+            a in any::<(u64, u32)>(),
+            b in any::<(u64, u32)>(),
+        ) {
+            let addr = Address::repeat_byte(3);
+            let (ka, kb) = (history_key(&addr, a.0, a.1), history_key(&addr, b.0, b.1));
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            prop_assert_eq!(history_key_position(&ka), a);
+        }
+    }
+
+    #[test]
+    fn a_schema_2_directory_is_refused_with_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.redb");
+        drop(Storage::open(&path).unwrap());
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert(meta::SCHEMA, 2u64.to_be_bytes().as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let err = Storage::open(&path).err().expect("must refuse").to_string();
+        assert!(err.contains("layout version 2, this build reads version 3"), "{err}");
+        assert!(err.contains("address-history indexes"), "{err}");
+        assert!(err.contains("fresh --data-dir"), "{err}");
     }
 
     #[test]

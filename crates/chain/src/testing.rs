@@ -114,7 +114,12 @@ impl TestChain {
 
     /// Starts anvil from `node_modules` on a free loopback port.
     pub fn anvil() -> Result<Self, StartError> {
-        let (child, url) = spawn_anvil(&[])?;
+        Self::anvil_with(&[])
+    }
+
+    /// Starts anvil with extra command-line `args` (e.g. `--hardfork cancun`).
+    pub fn anvil_with(args: &[&str]) -> Result<Self, StartError> {
+        let (child, url) = spawn_anvil(args)?;
         Ok(Self {
             backend: Backend::Anvil,
             url,

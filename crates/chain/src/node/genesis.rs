@@ -69,7 +69,13 @@ pub(super) fn write_genesis(storage: &Storage, config: &NodeConfig) -> Result<()
         ..Default::default()
     };
     let hash = header.hash_slow();
-    batch.blocks.push(BlockRecord { header, hash, txs: Vec::new(), receipts: Vec::new() });
+    batch.blocks.push(BlockRecord {
+        header,
+        hash,
+        txs: Vec::new(),
+        receipts: Vec::new(),
+        appearances: Vec::new(),
+    });
     batch.meta = vec![
         (meta::HEAD, 0u64.to_be_bytes().to_vec()),
         (meta::LAST_SEQ, 0u64.to_be_bytes().to_vec()),

@@ -19,6 +19,7 @@ use super::{
     MAX_NONCE_GAP,
 };
 use crate::exec::{self, BlockContext, Leniency};
+use crate::history::{AppearanceInspector, Appearances};
 use crate::state::{MinerState, Rewind, StateDiff};
 use crate::storage::{
     meta, AccountRecord, BlockRecord, Changeset, CommitBatch, Storage, StorageReader,
@@ -631,6 +632,7 @@ impl Miner {
         let mut block_diff = StateDiff::default();
         let mut included: Vec<(B256, StoredTx)> = Vec::with_capacity(txs.len());
         let mut receipts: Vec<StoredReceipt> = Vec::with_capacity(txs.len());
+        let mut appearances: Vec<Appearances> = Vec::with_capacity(txs.len());
         let mut cumulative = 0u64;
         let mut log_index = 0u64;
         for tx in txs {
@@ -640,14 +642,17 @@ impl Miner {
                 continue;
             }
             let env = exec::tx_env(&tx.envelope, tx.sender);
-            let outcome = exec::execute(
+            // Watched while it runs, for the address-history indexes: replaying every
+            // transaction later to answer a search would cost far more.
+            let outcome = exec::inspect(
                 self.state.db(&batch.reader),
                 self.config.chain_id,
                 &ctx,
                 env,
                 Leniency::default(),
+                AppearanceInspector::default(),
             );
-            let outcome = match outcome {
+            let (outcome, watched) = match outcome {
                 Ok(o) => o,
                 Err(e) => {
                     // Valid when it was taken, but not against this block's state (geth
@@ -661,6 +666,7 @@ impl Miner {
             let gas_used = outcome.result.tx_gas_used();
             cumulative += gas_used;
             let success = outcome.result.is_success();
+            appearances.push(watched.into_appearances(success));
             let logs = outcome.result.into_logs();
             let n_logs = logs.len() as u64;
             let receipt = Receipt { status: success.into(), cumulative_gas_used: cumulative, logs };
@@ -734,7 +740,13 @@ impl Miner {
         self.record(changeset, batch);
         self.head = header.clone();
         self.head_hash = hash;
-        batch.commit.blocks.push(BlockRecord { header, hash, txs: included, receipts });
+        batch.commit.blocks.push(BlockRecord {
+            header,
+            hash,
+            txs: included,
+            receipts,
+            appearances,
+        });
         Ok(())
     }
 

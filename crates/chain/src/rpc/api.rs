@@ -1,5 +1,6 @@
 //! Answers to each request: the one `match` over [`Request`]. Log queries and filters are
-//! in `filter.rs`, stored records become RPC objects in `convert.rs`.
+//! in `filter.rs`, Otterscan's `ots_*` answers in `otterscan.rs`, stored records become
+//! RPC objects in `convert.rs`.
 
 use alloy::rpc::types::trace::geth::{GethDebugTracingOptions, GethTrace};
 use std::sync::Arc;
@@ -34,6 +35,13 @@ pub const MAX_PROOF_REWIND: usize = 1_000_000;
 
 fn header_not_found() -> RpcError {
     RpcError::new(-32000, "header not found")
+}
+
+fn tx_not_found(hash: B256) -> RpcError {
+    Error::InvalidParams(format!(
+        "transaction {hash} not found (pending transactions are traced once mined)"
+    ))
+    .into()
 }
 
 /// The Ethereum JSON-RPC API over an embedded [`Node`].
@@ -191,7 +199,16 @@ impl EthApi {
                 let value = SnapshotDb::new(&reader, rewind.as_ref()).slot(&addr, &slot)?;
                 to_value(B256::from(value))
             }
-            EthGetProof(addr, keys, block) => to_value(self.proof(addr, &keys, block)?),
+            EthGetProof(addr, keys, block) => {
+                // Rewinding the tries to an older block can take a while: off the I/O threads,
+                // within the time budget.
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("eth_getProof", move |_| Self::for_worker(node).proof(addr, &keys, block))
+                    .await?;
+                to_value(out)
+            }
             EthCall(tx, block) => {
                 let node = node.clone();
                 let out = self
@@ -219,6 +236,83 @@ impl EthApi {
                     })
                     .await?;
                 to_value(out)
+            }
+            OtsGetApiLevel => to_value(crate::otterscan::API_LEVEL),
+            OtsHasCode(addr, block) => self.ots_has_code(&node.reader()?, addr, block),
+            OtsTraceTransaction(hash) => {
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("ots_traceTransaction", move |_| {
+                        Self::for_worker(node).replay(hash, |db, chain_id, ctx, env| {
+                            crate::otterscan::trace_entries(db, chain_id, ctx, env)
+                        })
+                    })
+                    .await?;
+                to_value(out)
+            }
+            OtsGetInternalOperations(hash) => {
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("ots_getInternalOperations", move |_| {
+                        Self::for_worker(node).replay(hash, |db, chain_id, ctx, env| {
+                            crate::otterscan::internal_operations(db, chain_id, ctx, env)
+                        })
+                    })
+                    .await?;
+                to_value(out)
+            }
+            OtsGetTransactionError(hash) => {
+                // Only a failed transaction has revert data: the receipt says so without
+                // running anything.
+                let failed = match node.reader()?.receipt(&hash)? {
+                    Some(r) => !alloy::consensus::TxReceipt::status(&r.receipt),
+                    None => return Err(tx_not_found(hash)),
+                };
+                if !failed {
+                    return to_value(Bytes::new());
+                }
+                let node = node.clone();
+                let out = self
+                    .evm
+                    .run("ots_getTransactionError", move |_| {
+                        Self::for_worker(node).replay(hash, |db, chain_id, ctx, env| {
+                            crate::otterscan::revert_output(db, chain_id, ctx, env)
+                        })
+                    })
+                    .await?;
+                to_value(out)
+            }
+            OtsGetBlockDetails(tag) => {
+                let reader = node.reader()?;
+                let n = self.number_of(&reader, tag)?;
+                self.ots_block_details(&reader, n)
+            }
+            OtsGetBlockDetailsByHash(hash) => {
+                let reader = node.reader()?;
+                let n = reader.block_number(&hash)?;
+                self.ots_block_details(&reader, n)
+            }
+            OtsGetBlockTransactions(number, page, size) => {
+                self.ots_block_transactions(&node.reader()?, number, page, size)
+            }
+            OtsSearchTransactionsBefore(addr, block, size) => {
+                self.ots_search(&node.reader()?, addr, block, size, true)
+            }
+            OtsSearchTransactionsAfter(addr, block, size) => {
+                self.ots_search(&node.reader()?, addr, block, size, false)
+            }
+            OtsGetTransactionBySenderAndNonce(sender, nonce) => {
+                to_value(node.reader()?.tx_by_sender_nonce(&sender, nonce)?)
+            }
+            OtsGetContractCreator(addr) => self.ots_contract_creator(&node.reader()?, addr),
+            ErigonGetHeaderByNumber(tag) => {
+                let reader = node.reader()?;
+                match self.number_of(&reader, tag)? {
+                    Some(n) => convert::block(&reader, n, false),
+                    None => Ok(Value::Null),
+                }
             }
             EthEstimateGas(tx, block) => {
                 to_value(U256::from(self.estimate_on_pool("eth_estimateGas", tx, block).await?))
@@ -474,7 +568,11 @@ impl EthApi {
     }
 
     /// The block number a tag refers to, if that block exists.
-    fn number_of(&self, reader: &StorageReader, tag: BlockNumberOrTag) -> Result<Option<u64>> {
+    pub(super) fn number_of(
+        &self,
+        reader: &StorageReader,
+        tag: BlockNumberOrTag,
+    ) -> Result<Option<u64>> {
         let head = self.head(reader)?;
         Ok(match tag {
             BlockNumberOrTag::Earliest => Some(0),
@@ -491,7 +589,7 @@ impl EthApi {
     }
 
     /// The header at `block` and, for an older block, the overlay that rewinds state to it.
-    fn state_at(
+    pub(super) fn state_at(
         &self,
         reader: &StorageReader,
         block: BlockId,
@@ -643,12 +741,25 @@ impl EthApi {
         hash: B256,
         opts: &GethDebugTracingOptions,
     ) -> std::result::Result<GethTrace, RpcError> {
+        self.replay(hash, |db, chain_id, ctx, env| {
+            crate::trace::trace(db, chain_id, ctx, env, Leniency::default(), opts)
+        })
+    }
+
+    /// Runs `run` on the mined transaction `hash` and the state it saw: its block's parent
+    /// with the transactions before it in the block applied.
+    pub(super) fn replay<T>(
+        &self,
+        hash: B256,
+        run: impl FnOnce(
+            &mut revm::database::State<SnapshotDb<'_>>,
+            u64,
+            &BlockContext,
+            revm::context::TxEnv,
+        ) -> Result<T>,
+    ) -> std::result::Result<T, RpcError> {
         let reader = self.node.reader()?;
-        let stored = reader.tx(&hash)?.ok_or_else(|| {
-            RpcError::from(Error::InvalidParams(format!(
-                "transaction {hash} not found (pending transactions are traced once mined)"
-            )))
-        })?;
+        let stored = reader.tx(&hash)?.ok_or_else(|| tx_not_found(hash))?;
         let number = stored.block_number;
         let header = reader.header(number)?.ok_or_else(header_not_found)?;
         let parent = BlockId::number(number.saturating_sub(1));
@@ -670,7 +781,7 @@ impl EthApi {
             revm::DatabaseCommit::commit(&mut db, outcome.state);
         }
         let env = exec::tx_env(&stored.envelope, stored.sender);
-        Ok(crate::trace::trace(&mut db, chain_id, &ctx, env, Leniency::default(), opts)?)
+        Ok(run(&mut db, chain_id, &ctx, env)?)
     }
 
     /// Runs `tx` as `eth_call` would, with a tracer.

@@ -40,7 +40,8 @@ pub(super) fn tx_in(header: &Header, block_hash: B256, stored: StoredTx) -> Tran
         block_number: Some(stored.block_number),
         transaction_index: Some(stored.index),
         effective_gas_price: Some(price),
-        block_timestamp: None,
+        // As anvil (and Otterscan's transaction lists) show it.
+        block_timestamp: Some(header.timestamp),
     }
 }
 
@@ -90,11 +91,21 @@ pub(super) fn receipt(
     let header = reader
         .header(tx.block_number)?
         .ok_or_else(|| Error::Corrupt(format!("block {} missing", tx.block_number)))?;
-    let block_hash = header.hash_slow();
-    let logs = receipt_logs(&header, block_hash, hash, tx.index, &r);
+    Ok(receipt_in(&header, header.hash_slow(), hash, tx, r))
+}
+
+/// [`receipt`] when the block header is at hand.
+pub(super) fn receipt_in(
+    header: &Header,
+    block_hash: B256,
+    hash: B256,
+    tx: &StoredTx,
+    r: StoredReceipt,
+) -> TransactionReceipt {
+    let logs = receipt_logs(header, block_hash, hash, tx.index, &r);
     let inner = r.receipt.clone().map_logs(|_| ());
     let inner = rebuild_with_logs(inner, logs);
-    Ok(TransactionReceipt {
+    TransactionReceipt {
         inner,
         transaction_hash: hash,
         transaction_index: Some(tx.index),
@@ -107,12 +118,20 @@ pub(super) fn receipt(
         from: r.from,
         to: r.to,
         contract_address: r.contract_address,
-    })
+    }
 }
 
 /// Block `number` with transaction hashes or (`full`) whole transactions, or null.
 pub(super) fn block(reader: &StorageReader, number: u64, full: bool) -> RpcResult {
-    let Some(header) = reader.header(number)? else { return Ok(Value::Null) };
+    match rpc_block(reader, number, full)? {
+        Some(block) => to_value(block),
+        None => Ok(Value::Null),
+    }
+}
+
+/// Block `number` as [`block`] answers it, if it exists.
+pub(super) fn rpc_block(reader: &StorageReader, number: u64, full: bool) -> Result<Option<Block>> {
+    let Some(header) = reader.header(number)? else { return Ok(None) };
     let hash = header.hash_slow();
     let hashes = reader.block_tx_hashes(number)?;
     let mut txs: Vec<TxEnvelope> = Vec::with_capacity(hashes.len());
@@ -136,7 +155,7 @@ pub(super) fn block(reader: &StorageReader, number: u64, full: bool) -> RpcResul
     let size = alloy::rlp::Encodable::length(&size);
     let transactions =
         if full { BlockTransactions::Full(full_txs) } else { BlockTransactions::Hashes(hashes) };
-    to_value(Block {
+    Ok(Some(Block {
         header: alloy::rpc::types::Header {
             hash,
             inner: header,
@@ -146,7 +165,7 @@ pub(super) fn block(reader: &StorageReader, number: u64, full: bool) -> RpcResul
         uncles: vec![],
         transactions,
         withdrawals: Some(Default::default()),
-    })
+    }))
 }
 
 fn rebuild_with_logs(

@@ -101,7 +101,10 @@ impl Budget {
 /// The bounded pool that runs the EVM for RPC methods, with a time budget per request.
 ///
 /// Every method that executes transactions for an answer — `eth_call`, `eth_estimateGas`,
-/// the gas estimate of `eth_sendTransaction`, and any `debug_trace*` method added later —
+/// the gas estimate of `eth_sendTransaction`, `debug_traceTransaction`/`debug_traceCall`,
+/// the `ots_*` methods that replay a transaction (`ots_traceTransaction`,
+/// `ots_getInternalOperations`, `ots_getTransactionError`), and `eth_getProof` (which may
+/// rewind the tries to an old block) —
 /// goes through [`EvmPool::run`]: the work runs on a blocking thread (never on an I/O
 /// worker), at most [`NodeConfig::evm_workers`] at a time, and the caller gets an error
 /// once [`NodeConfig::evm_timeout`] has passed.

@@ -8,6 +8,7 @@ mod api;
 mod convert;
 mod filter;
 mod limits;
+mod otterscan;
 pub mod request;
 
 use serde::Serialize;

@@ -86,7 +86,27 @@ pub enum Request {
     AnvilSetStorageAt(Address, U256, B256),
     DebugTraceTransaction(B256, Box<GethDebugTracingOptions>),
     DebugTraceCall(TransactionRequest, BlockId, Box<GethDebugTracingOptions>),
+    OtsGetApiLevel,
+    OtsHasCode(Address, BlockId),
+    OtsGetInternalOperations(B256),
+    OtsGetTransactionError(B256),
+    OtsTraceTransaction(B256),
+    OtsGetBlockDetails(BlockNumberOrTag),
+    OtsGetBlockDetailsByHash(B256),
+    /// Block number, page number, page size.
+    OtsGetBlockTransactions(u64, u64, u64),
+    /// Address, block number (0: from the head), page size.
+    OtsSearchTransactionsBefore(Address, u64, u64),
+    /// Address, block number (0: from genesis), page size.
+    OtsSearchTransactionsAfter(Address, u64, u64),
+    OtsGetTransactionBySenderAndNonce(Address, u64),
+    OtsGetContractCreator(Address),
+    ErigonGetHeaderByNumber(BlockNumberOrTag),
 }
+
+/// Most transactions one `ots_searchTransactionsBefore`/`After` page may ask for (a page
+/// still takes the whole of its last block). Otterscan asks for 25.
+pub const MAX_SEARCH_PAGE_SIZE: u64 = 1000;
 
 /// Every method name the node answers, for `rpc_modules`-style listings and docs.
 pub const METHODS: &[&str] = &[
@@ -159,6 +179,19 @@ pub const METHODS: &[&str] = &[
     "anvil_revert",
     "anvil_increaseTime",
     "anvil_setNextBlockTimestamp",
+    "ots_getApiLevel",
+    "ots_hasCode",
+    "ots_getInternalOperations",
+    "ots_getTransactionError",
+    "ots_traceTransaction",
+    "ots_getBlockDetails",
+    "ots_getBlockDetailsByHash",
+    "ots_getBlockTransactions",
+    "ots_searchTransactionsBefore",
+    "ots_searchTransactionsAfter",
+    "ots_getTransactionBySenderAndNonce",
+    "ots_getContractCreator",
+    "erigon_getHeaderByNumber",
 ];
 
 /// Positional parameters with typed, named access.
@@ -217,6 +250,47 @@ impl<'a> Params<'a> {
 
     fn block(&self, i: usize) -> Result<BlockId, RpcError> {
         Ok(self.opt(i, "block")?.unwrap_or(BlockId::latest()))
+    }
+
+    /// A quantity given as a hex string or a JSON number (Otterscan sends numbers).
+    fn quantity(&self, i: usize, name: &str) -> Result<u64, RpcError> {
+        match self.values.get(i) {
+            None => Err(RpcError::invalid_params(format!(
+                "{}: missing value for required argument {i} ({name})",
+                self.method
+            ))),
+            Some(v) => quantity(v, &format!("{}: invalid argument {i} ({name})", self.method)),
+        }
+    }
+
+    /// A block number or tag that may also be a JSON number, as Otterscan sends it.
+    fn block_tag(&self, i: usize) -> Result<BlockNumberOrTag, RpcError> {
+        match self.values.get(i) {
+            Some(Value::Number(_)) => Ok(BlockNumberOrTag::Number(self.quantity(i, "block")?)),
+            _ => self.req(i, "block"),
+        }
+    }
+
+    /// [`Params::block`] that also takes a JSON number.
+    fn lenient_block(&self, i: usize) -> Result<BlockId, RpcError> {
+        match self.values.get(i) {
+            Some(Value::Number(_)) => Ok(BlockId::number(self.quantity(i, "block")?)),
+            _ => self.block(i),
+        }
+    }
+
+    /// The page size of an address search: 1 to [`MAX_SEARCH_PAGE_SIZE`].
+    fn search_page_size(&self, i: usize) -> Result<u64, RpcError> {
+        let size = self.quantity(i, "page size")?;
+        if size == 0 || size > MAX_SEARCH_PAGE_SIZE {
+            return Err(RpcError::invalid_params(format!(
+                "{}: invalid argument {i} (page size): {size} is not between 1 and \
+                 {MAX_SEARCH_PAGE_SIZE}; ask for fewer and page on with the block number of \
+                 the last result",
+                self.method
+            )));
+        }
+        Ok(size)
     }
 
     fn none(&self) -> Result<(), RpcError> {
@@ -644,6 +718,67 @@ impl Request {
                 p.at_most(3)?;
                 AnvilSetStorageAt(p.req(0, "address")?, p.req(1, "slot")?, p.req(2, "value")?)
             }
+            "ots_getApiLevel" => p.none().map(|_| OtsGetApiLevel)?,
+            "ots_hasCode" => {
+                p.at_most(2)?;
+                OtsHasCode(p.req(0, "address")?, p.lenient_block(1)?)
+            }
+            "ots_getInternalOperations" => {
+                p.at_most(1)?;
+                OtsGetInternalOperations(p.req(0, "hash")?)
+            }
+            "ots_getTransactionError" => {
+                p.at_most(1)?;
+                OtsGetTransactionError(p.req(0, "hash")?)
+            }
+            "ots_traceTransaction" => {
+                p.at_most(1)?;
+                OtsTraceTransaction(p.req(0, "hash")?)
+            }
+            "ots_getBlockDetails" => {
+                p.at_most(1)?;
+                OtsGetBlockDetails(p.block_tag(0)?)
+            }
+            "ots_getBlockDetailsByHash" => {
+                p.at_most(1)?;
+                OtsGetBlockDetailsByHash(p.req(0, "hash")?)
+            }
+            "ots_getBlockTransactions" => {
+                p.at_most(3)?;
+                OtsGetBlockTransactions(
+                    p.quantity(0, "block number")?,
+                    p.quantity(1, "page number")?,
+                    p.quantity(2, "page size")?,
+                )
+            }
+            "ots_searchTransactionsBefore" => {
+                p.at_most(3)?;
+                OtsSearchTransactionsBefore(
+                    p.req(0, "address")?,
+                    p.quantity(1, "block number")?,
+                    p.search_page_size(2)?,
+                )
+            }
+            "ots_searchTransactionsAfter" => {
+                p.at_most(3)?;
+                OtsSearchTransactionsAfter(
+                    p.req(0, "address")?,
+                    p.quantity(1, "block number")?,
+                    p.search_page_size(2)?,
+                )
+            }
+            "ots_getTransactionBySenderAndNonce" => {
+                p.at_most(2)?;
+                OtsGetTransactionBySenderAndNonce(p.req(0, "sender")?, p.quantity(1, "nonce")?)
+            }
+            "ots_getContractCreator" => {
+                p.at_most(1)?;
+                OtsGetContractCreator(p.req(0, "address")?)
+            }
+            "erigon_getHeaderByNumber" => {
+                p.at_most(1)?;
+                ErigonGetHeaderByNumber(p.block_tag(0)?)
+            }
             other => {
                 return Err(RpcError::new(
                     -32601,
@@ -700,6 +835,36 @@ mod tests {
         assert!(
             matches!(Request::parse("evm_mine", Some(json!([{"timestamp": "0x10", "blocks": 2}]))).unwrap(), Request::EvmMine(o) if o.timestamp == Some(16) && o.blocks == Some(2))
         );
+    }
+
+    #[test]
+    fn otterscan_takes_numbers_where_it_sends_them() {
+        let r = Request::parse("ots_getBlockDetails", Some(json!([7]))).unwrap();
+        assert!(matches!(r, Request::OtsGetBlockDetails(BlockNumberOrTag::Number(7))));
+        let r = Request::parse("erigon_getHeaderByNumber", Some(json!(["latest"]))).unwrap();
+        assert!(matches!(r, Request::ErigonGetHeaderByNumber(BlockNumberOrTag::Latest)));
+        let r = Request::parse("ots_getBlockTransactions", Some(json!([5, "0x1", 25]))).unwrap();
+        assert!(matches!(r, Request::OtsGetBlockTransactions(5, 1, 25)));
+        let r = Request::parse(
+            "ots_hasCode",
+            Some(json!(["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", 3])),
+        )
+        .unwrap();
+        assert!(matches!(r, Request::OtsHasCode(_, b) if b == BlockId::number(3)));
+    }
+
+    #[test]
+    fn search_page_sizes_out_of_range_are_32602_and_named() {
+        let addr = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+        for size in [json!(0), json!(MAX_SEARCH_PAGE_SIZE + 1)] {
+            let e = Request::parse("ots_searchTransactionsBefore", Some(json!([addr, 0, size])))
+                .unwrap_err();
+            assert_eq!(e.code, -32602);
+            assert!(e.message.contains("page size"), "{}", e.message);
+        }
+        let e = Request::parse("ots_searchTransactionsAfter", Some(json!([addr, "x", 25])))
+            .unwrap_err();
+        assert!(e.message.contains("block number"), "{}", e.message);
     }
 
     /// The method names the parser's `match` accepts, read from this file's source.

@@ -222,6 +222,40 @@ async fn calls_over_their_time_or_gas_budget_name_the_limit() {
     assert!(rpc(&server.url(), "eth_call", small).await["result"].is_string());
 }
 
+/// `eth_getProof` runs on the EVM pool, not on the threads that answer everything else:
+/// with the one worker busy, a proof waits for it and gets the time-budget error naming
+/// itself.
+#[tokio::test]
+async fn proofs_wait_for_the_evm_pool_like_calls() {
+    let config = alara_chain::NodeConfig {
+        evm_workers: 1,
+        evm_timeout: std::time::Duration::from_millis(300),
+        // 100 million BLAKE2F rounds: seconds of work that keep the worker after its
+        // caller has been answered.
+        gas_limit: 120_000_000,
+        rpc_gas_cap: 120_000_000,
+        ..alara_chain::NodeConfig::ephemeral()
+    };
+    let server = serve_with(config).await;
+    let url = server.url();
+    let mut busy = blake2f_params();
+    let mut input = 100_000_000u32.to_be_bytes().to_vec();
+    input.extend_from_slice(&[0u8; 208]);
+    input.push(1);
+    busy[0]["data"] = json!(format!("0x{}", hex::encode(&input)));
+    let hog = tokio::spawn({
+        let url = url.clone();
+        async move { rpc(&url, "eth_call", busy).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let me = alara_chain::dev::dev_addresses()[0];
+    let r = rpc(&url, "eth_getProof", json!([me, [], "latest"])).await;
+    assert!(error_message(&r).contains("eth_getProof exceeded the time budget"), "{r}");
+    // Meanwhile what does not run the EVM is answered as usual.
+    assert!(rpc(&url, "eth_blockNumber", json!([])).await["result"].is_string());
+    assert!(error_message(&hog.await.unwrap()).contains("time budget"));
+}
+
 #[tokio::test]
 async fn batches_are_capped_in_requests_and_answer_bytes() {
     let config = alara_chain::NodeConfig {

@@ -8,6 +8,7 @@ mod abuse;
 mod bad_input;
 mod logs_cap;
 mod node_rpc;
+mod otterscan;
 mod persistence;
 mod proofs;
 mod support;
