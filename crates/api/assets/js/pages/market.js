@@ -1,0 +1,7 @@
+// Placeholder until the API serves this section.
+import { h, mount, empty, ready } from '../core.js';
+
+export async function render(root) {
+  mount(root, h('h1', null, 'market'), empty('Nothing to show yet.'));
+  ready('market');
+}
