@@ -173,7 +173,7 @@ export function decodeLog(item, topics, data) {
     if (p.indexed) {
       const topic = topics[ti++];
       if (topic === undefined) throw new Error('fewer topics than indexed inputs');
-      const value = isDynamic(t) || t.kind === 'tuple' || t.kind === 'array' ? `${topic} (hash)` : decode([t], topic)[0];
+      const value = isDynamic(t) || t.kind === 'tuple' || t.kind === 'array' ? `${topic} (hash)` : decodeTuple([t], fromHex(topic), 0)[0];
       return { name: p.name, type: typeString(t), value, indexed: true };
     }
     return { name: p.name, type: typeString(t), value: vals[pi++] };

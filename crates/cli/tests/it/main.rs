@@ -4,6 +4,7 @@
 
 mod audit_cli;
 mod clients;
+mod dashboard;
 mod demo_data;
 mod fl_cli;
 mod node_process;

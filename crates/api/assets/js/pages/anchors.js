@@ -49,8 +49,8 @@ export async function render(root, parts, query, current) {
     const blocks = [...new Set(anchors.map((a) => a.block_number))];
     const answers = await rpcBatch(url, blocks.map((b) => ['eth_getBlockByNumber', [toQty(b), false]]));
     answers.forEach((a, i) => { if (a.result) times.set(blocks[i], Number(a.result.timestamp) * 1000); });
-    if (current()) draw();
+    if (current()) { draw(); chartBox.dataset.times = 'loaded'; }
   } catch (e) {
-    if (current()) list.append(errorBox(e, 'Block times from the chain'));
+    if (current()) { list.append(errorBox(e, 'Block times from the chain')); chartBox.dataset.times = 'failed'; }
   }
 }

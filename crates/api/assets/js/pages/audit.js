@@ -91,13 +91,33 @@ async function renderList(root, query, current) {
   if (!current()) return;
   const filtered = ['kind', 'model', 'subject', 'from_ms', 'to_ms'].some((k) => query[k]);
   const items = pageData.items || [];
-  const trail = (query.trail || '').split(',').filter(Boolean); // cursors of the newer pages
+  // Newer pages: unfiltered pages are contiguous index ranges, so the cursor is computed;
+  // filtered ones keep the cursors they came through in the route.
+  const trail = (query.trail || '').split(',').filter(Boolean).slice(-40);
+  const { trail: _t, cursor: _c, ...base } = query;
+  let newer = null;
+  if (query.cursor) {
+    if (!filtered) {
+      const c = Number(query.cursor) + PAGE;
+      newer = route(['audit'], { ...base, cursor: pageData.size != null && c >= pageData.size ? '' : c });
+    } else {
+      newer = route(['audit'], { ...base, cursor: trail.at(-1) || '', trail: trail.slice(0, -1).join(',') });
+    }
+  }
+  const older = pageData.next_cursor != null
+    ? route(['audit'], { ...base, cursor: pageData.next_cursor, trail: filtered ? [...trail, query.cursor || ''].join(',') : '' })
+    : null;
+  const jump = h('form', { class: 'row', style: 'margin:0', id: 'goto-entry' }, h('input', { name: 'n', type: 'number', min: 0, placeholder: 'entry #', style: 'width:110px' }), h('button', { type: 'submit', class: 'secondary' }, 'Go to entry'));
+  jump.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const n = new FormData(jump).get('n');
+    if (n !== '' && n !== null) location.hash = `#/audit/entry/${Number(n)}`;
+  });
   const pager = h('div', { class: 'pager' },
-    h('a', { class: 'button secondary', id: 'newer', href: query.cursor ? route(['audit'], { ...query, cursor: trail.at(-1) || '', trail: trail.slice(0, -1).join(',') }) : null, 'aria-disabled': !query.cursor }, '← Newer'),
-    pageData.next_cursor != null
-      ? h('a', { class: 'button secondary', id: 'older', href: route(['audit'], { ...query, cursor: pageData.next_cursor, trail: [...trail, query.cursor || ''].join(',') }) }, 'Older →')
-      : h('span', null, 'start of the log'),
-    h('span', null, `${items.length} shown${pageData.size != null ? ` of ${fmtInt(pageData.size)} entries` : ''}${filtered && pageData.scanned != null ? ` (${fmtInt(pageData.scanned)} scanned)` : ''}`));
+    newer ? h('a', { class: 'button secondary', id: 'newer', href: newer }, '← Newer') : h('span', { class: 'button secondary', 'aria-disabled': 'true', style: 'opacity:.45' }, '← Newer'),
+    older ? h('a', { class: 'button secondary', id: 'older', href: older }, 'Older →') : h('span', null, 'start of the log'),
+    h('span', null, `${items.length} shown${pageData.size != null ? ` of ${fmtInt(pageData.size)} entries` : ''}${filtered && pageData.scanned != null ? ` (${fmtInt(pageData.scanned)} scanned)` : ''}`),
+    h('span', { style: 'flex:1' }), jump);
   if (!items.length) {
     mount(results, filtered
       ? h('div', null, empty(pageData.next_cursor != null ? 'No match in this stretch of the log; older entries may match.' : 'No entry matches these filters.'), pager)
