@@ -133,7 +133,10 @@ fn dashboard_pages_in_headless_chromium() {
         Path::new("/usr/bin/chromium").exists(),
         "/usr/bin/chromium is missing: scripts/test.sh installs it (apt-get install -y chromium)"
     );
-    let n = std::env::var("ALARA_DASHBOARD_ENTRIES").ok().and_then(|s| s.parse().ok()).unwrap_or(ENTRIES);
+    let n = std::env::var("ALARA_DASHBOARD_ENTRIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(ENTRIES);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
 
@@ -145,7 +148,9 @@ fn dashboard_pages_in_headless_chromium() {
     let (_up, summary) = up_with_demos(&data);
     eprintln!("alara up --demo ready in {:.1} s", t.elapsed().as_secs_f64());
     assert_eq!(summary["audit_note"], Value::Null, "the audit log is not served: {summary}");
-    let url = summary["dashboard_url"].as_str().unwrap_or_else(|| panic!("no dashboard_url in {summary}"));
+    let url = summary["dashboard_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no dashboard_url in {summary}"));
     let receipt = demo_receipt(&data);
 
     let root = repo_root();
@@ -162,8 +167,9 @@ fn dashboard_pages_in_headless_chromium() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    let report: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("dashboard_test.py printed no JSON summary ({e}); stderr:\n{stderr}"));
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("dashboard_test.py printed no JSON summary ({e}); stderr:\n{stderr}")
+    });
     eprintln!(
         "dashboard ready after {} ms with {} audit entries (first contentful paint {} ms)",
         report["measurements"]["audit_ready_ms"],

@@ -1,7 +1,7 @@
 // The chain explorer, over JSON-RPC from the browser: latest blocks, a block, a
 // transaction (decoded call, events, revert reason, internal calls), an address (balance,
 // code, history). Otterscan's ots_* methods are used when the node has them.
-import { h, mount, errorBox, empty, loading, table, short, fmtTime, fmtInt, fmtEth, kv, mono, blockLink, txLink, addrLink, info, contractsOf, rpcUrl, route, ready } from '../core.js';
+import { h, mount, errorBox, empty, loading, table, short, fmtTime, fmtInt, fmtEth, kv, mono, blockLink, txLink, addrLink, info, contractsOf, rpcUrl, ready } from '../core.js';
 import { rpc, rpcBatch, qty, toQty } from '../rpc.js';
 import { addressBook, decodeCall, decodeEvent, decodeRevert, decodeOutput } from '../decode.js';
 import { formatValue } from '../abi.js';
