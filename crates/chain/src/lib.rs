@@ -41,4 +41,4 @@ pub mod trie;
 pub use error::{Error, Result};
 pub use exec::Hardfork;
 pub use node::{Mining, Node, NodeConfig, DEFAULT_CHAIN_ID, MAX_LOGS, MAX_TIMESTAMP};
-pub use server::{serve, ServerHandle};
+pub use server::{serve, serve_with, ServerHandle};

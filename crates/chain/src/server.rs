@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -122,13 +122,26 @@ fn error_response(status: StatusCode, err: RpcError) -> Response {
 /// `body_read_timeout` for each body. HTTP/1.1 only: an HTTP/2 connection would have no
 /// header timeout.
 pub async fn serve(node: Arc<Node>, addr: SocketAddr) -> Result<ServerHandle> {
+    serve_with(node, addr, |_| Router::new()).await
+}
+
+/// Serves `node` as [`serve`] does, with the routes `extra` builds (once the bound address
+/// is known) beside JSON-RPC on the same port and under the same connection limits: how
+/// `alara up` serves the platform's API and dashboard, so a page reads the chain from its
+/// own origin. `extra` must not route `POST /`. Handlers find the peer's address as an
+/// `axum::extract::ConnectInfo<SocketAddr>` extension.
+pub async fn serve_with(
+    node: Arc<Node>,
+    addr: SocketAddr,
+    extra: impl FnOnce(SocketAddr) -> Router,
+) -> Result<ServerHandle> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Error::Io(format!("listening on {addr}").into(), e))?;
     let addr = listener.local_addr().map_err(|e| Error::Io("listener".into(), e))?;
     let limits = Limits::of(node.config());
     let api = Arc::new(EthApi::new(node));
-    let app = router(api.clone());
+    let app = router(api.clone()).merge(extra(addr));
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, app, limits, stopped));
     Ok(ServerHandle { addr, api, stop: Some(stop), task: Some(task) })
@@ -191,8 +204,8 @@ async fn accept_loop(
             _ = until_stopped(&mut stopped) => break,
             r = listener.accept() => r,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // A connection that failed before it was accepted is that client's problem;
                 // anything else (out of file descriptors, memory) is the node's: wait.
@@ -214,8 +227,8 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let conn =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let service = tower::Layer::layer(&axum::Extension(ConnectInfo(peer)), app.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let _permit = permit;

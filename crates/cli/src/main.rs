@@ -63,6 +63,9 @@ enum Command {
     /// Benchmarks that print Alara next to a peer measured in the same run.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
+    /// HTTP API administration: API keys for the API `alara up` serves.
+    #[command(subcommand)]
+    Api(cmd::api::Command),
 }
 
 fn main() -> eyre::Result<()> {
@@ -82,6 +85,7 @@ fn main() -> eyre::Result<()> {
             Command::Fl(c) => cmd::fl::run(&ctx, c).await,
             Command::Demo(c) => cmd::demo::run(&ctx, c).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
+            Command::Api(c) => cmd::api::run(&ctx, c),
         }
     })
 }

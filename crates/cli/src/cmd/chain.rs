@@ -10,8 +10,9 @@ use crate::context::Context;
 /// Node-only subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Run the embedded node without deploying contracts (same flags as `alara up`).
-    Node(super::up::Args),
+    /// Run the bare embedded node: JSON-RPC only, no contracts deployed, no API or
+    /// dashboard (same flags as `alara up`).
+    Node(Box<super::up::Args>),
     /// Show what the chain at --rpc-url is: chain id, head block, client.
     Info,
     /// Create a new key in an encrypted Web3 Secret Storage keystore file.
@@ -39,7 +40,8 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {
         Command::Node(mut args) => {
             args.no_deploy = true;
-            super::up::run(ctx, args).await
+            args.api.no_api = true;
+            super::up::run(ctx, *args).await
         }
         Command::Info => {
             let conn = ctx.connect().await?;

@@ -1,5 +1,6 @@
 //! One module per subcommand area.
 
+pub mod api;
 pub mod audit;
 pub mod bench;
 pub mod chain;

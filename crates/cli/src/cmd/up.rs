@@ -1,9 +1,11 @@
 //! `alara up`: the embedded chain with the core contracts, served until Ctrl-C.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alara_chain::{client, dev, Mining, Node, NodeConfig};
+use eyre::WrapErr;
 use serde::Serialize;
 
 use crate::context::Context;
@@ -75,6 +77,37 @@ pub struct Args {
     /// Seconds a request has to send its body (408 after it).
     #[arg(long, value_name = "SECONDS", default_value_t = alara_chain::node::BODY_READ_TIMEOUT.as_secs_f64())]
     pub body_read_timeout: f64,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// The HTTP API and dashboard `alara up` serves beside JSON-RPC, on the same port.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "API and dashboard")]
+pub struct ApiArgs {
+    /// Serve only JSON-RPC: no API (`/api/v1`), no docs (`/docs`), no dashboard (`/`).
+    #[arg(long)]
+    pub no_api: bool,
+    /// Run the demonstrations (audited inference, a data sale, federated rounds) against
+    /// this node before serving, so the dashboard has something to show.
+    #[arg(long)]
+    pub demo: bool,
+    /// Role of API requests without a token: reader or none. Default: reader when --host
+    /// is a loopback address, none otherwise.
+    #[arg(long, value_name = "ROLE", value_parser = ["reader", "none"])]
+    pub anonymous_role: Option<String>,
+    /// A wallet that gets the admin role when it signs in with Ethereum (repeatable).
+    /// Other wallets get the reader role.
+    #[arg(long, value_name = "ADDRESS")]
+    pub admin_wallet: Vec<alloy::primitives::Address>,
+    /// An origin allowed to call the API from a browser page (CORS; repeatable; `*` for
+    /// any). Default: none, so only the dashboard served here calls it.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origin: Vec<String>,
+    /// Requests per second each API caller (key, wallet or address) may make; bursts of
+    /// twice that.
+    #[arg(long, value_name = "N", default_value_t = 200.0)]
+    pub rate_limit: f64,
 }
 
 /// A positive number of seconds from the flag `name`.
@@ -111,6 +144,9 @@ async fn deploy_all(ctx: &Context, url: &str) -> eyre::Result<Contracts> {
 #[derive(Serialize)]
 struct Summary {
     rpc_url: String,
+    dashboard_url: Option<String>,
+    api_docs_url: Option<String>,
+    audit_note: Option<String>,
     chain_id: u64,
     data_dir: Option<String>,
     head_block: u64,
@@ -170,14 +206,36 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let config = node_config(ctx, &args)?;
     let data_dir = config.db_path.as_ref().map(|p| p.display().to_string());
     let node = Node::open(config)?;
-    let server = alara_chain::serve(node.clone(), addr).await.map_err(|e| {
+    let api = (!args.api.no_api).then(|| api_config(ctx, &args)).transpose()?;
+    let mut api_state = None;
+    let server = alara_chain::serve_with(node.clone(), addr, |bound| match &api {
+        Some(config) => {
+            let state = api_state_for(ctx, config.clone(), bound);
+            let router = alara_api::router(state.clone());
+            api_state = Some(state);
+            router
+        }
+        None => axum::Router::new(),
+    })
+    .await
+    .map_err(|e| {
         eyre::eyre!("{e}\nIs another node already listening on {addr}? Pick another with --port.")
     })?;
     let url = server.url();
 
     let contracts = if args.no_deploy { None } else { Some(deploy_all(ctx, &url).await?) };
+    if args.api.demo {
+        run_demos(ctx, &url).await?;
+    }
+    let audit_note = match &api_state {
+        Some(state) => serve_audit(ctx, state),
+        None => None,
+    };
     let head = node.reader()?.meta_u64(alara_chain::storage::meta::HEAD)?.unwrap_or(0);
     let summary = Summary {
+        dashboard_url: api_state.as_ref().map(|_| format!("{url}/")),
+        api_docs_url: api_state.as_ref().map(|_| format!("{url}/docs")),
+        audit_note,
         rpc_url: url.clone(),
         chain_id: node.chain_id(),
         data_dir,
@@ -191,6 +249,115 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     eprintln!("\nstopping: finishing the batch in hand and closing the database");
     drop(server);
     node.shutdown();
+    Ok(())
+}
+
+/// The API's settings from the flags (the bound address is added by [`api_state_for`]).
+fn api_config(ctx: &Context, args: &Args) -> eyre::Result<alara_api::ApiConfig> {
+    let a = &args.api;
+    eyre::ensure!(
+        a.rate_limit > 0.0 && a.rate_limit.is_finite(),
+        "--rate-limit must be a positive number of requests per second"
+    );
+    let loopback = args
+        .host
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(args.host == "localhost");
+    let mut config = alara_api::ApiConfig::new(&ctx.data_dir);
+    config.anonymous_role = match a.anonymous_role.as_deref() {
+        Some("reader") => Some(alara_api::Role::Reader),
+        Some(_) => None,
+        None => loopback.then_some(alara_api::Role::Reader),
+    };
+    config.wallet_roles = a.admin_wallet.iter().map(|w| (*w, alara_api::Role::Admin)).collect();
+    config.cors_origins = a.cors_origin.clone();
+    config.rate_limit =
+        alara_api::auth::limit::RateLimit { per_sec: a.rate_limit, burst: a.rate_limit * 2.0 };
+    Ok(config)
+}
+
+/// The API's state once the node's address is known: the chain at that address, the
+/// data directory's store (the audit trail comes later, see [`serve_audit`]).
+fn api_state_for(
+    ctx: &Context,
+    mut config: alara_api::ApiConfig,
+    bound: SocketAddr,
+) -> Arc<alara_api::ApiState> {
+    config.rpc_url = Some(format!("http://{bound}"));
+    config.siwe_domain = bound.to_string();
+    let mut state = alara_api::ApiState::new(config);
+    match alara_store::Store::open(ctx.data_dir.join("store")) {
+        Ok(store) => state = state.with_store(Arc::new(store)),
+        Err(e) => tracing::warn!(error = %e, "the API serves no store"),
+    }
+    let state = match state.with_chain() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "the API reads no chain");
+            alara_api::ApiState::new(alara_api::ApiConfig::new(&ctx.data_dir))
+        }
+    };
+    Arc::new(state)
+}
+
+/// Opens the audit trails the API serves: the data directory's own (`main`) when its key
+/// can be unlocked without asking (`ALARA_LOG_KEY_PASSWORD`), and the demonstrations'
+/// trails that exist. Returns a note for the summary when `main` is not served.
+fn serve_audit(ctx: &Context, state: &alara_api::ApiState) -> Option<String> {
+    const ENV: &str = alara_audit::keyfile::PASSPHRASE_ENV;
+    let open = |dir: &std::path::Path, pass: String| {
+        let mut config = alara_audit::TrailConfig::new(dir, pass);
+        config.key_work_factor = 10;
+        alara_audit::AuditTrail::open(config).map(Arc::new)
+    };
+    let mut note = None;
+    match std::env::var(ENV).ok().filter(|p| !p.is_empty()) {
+        Some(pass) => {
+            let dir = crate::cmd::audit::trail_dir(ctx);
+            match alara_audit::AuditTrail::open(alara_audit::TrailConfig::new(&dir, pass)) {
+                Ok(trail) => state.add_trail("main", Arc::new(trail)),
+                Err(e) => note = Some(format!("audit log not served: {e}")),
+            }
+        }
+        None => {
+            note = Some(format!(
+                "the audit log in {} is not served: set {ENV} to its key's passphrase",
+                crate::cmd::audit::trail_dir(ctx).display()
+            ))
+        }
+    }
+    for (name, dir, pass) in crate::cmd::demo::demo_trails(&ctx.data_dir) {
+        if dir.join(alara_audit::trail::KEY_FILE).exists() {
+            match open(&dir, pass) {
+                Ok(trail) => state.add_trail(&name, trail),
+                Err(e) => tracing::warn!(error = %e, log = %name, "demo trail not served"),
+            }
+        }
+    }
+    note
+}
+
+/// `alara up --demo`: the three demonstrations, against this node, into this data
+/// directory.
+async fn run_demos(ctx: &Context, url: &str) -> eyre::Result<()> {
+    let mut global = ctx.global.clone();
+    global.rpc_url = Some(url.to_string());
+    let demo_ctx = Context::new(global)?;
+    for name in ["audit", "data", "fl"] {
+        eprintln!("--demo: running `alara demo {name}`");
+        let parser = <crate::cmd::demo::Command as clap::Subcommand>::augment_subcommands(
+            clap::Command::new("demo"),
+        );
+        let matches =
+            parser.try_get_matches_from(["demo", name]).map_err(|e| eyre::eyre!("{e}"))?;
+        let command =
+            <crate::cmd::demo::Command as clap::FromArgMatches>::from_arg_matches(&matches)
+                .map_err(|e| eyre::eyre!("{e}"))?;
+        crate::cmd::demo::run(&demo_ctx, command)
+            .await
+            .wrap_err_with(|| format!("`alara demo {name}` (from `alara up --demo`)"))?;
+    }
     Ok(())
 }
 
@@ -226,6 +393,15 @@ fn print_summary(s: &Summary) {
         println!("  AuditAnchor        {}", c.audit_anchor);
         println!("  DataMarket         {}", c.data_market);
         println!("  FederatedTraining  {}", c.federated_training);
+    }
+    if let Some(d) = &s.dashboard_url {
+        println!("\nDashboard:  {d}");
+        if let Some(docs) = &s.api_docs_url {
+            println!("API:        {}api/v1  (OpenAPI at {}openapi.json, docs at {docs})", d, d);
+        }
+        if let Some(n) = &s.audit_note {
+            println!("            {n}");
+        }
     }
     println!("\nTry:  cast block-number --rpc-url {}", s.rpc_url);
     println!("Press Ctrl-C to stop.");

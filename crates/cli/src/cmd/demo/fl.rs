@@ -149,7 +149,10 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     if let Some(alpha) = args.dirichlet {
         cfg.partition = Partition::Dirichlet { alpha };
     }
-    let mut sim = Simulation::new(cfg.clone())?;
+    // Round artifacts where `alara fl coordinator` keeps them, so `alara fl replay` and the
+    // dashboard's FL page read the demo's rounds too.
+    let artifacts = ctx.data_dir.join("fl").join(&cfg.task_id);
+    let mut sim = Simulation::with_artifacts(cfg.clone(), &artifacts)?;
     let ids = sim.client_ids();
     let keys: Vec<PrivateKeySigner> =
         (0..ids.len()).map(|i| hospital_key(args.seed, i)).collect::<eyre::Result<_>>()?;

@@ -17,6 +17,25 @@ pub enum Command {
     Fl(fl::Args),
 }
 
+/// The audit trails the demonstrations keep for their simulated parties (the data
+/// demo's hospital, pharma company and lab; the FL demo's coordinator when
+/// `ALARA_LOG_KEY_PASSWORD` is unset): name, directory and the fixed demo passphrase.
+/// These passphrases are public: the trails are demonstrations, not records.
+pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBuf, String)> {
+    let mut v: Vec<_> = ["hospital", "pharma", "lab"]
+        .iter()
+        .map(|name| {
+            (
+                (*name).to_string(),
+                data_dir.join("data-demo").join(name).join("audit"),
+                format!("alara-demo-data-{name}"),
+            )
+        })
+        .collect();
+    v.push(("fl-demo".into(), data_dir.join("fl-demo").join("audit"), "alara-demo-fl".into()));
+    v
+}
+
 /// Runs a demonstration.
 pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {

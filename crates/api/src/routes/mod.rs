@@ -1,0 +1,27 @@
+//! The routes under `/api/v1`, one module per capability; each handler carries its
+//! OpenAPI description (`#[utoipa::path]`), collected by `utoipa-axum`, so a route cannot
+//! exist undocumented.
+
+use std::sync::Arc;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::ApiState;
+
+pub mod audit;
+pub mod auth;
+pub mod fl;
+pub mod info;
+pub mod market;
+pub mod store;
+
+/// Every route under `/api/v1`.
+pub fn router() -> OpenApiRouter<Arc<ApiState>> {
+    OpenApiRouter::new()
+        .merge(info::router())
+        .merge(auth::router())
+        .nest("/audit", audit::router())
+        .merge(store::router())
+        .merge(market::router())
+        .merge(fl::router())
+}
