@@ -419,9 +419,11 @@ def main():
                 rounds = page.eval_on_selector_all("#fl-rounds tbody tr", "trs => trs.length")
                 check(rounds > 0, "no FL round listed")
                 code, spec = run.api_root("/openapi.json")
-                serves_fl = code == 200 and any(p.startswith("/api/v1/fl") for p in spec.get("paths", {}))
+                serves_fl = code == 200 and any("/fl/" in p for p in spec.get("paths", {}))
                 if serves_fl:
                     check("fl-accuracy" in ids, f"the API serves FL rounds but no accuracy chart is shown: {ids}")
+                    points = dict(charts)["fl-accuracy"]
+                    check(points == 2 * rounds, f"{points} accuracy and loss points for {rounds} rounds")
                 else:
                     note = " (the API has no /api/v1/fl endpoints: accuracy chart not expected)"
             return (f"charts {charts}" if charts else "no FL data (empty state)") + note
@@ -429,17 +431,30 @@ def main():
         def market_page():
             run.allow_http_errors = not args.expect_market
             goto(page, run, "/market", "market")
-            run.shot(page, "market")
             n = page.eval_on_selector_all("#listings tbody tr", "trs => trs.length")
+            detail = f"{n} listings"
             if args.expect_market:
                 check(n > 0, "no listings shown")
-            return f"{n} listings"
+                sales = page.eval_on_selector_all("#sales tbody tr", "trs => trs.length")
+                jobs = page.eval_on_selector_all("#jobs tbody tr", "trs => trs.length")
+                check(sales > 0 and jobs > 0, f"{sales} sales and {jobs} compute jobs shown")
+                page.wait_for_selector("#lineage-result, #lineage .error-box")
+                check(page.query_selector("#lineage-result [data-dataset]") is not None, f"lineage: {page.inner_text('#lineage')[:300]}")
+                page.wait_for_function("!document.querySelector('#onchain-count .v').textContent.includes('…')")
+                onchain = page.inner_text("#onchain-count .v")
+                check("listed" in onchain, f"on-chain market events: {onchain}")
+                detail += f", {sales} sales, {jobs} jobs; on-chain {onchain}"
+            run.shot(page, "market")
+            return detail
 
         def models_page():
             run.allow_http_errors = True
             goto(page, run, "/models", "models")
             run.shot(page, "models")
-            return page.inner_text("main")[:120]
+            models = page.eval_on_selector_all("#models-table tbody tr", "trs => trs.map(t => t.cells[0].textContent)")
+            check("breast_cancer_logreg.onnx" in models, f"models shown: {models}")
+            datasets = page.eval_on_selector_all("#datasets-table tbody tr", "trs => trs.length")
+            return f"{len(models)} models, {datasets} datasets"
 
         def error_state():
             run.allow_http_errors = True

@@ -167,6 +167,18 @@ export function route(parts, query) {
   return '#/' + parts.map(encodeURIComponent).join('/') + (s ? '?' + s : '');
 }
 
+/** The log picker: a select of the served logs (GET /audit/logs), shown when there are several. */
+export function logPicker(query, parts) {
+  const box = h('span', { id: 'log-picker' });
+  api('/audit/logs').then((logs) => {
+    if (!Array.isArray(logs) || logs.length < 2) return;
+    const sel = h('select', { id: 'log-select', title: 'audit log' }, logs.map((l) => h('option', { value: l.name, selected: (query.log || logs[0].name) === l.name }, `${l.name} (${Number(l.size).toLocaleString('en-US')} entries)`)));
+    sel.addEventListener('change', () => { location.hash = route(parts, { log: sel.value === logs[0].name ? '' : sel.value }); });
+    mount(box, h('label', { class: 'muted' }, 'Log ', sel));
+  }).catch(() => {});
+  return box;
+}
+
 /** Marks the page as ready (its first meaningful content is on screen). */
 export function ready(name) {
   document.body.dataset.ready = name;

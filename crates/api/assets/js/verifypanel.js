@@ -8,7 +8,7 @@ import { ed25519Supported } from './note.js';
 
 const MARK = { ok: '✓', fail: '✗', skip: '–' };
 
-export function verifyPanel({ receipt, index }) {
+export function verifyPanel({ receipt, index, log }) {
   const text = h('textarea', { id: 'receipt-input', spellcheck: 'false', placeholder: 'Paste a receipt JSON here' }, receipt ? JSON.stringify(receipt, null, 2) : '');
   const out = h('div', { id: 'verify-result' });
   const server = h('div', { id: 'server-verdict' });
@@ -19,15 +19,15 @@ export function verifyPanel({ receipt, index }) {
   });
   const fetchBtn = index !== undefined
     ? h('button', { type: 'button', class: 'secondary', id: 'fetch-receipt', onclick: async () => {
-      try { text.value = JSON.stringify(await api(`/audit/entries/${index}/receipt`), null, 2); } catch (e) { mount(out, errorBox(e, 'Fetching the receipt')); }
+      try { text.value = JSON.stringify(await api(`/audit/entries/${index}/receipt`, { query: { log } }), null, 2); } catch (e) { mount(out, errorBox(e, 'Fetching the receipt')); }
     } }, "Fetch this entry's receipt")
     : h('span', { class: 'row' }, h('input', { id: 'receipt-index', type: 'number', min: 0, placeholder: 'entry #', style: 'width:90px' }),
       h('button', { type: 'button', class: 'secondary', id: 'fetch-receipt', onclick: async (ev) => {
         const i = ev.target.parentNode.querySelector('input').value;
-        try { text.value = JSON.stringify(await api(`/audit/entries/${Number(i)}/receipt`), null, 2); } catch (e) { mount(out, errorBox(e, 'Fetching the receipt')); }
+        try { text.value = JSON.stringify(await api(`/audit/entries/${Number(i)}/receipt`, { query: { log } }), null, 2); } catch (e) { mount(out, errorBox(e, 'Fetching the receipt')); }
       } }, 'Fetch receipt'));
-  const run = h('button', { type: 'button', id: 'verify-btn', onclick: () => runVerify(text.value, out, server) }, 'Verify in your browser');
-  const cmp = h('button', { type: 'button', class: 'secondary', id: 'server-verify-btn', onclick: () => serverVerify(text.value, server) }, 'Ask the server too');
+  const run = h('button', { type: 'button', id: 'verify-btn', onclick: () => runVerify(text.value, out, server, log) }, 'Verify in your browser');
+  const cmp = h('button', { type: 'button', class: 'secondary', id: 'server-verify-btn', onclick: () => serverVerify(text.value, server, log) }, 'Ask the server too');
   return h('div', null,
     h('h2', { style: 'margin-top:0' }, 'Verify in your browser'),
     h('p', { class: 'muted' }, 'SHA-256 and Ed25519 with WebCrypto, the RFC 9162 proofs in JavaScript, the anchor read from the AuditAnchor contract over JSON-RPC. Change a byte and it fails.'),
@@ -37,12 +37,12 @@ export function verifyPanel({ receipt, index }) {
     out, server);
 }
 
-async function pins() {
+async function pins(log) {
   const out = { pinnedKey: null, pinnedKeySource: null, rpcUrl: null, contract: null, notes: [] };
-  const [status, inf] = await Promise.allSettled([api('/audit/status'), info()]);
+  const [status, inf] = await Promise.allSettled([api('/audit/status', { query: { log } }), info()]);
   if (status.status === 'fulfilled' && status.value.verifier_key) {
     out.pinnedKey = status.value.verifier_key;
-    out.pinnedKeySource = "this server's log (GET /api/v1/audit/status)";
+    out.pinnedKeySource = `this server's log ${status.value.name || ''} (GET /api/v1/audit/status)`;
   } else out.notes.push(`no log key to pin: ${status.reason?.message || 'the server has no log'}`);
   if (inf.status === 'fulfilled') {
     out.rpcUrl = inf.value.chain?.rpc_url || inf.value.rpc_url || null;
@@ -51,7 +51,7 @@ async function pins() {
   return out;
 }
 
-async function runVerify(text, out, server) {
+async function runVerify(text, out, server, log) {
   mount(server);
   let receipt;
   try {
@@ -67,7 +67,7 @@ async function runVerify(text, out, server) {
   const list = h('ol', { class: 'steps', id: 'verify-steps' });
   const verdict = h('div', { class: 'verdict', id: 'verdict' }, 'Verifying…');
   mount(out, verdict, list);
-  const p = await pins();
+  const p = await pins(log);
   const result = await verifyReceipt(receipt, {
     ...p,
     onStep: (s) => list.append(h('li', { class: `st-${s.status}`, 'data-step': s.id, 'data-status': s.status },
@@ -87,10 +87,10 @@ async function runVerify(text, out, server) {
   for (const n of p.notes) out.append(h('p', { class: 'muted' }, n));
 }
 
-async function serverVerify(text, server) {
+async function serverVerify(text, server, log) {
   mount(server, loading('Asking the server…'));
   try {
-    const v = await api('/audit/verify', { method: 'POST', body: text });
+    const v = await api('/audit/verify', { method: 'POST', body: text, query: { log } });
     mount(server, h('div', { class: 'card' }, h('strong', null, 'Server (POST /api/v1/audit/verify): '), v.valid ? h('span', { class: 'ok' }, '✓ valid') : h('span', { class: 'bad' }, `✗ ${v.error || 'invalid'}`), h('pre', null, JSON.stringify(v, null, 2))));
   } catch (e) {
     mount(server, errorBox(e, 'Server verification'));

@@ -1,6 +1,6 @@
 // Anchored checkpoints on a timeline: tree size over time (or block), one point per anchor
 // transaction; block times are read from the chain after the list is on screen.
-import { h, api, mount, errorBox, empty, loading, table, fmtInt, fmtTime, txLink, blockLink, mono, stat, rpcUrl, ready } from '../core.js';
+import { h, api, mount, errorBox, empty, loading, table, fmtInt, fmtTime, txLink, blockLink, mono, stat, rpcUrl, ready, logPicker } from '../core.js';
 import { lineChart } from '../chart.js';
 import { rpcBatch, toQty } from '../rpc.js';
 
@@ -8,10 +8,10 @@ export async function render(root, parts, query, current) {
   const chartBox = h('div', { id: 'anchor-chart' });
   const list = h('div', { id: 'anchor-list' }, loading('Loading anchors…'));
   const tiles = h('div', { class: 'grid' });
-  mount(root, h('h1', null, 'Anchors'), tiles, h('div', { class: 'card' }, chartBox), list);
+  mount(root, h('div', { class: 'row' }, h('h1', { style: 'margin:0;flex:1' }, 'Anchors'), logPicker(query, ['anchors'])), tiles, h('div', { class: 'card' }, chartBox), list);
   let anchors;
   try {
-    anchors = await api('/audit/anchors');
+    anchors = await api('/audit/anchors', { query: { log: query.log } });
   } catch (e) {
     if (current()) { mount(list, errorBox(e)); ready('anchors'); }
     return;

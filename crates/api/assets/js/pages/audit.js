@@ -1,13 +1,13 @@
 // Audit log: the paginated, filterable list (cursor-paged by the server, newest first), an
 // entry's page (entry, bytes, leaf hash, inclusion proof, checkpoint) and the receipt
 // verifier.
-import { h, api, mount, errorBox, empty, loading, table, short, fmtTime, fmtInt, kv, stat, mono, route, ready } from '../core.js';
+import { h, api, mount, errorBox, empty, loading, table, short, fmtTime, fmtInt, kv, stat, mono, route, ready, logPicker } from '../core.js';
 import { KIND_NAMES, entrySummary } from '../entry.js';
 
 const PAGE = 50;
 
 export async function render(root, parts, query, current) {
-  if (parts[0] === 'entry' && parts[1] !== undefined) return renderEntry(root, parts[1], current);
+  if (parts[0] === 'entry' && parts[1] !== undefined) return renderEntry(root, parts[1], query, current);
   if (parts[0] === 'verify') return renderVerify(root, query);
   return renderList(root, query, current);
 }
@@ -23,14 +23,14 @@ function filterForm(query) {
     input('from', 'From (UTC)', { type: 'datetime-local', value: query.from_ms ? toLocalInput(query.from_ms) : '' }),
     input('to', 'To (UTC)', { type: 'datetime-local', value: query.to_ms ? toLocalInput(query.to_ms) : '' }),
     h('button', { type: 'submit', id: 'f-search' }, 'Search'),
-    h('a', { class: 'button secondary', href: '#/audit' }, 'Clear'));
+    h('a', { class: 'button secondary', href: route(['audit'], { log: query.log }) }, 'Clear'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const f = new FormData(form);
     const leaf = String(f.get('leaf') || '').trim().toLowerCase().replace(/^0x/, '');
     const toMs = (v) => (v ? Date.parse(v + 'Z') : '');
     location.hash = route(['audit'], {
-      leaf, subject: String(f.get('subject') || '').trim(), model: String(f.get('model') || '').trim(),
+      log: query.log, leaf, subject: String(f.get('subject') || '').trim(), model: String(f.get('model') || '').trim(),
       kind: f.get('kind'), from_ms: toMs(f.get('from')), to_ms: toMs(f.get('to')),
     });
   });
@@ -39,10 +39,10 @@ function filterForm(query) {
 
 const toLocalInput = (ms) => new Date(Number(ms)).toISOString().slice(0, 16);
 
-function entryRow(item) {
+function entryRow(item, log) {
   const e = item.entry || {};
   return h('tr', { 'data-index': item.index },
-    h('td', { class: 'num' }, h('a', { href: `#/audit/entry/${item.index}` }, String(item.index))),
+    h('td', { class: 'num' }, h('a', { href: route(['audit', 'entry', String(item.index)], { log }) }, String(item.index))),
     h('td', { class: 'mono' }, fmtTime(item.time_ms ?? e.time_ms)),
     h('td', null, h('span', { class: 'tag' }, item.kind || e.type)),
     h('td', null, entrySummary(e)),
@@ -52,10 +52,11 @@ function entryRow(item) {
 async function renderList(root, query, current) {
   const status = h('div', { class: 'grid', id: 'audit-status' });
   const results = h('div', { id: 'audit-results' }, loading('Loading entries…'));
-  mount(root, h('h1', null, 'Audit log'), status, h('div', { class: 'card' }, filterForm(query), results));
+  mount(root, h('div', { class: 'row' }, h('h1', { style: 'margin:0;flex:1' }, 'Audit log'), logPicker(query, ['audit'])), status, h('div', { class: 'card' }, filterForm(query), results));
+  const log = query.log || undefined;
 
   // The status tiles come beside the rows, never before them.
-  api('/audit/status').then((s) => {
+  api('/audit/status', { query: { log } }).then((s) => {
     mount(status,
       stat('Entries', fmtInt(s.size)),
       stat('Latest checkpoint', s.checkpoint ? `size ${fmtInt(s.checkpoint.size)}` : 'none yet'),
@@ -70,9 +71,9 @@ async function renderList(root, query, current) {
       return;
     }
     try {
-      const item = await api(`/audit/leaves/${query.leaf}`);
+      const item = await api(`/audit/leaves/${query.leaf}`, { query: { log } });
       if (!current()) return;
-      mount(results, h('p', { class: 'muted' }, 'One entry has this leaf hash.'), table(['#', 'Time', 'Kind', 'What', 'Leaf hash'], [entryRow(item)], { id: 'entries' }));
+      mount(results, h('p', { class: 'muted' }, 'One entry has this leaf hash.'), table(['#', 'Time', 'Kind', 'What', 'Leaf hash'], [entryRow(item, log)], { id: 'entries' }));
     } catch (e) {
       mount(results, e.status === 404 ? empty(`No entry has leaf hash ${query.leaf}.`) : errorBox(e));
     }
@@ -80,7 +81,7 @@ async function renderList(root, query, current) {
     return;
   }
 
-  const params = { limit: PAGE, cursor: query.cursor, kind: query.kind, model: query.model, subject: query.subject, from_ms: query.from_ms, to_ms: query.to_ms };
+  const params = { log, limit: PAGE, cursor: query.cursor, kind: query.kind, model: query.model, subject: query.subject, from_ms: query.from_ms, to_ms: query.to_ms };
   let pageData;
   try {
     pageData = await api('/audit/entries', { query: params });
@@ -111,7 +112,7 @@ async function renderList(root, query, current) {
   jump.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const n = new FormData(jump).get('n');
-    if (n !== '' && n !== null) location.hash = `#/audit/entry/${Number(n)}`;
+    if (n !== '' && n !== null) location.hash = route(['audit', 'entry', String(Number(n))], { log });
   });
   const pager = h('div', { class: 'pager' },
     newer ? h('a', { class: 'button secondary', id: 'newer', href: newer }, '← Newer') : h('span', { class: 'button secondary', 'aria-disabled': 'true', style: 'opacity:.45' }, '← Newer'),
@@ -123,7 +124,7 @@ async function renderList(root, query, current) {
       ? h('div', null, empty(pageData.next_cursor != null ? 'No match in this stretch of the log; older entries may match.' : 'No entry matches these filters.'), pager)
       : empty('The audit log is empty.', 'alara demo audit'));
   } else {
-    mount(results, table(['#', 'Time', 'Kind', 'What', 'Leaf hash'], items.map(entryRow), { id: 'entries' }), pager);
+    mount(results, table(['#', 'Time', 'Kind', 'What', 'Leaf hash'], items.map((it) => entryRow(it, log)), { id: 'entries' }), pager);
   }
   ready('audit');
 }
@@ -137,17 +138,18 @@ function hexdump(bytes) {
   return lines.join('\n');
 }
 
-async function renderEntry(root, indexText, current) {
+async function renderEntry(root, indexText, query, current) {
+  const log = query.log || undefined;
   if (!/^\d+$/.test(indexText)) {
     mount(root, errorBox({ code: 'bad_request', message: `${JSON.stringify(indexText)} is not an entry index`, hint: 'entries are numbered from 0' }));
     return;
   }
   const index = Number(indexText);
   const body = h('div', null, loading('Loading the entry…'));
-  mount(root, h('h1', null, `Audit entry #${index}`), body);
+  mount(root, h('h1', null, `Audit entry #${index}`, log ? h('span', { class: 'tag', style: 'margin-left:8px' }, `log ${log}`) : null), body);
   let item;
   try {
-    item = await api(`/audit/entries/${index}`);
+    item = await api(`/audit/entries/${index}`, { query: { log } });
   } catch (e) {
     if (current()) mount(body, errorBox(e));
     ready('entry');
@@ -168,7 +170,7 @@ async function renderEntry(root, indexText, current) {
 
   let receipt = null;
   try {
-    receipt = await api(`/audit/entries/${index}/receipt`);
+    receipt = await api(`/audit/entries/${index}/receipt`, { query: { log } });
     if (!current()) return;
     const { fromBase64 } = await import('../crypto.js');
     const bytes = fromBase64(receipt.entry_bytes);
@@ -185,14 +187,14 @@ async function renderEntry(root, indexText, current) {
     if (current()) mount(proofBox, errorBox(err, 'Receipt'));
   }
   const { verifyPanel } = await import('../verifypanel.js');
-  if (current()) mount(verifyBox, verifyPanel({ receipt, index }));
+  if (current()) mount(verifyBox, verifyPanel({ receipt, index, log }));
 }
 
-async function renderVerify(root) {
+async function renderVerify(root, query) {
   mount(root, h('h1', null, 'Verify a receipt'),
     h('p', { class: 'muted' }, 'Paste or load a receipt (as written by ', h('code', null, 'alara audit receipt'), ', ', h('code', null, 'alara infer --receipts-dir'), ' or ', h('code', null, 'alara audit export'), '). Every check runs in this browser: the server is only asked for the key and contract to pin.'),
     h('div', { class: 'card', id: 'verify-panel' }, loading()));
   const { verifyPanel } = await import('../verifypanel.js');
-  mount(root.querySelector('#verify-panel'), verifyPanel({}));
+  mount(root.querySelector('#verify-panel'), verifyPanel({ log: query.log || undefined }));
   ready('verify');
 }
