@@ -23,6 +23,14 @@ if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 .venv/bin/python -c "import web3, eth_account, trie, rlp" || { echo "error: web3.py missing after pip install" >&2; exit 1; }
 
+step "Chromium for the dashboard test (Debian's package, driven by playwright)"
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq || { echo "error: apt-get update failed; cannot install chromium" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || { echo "error: cannot install chromium (apt-get install -y chromium)" >&2; exit 1; }
+fi
+/usr/bin/chromium --version || { echo "error: /usr/bin/chromium does not run" >&2; exit 1; }
+.venv/bin/python -c "import playwright.sync_api" || { echo "error: playwright missing after pip install" >&2; exit 1; }
+
 step "contract artifacts match their sources"
 node contracts/build.js --check
 

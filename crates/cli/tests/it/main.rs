@@ -5,6 +5,7 @@
 mod api_up;
 mod audit_cli;
 mod clients;
+mod dashboard;
 mod demo_data;
 mod fl_cli;
 mod node_process;
