@@ -225,6 +225,7 @@ def main():
 
         def audit_paging():
             first = [int(r["index"]) for r in state["first_rows"]]
+            check(status["size"] > len(first), f"the log has {status['size']} entries, one page: nothing to page through")
             page.evaluate("() => { delete document.body.dataset.ready }")
             page.click("#older")
             page.wait_for_selector('body[data-ready="audit"]')

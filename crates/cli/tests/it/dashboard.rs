@@ -97,18 +97,31 @@ fn up_with_demos(data_dir: &Path) -> (Up, Value) {
         .expect("spawn alara up");
     let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
     let up = Up(child);
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).expect("read the summary");
-        assert!(n > 0, "alara up exited before printing its summary; output so far: {text}");
-        text.push_str(&line);
-        if line.starts_with('}') {
-            break;
+    // With --json the demos print their own summaries first; the node's is the one that
+    // names the dashboard.
+    let mut seen = String::new();
+    let summary = loop {
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read the summary");
+            assert!(
+                n > 0,
+                "alara up exited before printing its summary; output so far: {seen}{text}"
+            );
+            text.push_str(&line);
+            if line.starts_with('}') {
+                break;
+            }
         }
-    }
+        let doc: Value = serde_json::from_str(&text).expect("a JSON summary");
+        if doc.get("dashboard_url").is_some() {
+            break doc;
+        }
+        seen.push_str(&text);
+    };
     std::thread::spawn(move || for _ in reader.lines() {});
-    (up, serde_json::from_str(&text).expect("the summary is JSON"))
+    (up, summary)
 }
 
 /// The receipt the audit demo wrote (`<data dir>/audit/receipts/<leaf index>.json`).

@@ -1,7 +1,7 @@
 // Models and datasets as the audit log knows them: registered models, global models of FL
 // rounds, models in recent inferences, listed datasets and recent data accesses; and what
 // the content store pins.
-import { h, api, mount, errorBox, empty, loading, table, short, fmtTime, mono, route, ready } from '../core.js';
+import { h, api, mount, errorBox, empty, loading, table, short, fmtTime, fmtEth, mono, route, ready } from '../core.js';
 
 const RECENT = 500;
 
@@ -33,18 +33,18 @@ export async function render(root, parts, query, current) {
       const seen = new Map();
       const add = (key, row) => { if (!seen.has(key)) seen.set(key, row); };
       for (const it of registered) add(it.entry.model.version_hash, { id: it.entry.model.id, hash: it.entry.model.version_hash, source: `registered by ${short(it.entry.owner, 8)} (${it.entry.license})`, it, time: it.time_ms });
-      for (const it of rounds) add(it.entry.model_hash, { id: `${it.entry.task} round ${it.entry.round}`, hash: it.entry.model_hash, source: `FL global model (${it.entry.aggregator}, ${it.entry.participants} participants)`, it, time: it.time_ms });
+      for (const it of rounds) add(it.entry.model_hash, { id: `${it.entry.task} round ${it.entry.round}`, filter: it.entry.model_hash, hash: it.entry.model_hash, source: `FL global model (${it.entry.aggregator}, ${it.entry.participants} participants)`, it, time: it.time_ms });
       for (const it of inferences) add(it.entry.model.version_hash, { id: it.entry.model.id, hash: it.entry.model.version_hash, source: `used by ${it.entry.system}`, it, time: it.time_ms });
       if (!current()) return;
       mount(models, seen.size ? table(['Model', 'Version hash (SHA-256)', 'Known as', 'Latest entry', 'Time'], [...seen.values()].map((m) => h('tr', null,
-        h('td', null, auditLink(m.id, m.id, m.it.log)), h('td', null, h('a', { href: route(['market'], { lineage: m.hash }), class: 'mono', title: 'lineage of this model' }, short(m.hash, 14))), h('td', null, m.source),
+        h('td', null, auditLink(m.filter || m.id, m.id, m.it.log)), h('td', null, h('a', { href: route(['market'], { lineage: m.hash }), class: 'mono', title: 'lineage of this model' }, short(m.hash, 14))), h('td', null, m.source),
         h('td', null, entryLink(m.it)), h('td', { class: 'mono' }, fmtTime(m.time)))), { id: 'models-table' })
         : empty('No model appears in the audit log yet.', 'alara demo audit'));
     })().catch((e) => current() && mount(models, errorBox(e))),
     (async () => {
       const [listings, accesses] = await Promise.all([entries('data_listing'), entries('data_access', 100)]);
       const seen = new Map();
-      for (const it of listings) if (!seen.has(it.entry.dataset)) seen.set(it.entry.dataset, { cid: it.entry.dataset, what: `listed as ${it.entry.listing} at ${it.entry.price} ${it.entry.token}`, it, time: it.time_ms });
+      for (const it of listings) if (!seen.has(it.entry.dataset)) seen.set(it.entry.dataset, { cid: it.entry.dataset, what: `listed as ${it.entry.listing} at ${it.entry.token === 'ETH' ? fmtEth(it.entry.price) : `${it.entry.price} base units of ${it.entry.token}`}`, it, time: it.time_ms });
       for (const it of accesses) if (!seen.has(it.entry.dataset)) seen.set(it.entry.dataset, { cid: it.entry.dataset, what: `${it.entry.mode} by ${short(it.entry.accessor, 8)} (${it.entry.purpose})`, it, time: it.time_ms });
       if (!current()) return;
       mount(datasets, seen.size ? table(['Dataset (CID)', 'Latest', 'Entry', 'Time'], [...seen.values()].map((d) => h('tr', null,
