@@ -26,6 +26,8 @@
 
 pub mod assets;
 pub mod auth;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod error;
 pub mod routes;
 pub mod server;

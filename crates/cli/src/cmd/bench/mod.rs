@@ -3,6 +3,7 @@
 
 use crate::context::Context;
 
+pub mod api;
 pub mod audit;
 pub mod chain;
 pub mod fl;
@@ -13,6 +14,8 @@ pub mod store;
 pub enum Command {
     /// ERC-20 transfers/s over JSON-RPC and cold start: embedded node vs anvil.
     Chain(chain::Args),
+    /// API receipts and appends vs the library, dashboard paint, node memory.
+    Api(api::Args),
     /// Audit log appends/s vs the SHA-256 bound, latency, proofs, gas, audited inference.
     Audit(audit::Args),
     /// Content store add throughput vs the SHA-256 bound, encryption, memory, market gas.
@@ -25,6 +28,7 @@ pub enum Command {
 pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {
         Command::Chain(args) => chain::run(ctx, args).await,
+        Command::Api(args) => api::run(ctx, args).await,
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Store(args) => store::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
