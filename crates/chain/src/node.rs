@@ -64,6 +64,9 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`NodeConfig::body_read_timeout`].
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`NodeConfig::trie_cache_nodes`]: some 60 MB of nodes (redb's own page cache
+/// holds what is dropped).
+pub const TRIE_CACHE_NODES: usize = 100_000;
 /// Latest block timestamp the node accepts: 2^53 - 1 seconds, the largest integer a
 /// JavaScript client holds exactly (about 285 million years from 1970), so that no
 /// timestamp arithmetic can overflow.
@@ -135,6 +138,10 @@ pub struct NodeConfig {
     /// trie is kept: only for measuring what the trie costs. Fixed when the database is
     /// created.
     pub merkle_state_root: bool,
+    /// Most trie nodes the miner keeps in memory beyond the batch it is mining: once a
+    /// commit leaves more, those already on disk are dropped and read back from the
+    /// database when needed.
+    pub trie_cache_nodes: usize,
 }
 
 impl NodeConfig {
@@ -159,6 +166,7 @@ impl NodeConfig {
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
             merkle_state_root: true,
+            trie_cache_nodes: TRIE_CACHE_NODES,
         }
     }
 
@@ -227,6 +235,22 @@ pub enum AccountChange {
     Code(Bytes),
 }
 
+/// What the miner's trie-node cache holds ([`Node::trie_cache`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrieCacheStats {
+    /// Nodes in the cache after the last commit.
+    pub nodes: usize,
+    /// Times the cache went over [`NodeConfig::trie_cache_nodes`] and was cut back.
+    pub evictions: u64,
+}
+
+/// [`TrieCacheStats`] shared between the miner, which updates them, and the node.
+#[derive(Debug, Default)]
+pub(crate) struct TrieCacheCounters {
+    pub(crate) nodes: std::sync::atomic::AtomicUsize,
+    pub(crate) evictions: std::sync::atomic::AtomicU64,
+}
+
 /// A transaction in the pool, for `eth_getTransactionByHash` before it is mined.
 #[derive(Debug, Clone)]
 pub struct PendingTx {
@@ -242,6 +266,7 @@ pub struct Node {
     storage: Arc<Storage>,
     to_miner: Mutex<Sender<Msg>>,
     pending: Arc<Mutex<HashMap<B256, PendingTx>>>,
+    trie_cache: Arc<TrieCacheCounters>,
     signers: HashMap<Address, PrivateKeySigner>,
     miner: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -293,7 +318,9 @@ impl Node {
 
         let (tx, rx) = mpsc::channel();
         let pending = Arc::new(Mutex::new(HashMap::new()));
-        let mut miner = Miner::new(config.clone(), storage.clone(), pending.clone())?;
+        let trie_cache = Arc::new(TrieCacheCounters::default());
+        let mut miner =
+            Miner::new(config.clone(), storage.clone(), pending.clone(), trie_cache.clone())?;
         let to_self = tx.clone();
         let handle = std::thread::Builder::new()
             .name("alara-miner".into())
@@ -321,6 +348,7 @@ impl Node {
             storage,
             to_miner: Mutex::new(tx),
             pending,
+            trie_cache,
             signers,
             miner: Mutex::new(Some(handle)),
         }))
@@ -352,6 +380,15 @@ impl Node {
             dev::dev_addresses()
         } else {
             Vec::new()
+        }
+    }
+
+    /// What the miner's trie-node cache holds (for tests and monitoring).
+    pub fn trie_cache(&self) -> TrieCacheStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        TrieCacheStats {
+            nodes: self.trie_cache.nodes.load(Relaxed),
+            evictions: self.trie_cache.evictions.load(Relaxed),
         }
     }
 

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use super::pool::{Pool, PoolTx};
 use super::{
     next_base_fee, now_secs, AccountChange, AfterCommit, Mining, Msg, NodeConfig, PendingTx, Reply,
-    MAX_NONCE_GAP,
+    TrieCacheCounters, MAX_NONCE_GAP,
 };
 use crate::exec::{self, BlockContext, Leniency};
 use crate::history::{AppearanceInspector, Appearances};
@@ -124,9 +124,12 @@ pub(super) struct Miner {
     to_committer: Option<Sender<Sealed>>,
     /// Messages that arrived while waiting for a commit to finish.
     deferred: std::collections::VecDeque<Msg>,
-    /// Every trie node written since start-up (or the last reload): like `state`, always
-    /// at least as new as the database, so a node absent here is right on disk.
+    /// Trie nodes written since start-up, the last reload or the last cut: like `state`,
+    /// always at least as new as the open batch's reader, so a node absent here is right
+    /// there. Cut back to the open batch's own writes once a commit leaves more than
+    /// [`NodeConfig::trie_cache_nodes`] (see [`Miner::bound_trie_cache`]).
     trie: NodeOverlay,
+    trie_cache: Arc<TrieCacheCounters>,
 }
 
 impl Miner {
@@ -134,6 +137,7 @@ impl Miner {
         config: NodeConfig,
         storage: Arc<Storage>,
         pending: Arc<Mutex<HashMap<B256, PendingTx>>>,
+        trie_cache: Arc<TrieCacheCounters>,
     ) -> Result<Self> {
         let mut miner = Miner {
             config,
@@ -153,6 +157,7 @@ impl Miner {
             to_committer: None,
             deferred: std::collections::VecDeque::new(),
             trie: NodeOverlay::default(),
+            trie_cache,
         };
         miner.reload()?;
         Ok(miner)
@@ -258,6 +263,9 @@ impl Miner {
             }
             Msg::Committed(result) => {
                 self.in_flight = false;
+                if result.is_ok() {
+                    self.bound_trie_cache();
+                }
                 if let Err(e) = result {
                     // The open batch was mined on top of state that is not on disk.
                     if let Some(open) = self.open.take() {
@@ -285,6 +293,33 @@ impl Miner {
                 true
             }
         }
+    }
+
+    /// Called when a commit is durable and none is in flight: every cached trie node but
+    /// the open batch's own writes is now on disk. Past the bound, the cache keeps only
+    /// those, and the open batch reads the rest from a new snapshot that sees the commit
+    /// (its old one predates it). Without this the cache would hold every node written
+    /// since start-up.
+    fn bound_trie_cache(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut nodes = self.trie.len();
+        if nodes > self.config.trie_cache_nodes {
+            match self.storage.reader() {
+                Ok(reader) => {
+                    match self.open.as_mut() {
+                        Some(open) => {
+                            open.reader = reader;
+                            self.trie = open.commit.trie.clone();
+                        }
+                        None => self.trie.clear(),
+                    }
+                    nodes = self.trie.len();
+                    self.trie_cache.evictions.fetch_add(1, Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "trie cache not cut: no database snapshot"),
+            }
+        }
+        self.trie_cache.nodes.store(nodes, Relaxed);
     }
 
     /// Seals the open batch and gives it to the committer, if the committer is idle.

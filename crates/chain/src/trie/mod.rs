@@ -98,6 +98,11 @@ impl NodeOverlay {
         self.tries.clear();
     }
 
+    /// Number of node writes it holds (deletions included), over every trie.
+    pub fn len(&self) -> usize {
+        self.tries.values().map(|t| t.nodes.len()).sum()
+    }
+
     /// The writes, by trie.
     pub fn tries(&self) -> impl Iterator<Item = (&TrieId, &TrieNodes)> {
         self.tries.iter()

@@ -485,3 +485,65 @@ async fn root_cost_over_http() {
         );
     }
 }
+
+/// With the miner's trie-node cache cut back to a handful of nodes after nearly every
+/// commit, while senders keep blocks being mined during the commits before them, the
+/// state roots are those of a node that keeps every node (the same transactions mined in
+/// the same order), and proofs at older blocks still match their headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_trie_cache_gives_the_same_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = NodeConfig { trie_cache_nodes: 8, ..NodeConfig::persistent(dir.path()) };
+    let node = alara_chain::Node::open(config).unwrap();
+    let server = alara_chain::serve(node.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let url = server.url();
+    let mut raws = std::collections::HashMap::new();
+    let mut senders = Vec::new();
+    for k in 1..=6u8 {
+        let signer = dev::dev_signer(k as usize);
+        let txs: Vec<Bytes> = (0..25u8)
+            .map(|n| {
+                let to = TxKind::Call(fresh(k * 25 + n));
+                signed(&signer, n as u64, to, Bytes::new(), U256::from(1))
+            })
+            .collect();
+        for raw in &txs {
+            raws.insert(keccak256(raw), raw.clone());
+        }
+        let url = url.clone();
+        senders.push(tokio::spawn(async move {
+            for raw in txs {
+                let r = rpc(&url, "eth_sendRawTransaction", json!([raw])).await;
+                assert!(r["error"].is_null(), "{r}");
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    crate::support::wait_for_block(&url, 150).await;
+    let stats = node.trie_cache();
+    assert!(stats.evictions > 0, "the cache was cut back: {stats:?}");
+    assert!(stats.nodes <= 8, "{stats:?}");
+
+    let reference = TestChain::embedded().await.unwrap();
+    let mut roots = Vec::new();
+    for n in 1..=150u64 {
+        let block = rpc(&url, "eth_getBlockByNumber", json!([format!("0x{n:x}"), false])).await;
+        let hash: B256 =
+            serde_json::from_value(block["result"]["transactions"][0].clone()).unwrap();
+        let r = rpc(reference.url(), "eth_sendRawTransaction", json!([raws[&hash]])).await;
+        assert!(r["error"].is_null(), "{r}");
+        crate::support::receipt(reference.url(), hash).await;
+        roots.push((n, block["result"]["stateRoot"].clone()));
+    }
+    for (n, root) in roots {
+        let theirs =
+            rpc(reference.url(), "eth_getBlockByNumber", json!([format!("0x{n:x}"), false])).await;
+        assert_eq!(root, theirs["result"]["stateRoot"], "block {n}");
+    }
+    for block in ["0x14", "0x64", "latest"] {
+        let r = rpc(&url, "eth_getProof", json!([fresh(41), [], block])).await;
+        assert!(r["error"].is_null(), "proof at {block}: {r}");
+    }
+}
