@@ -2,7 +2,7 @@
 // The log key and the AuditAnchor address are pinned from this server (its log and its
 // address book), never taken from the receipt; the server's own verdict (POST
 // /audit/verify) is shown beside for comparison only.
-import { h, api, mount, errorBox, info, contractsOf, loading } from './core.js';
+import { h, api, mount, errorBox, info, contractsOf, rpcUrl, loading } from './core.js';
 import { verifyReceipt } from './verify.js';
 import { ed25519Supported } from './note.js';
 
@@ -45,7 +45,7 @@ async function pins(log) {
     out.pinnedKeySource = `this server's log ${status.value.name || ''} (GET /api/v1/audit/status)`;
   } else out.notes.push(`no log key to pin: ${status.reason?.message || 'the server has no log'}`);
   if (inf.status === 'fulfilled') {
-    out.rpcUrl = inf.value.chain?.rpc_url || inf.value.rpc_url || null;
+    out.rpcUrl = await rpcUrl().catch(() => null);
     out.contract = contractsOf(inf.value).AuditAnchor || status.value?.anchoring?.contract || null;
   } else out.notes.push(`no chain info: ${inf.reason?.message}`);
   return out;
