@@ -343,7 +343,10 @@ pub struct Appended {
 /// answered once the entry is durable. Entries carry commitments, never personal data:
 /// the server refuses none of the kinds, but a client must commit to personal fields
 /// itself.
-#[utoipa::path(post, path = "/entries", tag = "audit", request_body(content = Object),
+#[utoipa::path(post, path = "/entries", tag = "audit",
+    request_body(content = Object, description = "An entry: `time_ms`, `type` (its kind) and the kind's fields; amounts are decimal strings",
+        example = json!({"time_ms": 1764633600000u64, "type": "payout", "context": "fl/task-7/round/3",
+            "recipient": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "token": "ALR", "amount": "1000", "tx": null})),
     responses((status = 200, body = Appended), (status = 400, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]

@@ -25,7 +25,7 @@ const MAX_ROUNDS: u64 = 10_000;
 
 /// The routes.
 pub fn router() -> OpenApiRouter<Arc<ApiState>> {
-    OpenApiRouter::new().routes(routes!(tasks)).routes(routes!(rounds))
+    OpenApiRouter::new().routes(routes!(tasks)).routes(routes!(rounds)).routes(routes!(claims))
 }
 
 fn fl_dir(s: &ApiState) -> PathBuf {
@@ -186,6 +186,54 @@ async fn rounds(
             });
         }
         Ok(Json(out))
+    })
+    .await
+}
+
+/// A client's claim of its rewards, as the coordinator's log records it.
+#[derive(Serialize, ToSchema)]
+pub struct Claim {
+    /// The task.
+    pub task: String,
+    /// The client's account.
+    pub recipient: String,
+    /// Reward token.
+    pub token: String,
+    /// Amount paid (base units, decimal string).
+    pub amount: String,
+    /// The entry (with the claim transaction).
+    pub at: crate::routes::market::At,
+}
+
+/// Claims paid for a task (`payout` entries with context `fl/<task>/claim`), oldest first.
+#[utoipa::path(get, path = "/fl/tasks/{task}/claims", tag = "fl",
+    params(("task" = String, Path, description = "Task id")),
+    responses((status = 200, body = Vec<Claim>)))]
+async fn claims(
+    State(s): State<Arc<ApiState>>,
+    p: Principal,
+    Path(task): Path<String>,
+) -> ApiResult<Json<Vec<Claim>>> {
+    p.require(Role::Reader)?;
+    blocking(move || {
+        let context = format!("fl/{task}/claim");
+        Ok(Json(
+            crate::routes::market::entries(&s)?
+                .iter()
+                .filter_map(|(log, e)| match &e.entry.body {
+                    alara_audit::entry::EntryBody::Payout(p) if p.context == context => {
+                        Some(Claim {
+                            task: task.clone(),
+                            recipient: p.recipient.clone(),
+                            token: p.token.clone(),
+                            amount: p.amount.to_string(),
+                            at: crate::routes::market::at(log, e, p.tx),
+                        })
+                    }
+                    _ => None,
+                })
+                .collect(),
+        ))
     })
     .await
 }

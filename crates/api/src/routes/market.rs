@@ -30,15 +30,17 @@ pub fn router() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(trace))
 }
 
-/// The market entries of one log seen so far.
+/// The entries the market, lineage and FL routes read (lineage's kinds and payouts) of one
+/// log seen so far.
 #[derive(Default)]
 pub struct MarketIndex {
     indexed: u64,
     entries: Vec<Sourced>,
 }
 
-/// Entries lineage reads, from every served log (each extended to its current size).
-fn entries(s: &ApiState) -> ApiResult<Vec<(String, Sourced)>> {
+/// Indexed entries from every served log (each extended to its current size), oldest
+/// first, with the log's name.
+pub fn entries(s: &ApiState) -> ApiResult<Vec<(String, Sourced)>> {
     let mut out = Vec::new();
     for named in s.trails() {
         let mut idx = named.market.lock();
@@ -48,7 +50,8 @@ fn entries(s: &ApiState) -> ApiResult<Vec<(String, Sourced)>> {
         while idx.indexed < size {
             let i = idx.indexed;
             let entry = alara_audit::entry::Entry::decode(&log.entry(i)?)?;
-            if lineage::KINDS.contains(&entry.body.kind_name()) {
+            let kind = entry.body.kind_name();
+            if lineage::KINDS.contains(&kind) || kind == "payout" {
                 idx.entries.push(Sourced { origin: origin.clone(), leaf_index: i, entry });
             }
             idx.indexed += 1;
@@ -72,7 +75,8 @@ pub struct At {
     pub tx: Option<String>,
 }
 
-fn at(log: &str, e: &Sourced, tx: Option<alara_audit::Hash>) -> At {
+/// Where `e` is.
+pub fn at(log: &str, e: &Sourced, tx: Option<alara_audit::Hash>) -> At {
     At {
         log: log.to_string(),
         index: e.leaf_index,
@@ -257,7 +261,11 @@ async fn trace(
 ) -> ApiResult<Json<lineage::Lineage>> {
     p.require(Role::Reader)?;
     blocking(move || {
-        let all: Vec<Sourced> = entries(&s)?.into_iter().map(|(_, e)| e).collect();
+        let all: Vec<Sourced> = entries(&s)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .filter(|e| lineage::KINDS.contains(&e.entry.body.kind_name()))
+            .collect();
         lineage::trace(&all, &target).map(Json).map_err(|e| {
             ApiError::bad_request(e.to_string())
                 .hint("a dataset CID or a model's 64-hex-digit hash")

@@ -8,3 +8,4 @@ mod auth;
 mod openapi;
 mod store;
 mod support;
+mod views;

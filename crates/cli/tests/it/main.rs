@@ -2,6 +2,7 @@
 //! safety, the command line.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
+mod api_up;
 mod audit_cli;
 mod clients;
 mod dashboard;

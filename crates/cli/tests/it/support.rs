@@ -31,7 +31,13 @@ pub struct AlaraNode {
 impl AlaraNode {
     /// Starts `alara <args> --json --port 0` and waits for its summary.
     pub fn start(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(data_dir, args, &[])
+    }
+
+    /// [`AlaraNode::start`] with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = alara()
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
