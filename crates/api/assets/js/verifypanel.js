@@ -37,8 +37,14 @@ export function verifyPanel({ receipt, index, log }) {
     out, server);
 }
 
-async function pins(log) {
+async function pins(log, receipt) {
   const out = { pinnedKey: null, pinnedKeySource: null, rpcUrl: null, contract: null, notes: [] };
+  if (!log && receipt?.log?.origin) {
+    // The served log the receipt says it is from: its key is pinned from the server, so a
+    // receipt naming another key still fails.
+    const logs = await api('/audit/logs').catch(() => []);
+    log = (Array.isArray(logs) ? logs : []).find((l) => l.origin === receipt.log.origin)?.name;
+  }
   const [status, inf] = await Promise.allSettled([api('/audit/status', { query: { log } }), info()]);
   if (status.status === 'fulfilled' && status.value.verifier_key) {
     out.pinnedKey = status.value.verifier_key;
@@ -67,7 +73,7 @@ async function runVerify(text, out, server, log) {
   const list = h('ol', { class: 'steps', id: 'verify-steps' });
   const verdict = h('div', { class: 'verdict', id: 'verdict' }, 'Verifying…');
   mount(out, verdict, list);
-  const p = await pins(log);
+  const p = await pins(log, receipt);
   const result = await verifyReceipt(receipt, {
     ...p,
     onStep: (s) => list.append(h('li', { class: `st-${s.status}`, 'data-step': s.id, 'data-status': s.status },
