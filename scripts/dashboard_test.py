@@ -214,6 +214,22 @@ def main():
             fcp = page.evaluate("(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null")
             run.measurements["audit_ready_ms"] = round(ready["ms"], 1)
             run.measurements["first_contentful_paint_ms"] = round(fcp, 1) if fcp else None
+            timing = page.evaluate(
+                """() => {
+                  const r = performance.getEntriesByType('resource');
+                  const rows = r.find(e => e.name.includes('/api/v1/audit/entries'));
+                  const js = r.filter(e => e.initiatorType === 'script' || e.name.endsWith('.js'));
+                  const nav = performance.getEntriesByType('navigation')[0];
+                  return {
+                    html_ms: nav ? nav.responseEnd : null,
+                    entries_request_ms: rows ? rows.responseEnd - rows.startTime : null,
+                    scripts: js.length,
+                    script_bytes: js.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
+                  };
+                }"""
+            )
+            run.measurements.update({k: (round(v, 1) if isinstance(v, float) else v) for k, v in timing.items()})
+            run.measurements["load_average"] = os.getloadavg()[0]
             rs = rows(page, "entries")
             check(len(rs) > 0, "the audit log shows no rows")
             idx = [int(r["index"]) for r in rs]

@@ -151,6 +151,14 @@ export async function rpcUrl() {
   const inf = await info();
   const url = inf.chain?.rpc_url || inf.rpc_url;
   if (!url) throw new ApiError(0, 'no_rpc', `the API info names no chain RPC URL${inf.chain_error ? `: ${inf.chain_error}` : ''}`, 'start the chain with `alara up`');
+  // `alara up` serves JSON-RPC on the dashboard's own port: call it through the page's
+  // origin, which the server's CSP (connect-src 'self') allows whatever host name the
+  // browser used (localhost, 127.0.0.1, a LAN name for a 0.0.0.0 bind).
+  try {
+    const u = new URL(url);
+    const loopbackOrAny = ['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]'].includes(u.hostname);
+    if (u.port === location.port && (loopbackOrAny || u.hostname === location.hostname)) return location.origin;
+  } catch (e) { /* not a URL: used as given */ }
   return url;
 }
 

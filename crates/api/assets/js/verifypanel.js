@@ -2,7 +2,7 @@
 // The log key and the AuditAnchor address are pinned from this server (its log and its
 // address book), never taken from the receipt; the server's own verdict (POST
 // /audit/verify) is shown beside for comparison only.
-import { h, api, mount, errorBox, info, contractsOf, loading } from './core.js';
+import { h, api, mount, errorBox, info, contractsOf, rpcUrl, loading } from './core.js';
 import { verifyReceipt } from './verify.js';
 import { ed25519Supported } from './note.js';
 
@@ -37,15 +37,21 @@ export function verifyPanel({ receipt, index, log }) {
     out, server);
 }
 
-async function pins(log) {
+async function pins(log, receipt) {
   const out = { pinnedKey: null, pinnedKeySource: null, rpcUrl: null, contract: null, notes: [] };
+  if (!log && receipt?.log?.origin) {
+    // The served log the receipt says it is from: its key is pinned from the server, so a
+    // receipt naming another key still fails.
+    const logs = await api('/audit/logs').catch(() => []);
+    log = (Array.isArray(logs) ? logs : []).find((l) => l.origin === receipt.log.origin)?.name;
+  }
   const [status, inf] = await Promise.allSettled([api('/audit/status', { query: { log } }), info()]);
   if (status.status === 'fulfilled' && status.value.verifier_key) {
     out.pinnedKey = status.value.verifier_key;
     out.pinnedKeySource = `this server's log ${status.value.name || ''} (GET /api/v1/audit/status)`;
   } else out.notes.push(`no log key to pin: ${status.reason?.message || 'the server has no log'}`);
   if (inf.status === 'fulfilled') {
-    out.rpcUrl = inf.value.chain?.rpc_url || inf.value.rpc_url || null;
+    out.rpcUrl = await rpcUrl().catch(() => null);
     out.contract = contractsOf(inf.value).AuditAnchor || status.value?.anchoring?.contract || null;
   } else out.notes.push(`no chain info: ${inf.reason?.message}`);
   return out;
@@ -67,7 +73,7 @@ async function runVerify(text, out, server, log) {
   const list = h('ol', { class: 'steps', id: 'verify-steps' });
   const verdict = h('div', { class: 'verdict', id: 'verdict' }, 'Verifying…');
   mount(out, verdict, list);
-  const p = await pins(log);
+  const p = await pins(log, receipt);
   const result = await verifyReceipt(receipt, {
     ...p,
     onStep: (s) => list.append(h('li', { class: `st-${s.status}`, 'data-step': s.id, 'data-status': s.status },

@@ -32,7 +32,7 @@ export async function render(root, parts, query, current) {
     mount(chartBox,
       h('h2', { style: 'margin-top:0' }, `Tree size anchored, by ${byTime ? 'time' : 'block'}`),
       lineChart({
-        id: 'anchor-timeline', step: true, yMin: 0, yLabel: 'tree size', xLabel: byTime ? 'time (UTC)' : 'block',
+        id: 'anchor-timeline', step: true, width: 1100, height: 300, yMin: 0, yLabel: 'tree size', xLabel: byTime ? 'time (UTC)' : 'block',
         xFormat: byTime ? (ms) => new Date(ms).toISOString().slice(5, 16).replace('T', ' ') : undefined,
         series: [{ name: 'anchored size', points: anchors.map((a) => ({ x: byTime ? times.get(a.block_number) : a.block_number, y: a.size, label: `size ${a.size} · block ${a.block_number} · tx ${a.tx_hash}${byTime ? ' · ' + fmtTime(times.get(a.block_number)) : ''}` })) }],
       }));

@@ -52,6 +52,7 @@ export async function render(root, parts, query, current) {
     if (current()) { mount(body, errorBox(e)); ready('fl'); }
     return;
   }
+  const apiClaims = await api(`/fl/tasks/${encodeURIComponent(task.task_id)}/claims`).catch(() => []);
   if (!current()) return;
   const byHash = new Map(settled.map((e) => [e.args.globalModelHash.slice(2).toLowerCase(), e]));
   const clientIds = [...new Set(rounds.flatMap((r) => r.clients.map((c) => c.client_id)))];
@@ -92,9 +93,19 @@ export async function render(root, parts, query, current) {
       return h('tr', null, h('td', { class: 'mono' }, id), h('td', { class: 'num' }, String(c.sample_count)), h('td', null, c.score.toFixed(4)),
         h('td', null, flagged ? h('span', { class: 'bad' }, 'free rider in some round') : c.selected ? 'used' : 'not used'), h('td', { class: 'num' }, fmtUnits(c.cumulative_reward)));
     }), { id: 'fl-clients' }),
-    h('h2', null, 'Claims on-chain'),
-    claimsTable(claims, chain));
+    h('h2', null, 'Claims'),
+    apiClaims.length ? apiClaimsTable(apiClaims, claims) : claimsTable(claims, chain));
   ready('fl');
+}
+
+// Claims as the coordinator's log records them, each checked against the contract's Claimed
+// events (same client and amount, in the recorded transaction).
+function apiClaimsTable(list, chainClaims) {
+  const onChain = (c) => chainClaims.some((e) => e.log.transactionHash.toLowerCase() === (c.at.tx || '').toLowerCase() && e.args.client.toLowerCase() === c.recipient.toLowerCase() && String(e.args.amount) === c.amount);
+  return table(['Client', ['Amount', { class: 'num' }], 'Entry', 'Transaction', 'On-chain Claimed event'], list.map((c) => h('tr', null,
+    h('td', null, addrLink(c.recipient, c.recipient)), h('td', { class: 'num' }, c.token === 'ETH' ? fmtEth(c.amount) : fmtUnits(c.amount)),
+    h('td', null, h('a', { href: route(['audit', 'entry', String(c.at.index)], { log: c.at.log === 'main' ? '' : c.at.log }) }, `${c.at.log}#${c.at.index}`)),
+    h('td', null, c.at.tx ? txLink(c.at.tx) : '–'), h('td', null, onChain(c) ? h('span', { class: 'ok' }, '✓ found') : h('span', { class: 'warn' }, 'not found')))), { id: 'fl-claims' });
 }
 
 function claimsTable(claims, chain) {
