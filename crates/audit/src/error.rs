@@ -58,6 +58,9 @@ pub enum Error {
         /// What went wrong and what to do.
         detail: String,
     },
+    /// Opened without its key: nothing can be appended or signed.
+    #[error("this audit log was opened read-only (without its key): it cannot append or sign")]
+    ReadOnly,
     /// The log is shutting down or its committer failed; no more appends.
     #[error("audit log is closed: {0}")]
     Closed(String),

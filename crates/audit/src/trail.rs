@@ -134,6 +134,16 @@ impl AuditTrail {
         Ok(Self { log, vault, dir: config.dir })
     }
 
+    /// Opens the existing trail in `dir` for reading, without its key (so without its
+    /// passphrase, and without scrypt's second of work): status, entries, queries,
+    /// receipts against checkpoints already signed, proofs and exports. Appending,
+    /// erasing and signing fail with [`Error::ReadOnly`]. Fails when no trail is there.
+    pub fn open_read_only(dir: &Path) -> Result<Self> {
+        let log = Log::open_read_only(&dir.join("log"))?;
+        let vault = Vault::open(&dir.join("vault.redb"))?;
+        Ok(Self { log, vault, dir: dir.to_path_buf() })
+    }
+
     /// The log key of the trail in `dir`, read without unlocking anything (`None` when no
     /// trail is there).
     pub fn stored_verifier(dir: &Path) -> Result<Option<crate::NoteVerifier>> {

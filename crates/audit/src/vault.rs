@@ -152,8 +152,14 @@ fn subject_key(subject: &str, commitment: Option<&Hash>) -> Result<Vec<u8>> {
 impl Vault {
     /// Opens or creates the vault file.
     pub fn open(path: &Path) -> Result<Self> {
-        let db =
-            Database::create(path).map_err(|e| Error::Vault(format!("{}: {e}", path.display())))?;
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::Vault(format!(
+                "{}: this audit trail is in use by another process (an `alara up` serving it \
+                 through its API?); stop it, or use that server's /api/v1/audit routes",
+                path.display()
+            )),
+            e => Error::Vault(format!("{}: {e}", path.display())),
+        })?;
         let tx = db.begin_write().map_err(db_err)?;
         tx.open_table(OPENINGS).map_err(db_err)?;
         tx.open_table(BY_SUBJECT).map_err(db_err)?;

@@ -1,9 +1,12 @@
 //! The one path to a chain: an alloy [`DynProvider`] with a wallet, whatever is behind it.
 //!
 //! `--rpc-url` picks the endpoint: the embedded node, anvil, geth, or a public RPC. Without
-//! one, Alara uses the local node that `alara up` serves on 127.0.0.1:8545 if it answers, and
-//! otherwise opens the embedded chain in this process on the data directory. Everything
-//! above this module sees only a `Provider`, so the same code runs on every chain.
+//! one, the data directory decides: the node that `alara up` (or `alara chain node`) serves
+//! for it, whose URL it records in `<data-dir>/node.json` ([`NodeRecord`]), if it answers;
+//! otherwise the same chain (`<data-dir>/chain`) opened in this process. So a data directory
+//! holds one chain, whichever way it is reached, and no command silently talks to whatever
+//! happens to answer on port 8545. Everything above this module sees only a `Provider`, so
+//! the same code runs on every chain.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +21,52 @@ use crate::{dev, Error, Node, NodeConfig, Result, ServerHandle};
 
 /// Where the local node listens by default.
 pub const DEFAULT_LOCAL_RPC: &str = "http://127.0.0.1:8545";
+
+/// File in a data directory where a running node records its URL.
+pub const NODE_RECORD: &str = "node.json";
+
+/// What a running node records in its data directory so that other commands on the same
+/// directory use it: written when it starts serving, removed when it stops. A stale file
+/// (after `kill -9`) is harmless: a record whose URL does not answer is ignored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeRecord {
+    /// JSON-RPC URL.
+    pub url: String,
+    /// Chain id served.
+    pub chain_id: u64,
+    /// Process id of the node.
+    pub pid: u32,
+}
+
+impl NodeRecord {
+    /// Records this process's node in `data_dir`; the file is replaced atomically.
+    pub fn publish(&self, data_dir: &Path) -> Result<()> {
+        let path = data_dir.join(NODE_RECORD);
+        let tmp = data_dir.join(format!(".{NODE_RECORD}.tmp"));
+        let bytes =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::InvalidParams(e.to_string()))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::Io(data_dir.to_path_buf(), e))?;
+        std::fs::write(&tmp, bytes).map_err(|e| Error::Io(tmp.clone(), e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::Io(path, e))
+    }
+
+    /// The record in `data_dir`, if there is one that parses.
+    pub fn read(data_dir: &Path) -> Option<Self> {
+        let path = data_dir.join(NODE_RECORD);
+        // A record is a few dozen bytes; anything large is not one and is not read.
+        if std::fs::metadata(&path).ok()?.len() > 64 * 1024 {
+            return None;
+        }
+        serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+    }
+
+    /// Removes the record if it is this process's.
+    pub fn withdraw(data_dir: &Path) {
+        if Self::read(data_dir).is_some_and(|r| r.pid == std::process::id()) {
+            let _ = std::fs::remove_file(data_dir.join(NODE_RECORD));
+        }
+    }
+}
 
 /// Environment variable the CLI reads a keystore password from (otherwise it prompts).
 pub const KEYSTORE_PASSWORD_ENV: &str = "ALARA_KEYSTORE_PASSWORD";
@@ -140,14 +189,30 @@ pub async fn connect(
 ) -> Result<Connection> {
     let signer = wallet.signer()?;
     let address = signer.address();
-    let (url, embedded) = match rpc_url {
-        Some(url) => (url.to_string(), None),
-        None if answers(DEFAULT_LOCAL_RPC).await => (DEFAULT_LOCAL_RPC.to_string(), None),
-        None => {
-            let node = Node::open(NodeConfig::persistent(data_dir))?;
+    let recorded = NodeRecord::read(data_dir);
+    let (url, embedded) = match (rpc_url, recorded) {
+        (Some(url), _) => (url.to_string(), None),
+        (None, Some(r)) if answers(&r.url).await => (r.url, None),
+        (None, recorded) => {
+            let node = Node::open(NodeConfig::in_data_dir(data_dir)).map_err(|e| match e {
+                Error::AlreadyOpen(path) => Error::InvalidParams(format!(
+                    "the chain database {} is in use by another process{}: pass that node's \
+                     URL with --rpc-url, or stop it",
+                    path.display(),
+                    match &recorded {
+                        Some(r) => format!(
+                            " (the node recorded in {} at {} does not answer)",
+                            data_dir.join(NODE_RECORD).display(),
+                            r.url
+                        ),
+                        None => String::new(),
+                    }
+                )),
+                e => e,
+            })?;
             let server =
                 crate::serve(node.clone(), (std::net::Ipv4Addr::LOCALHOST, 0).into()).await?;
-            tracing::info!(url = %server.url(), "no node at {DEFAULT_LOCAL_RPC}; opened the embedded chain in this process");
+            tracing::info!(url = %server.url(), "no node running for {}; opened its chain in this process", data_dir.display());
             (server.url(), Some(EmbeddedChain { node, server }))
         }
     };

@@ -18,8 +18,8 @@ pub enum Error {
     Corrupt(String),
     /// Another process holds the database.
     #[error(
-        "the chain database {0} is in use by another process (is `alara up` already running? \
-         then pass --rpc-url http://127.0.0.1:8545 or stop it)"
+        "the chain database {0} is in use by another process (an `alara up` or `alara chain \
+         node` on this data directory?): use that node with --rpc-url, or stop it"
     )]
     AlreadyOpen(PathBuf),
     /// A transaction was refused before or during execution (geth's wording where one exists).

@@ -170,6 +170,13 @@ impl NodeConfig {
         }
     }
 
+    /// The chain of an Alara data directory: `<data_dir>/chain/chain.redb`, the one that
+    /// `alara up` serves and that every command opens when no node is running, so a data
+    /// directory holds exactly one chain.
+    pub fn in_data_dir(data_dir: &std::path::Path) -> Self {
+        Self::persistent(data_dir.join("chain"))
+    }
+
     /// A devnet persisted in `data_dir/chain.redb`.
     pub fn persistent(data_dir: impl Into<PathBuf>) -> Self {
         Self { db_path: Some(data_dir.into().join("chain.redb")), ..Self::ephemeral() }

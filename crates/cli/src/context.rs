@@ -14,9 +14,23 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "ALARA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// How a command reaches a chain and signs: flags of the commands that use a chain only
+/// (`audit`, `data`, `fl`, `demo`, `chain`), so `--help` elsewhere does not list them.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Chain")]
+pub struct ChainArgs {
     /// JSON-RPC endpoint of the chain to use: the embedded node, anvil, geth or any
-    /// EVM RPC. Default: the local node at http://127.0.0.1:8545 if one answers there,
-    /// otherwise an embedded chain opened in this process on --data-dir.
+    /// EVM RPC. Default: the node serving --data-dir (`alara up` records its URL in
+    /// <data-dir>/node.json), otherwise that data directory's chain opened in this process.
     #[arg(long, global = true, env = "ALARA_RPC_URL")]
     pub rpc_url: Option<String>,
 
@@ -28,24 +42,22 @@ pub struct GlobalArgs {
     /// comes from ALARA_KEYSTORE_PASSWORD or an interactive prompt.
     #[arg(long, global = true, env = "ALARA_KEYSTORE")]
     pub keystore: Option<PathBuf>,
-
-    /// Print machine-readable JSON instead of tables.
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
 }
 
 /// What a subcommand gets: resolved global options.
+#[derive(Clone)]
 pub struct Context {
     /// Data directory, created on first use.
     pub data_dir: PathBuf,
     /// Print JSON.
     pub json: bool,
+    /// Print no result at all (a command run by another, e.g. `up --demo`'s demos, whose
+    /// stdout is the caller's).
+    pub quiet: bool,
     /// The global options as given.
     pub global: GlobalArgs,
+    /// The chain flags of the command being run (defaults for commands without them).
+    pub chain: ChainArgs,
 }
 
 impl Context {
@@ -57,14 +69,20 @@ impl Context {
                 dirs::data_dir().map(|d| d.join("alara")).unwrap_or_else(|| PathBuf::from(".alara"))
             }
         };
-        Ok(Self { data_dir, json: global.json, global })
+        Ok(Self { data_dir, json: global.json, quiet: false, global, chain: ChainArgs::default() })
+    }
+
+    /// This context with a command's chain flags.
+    pub fn with_chain(mut self, chain: ChainArgs) -> Self {
+        self.chain = chain;
+        self
     }
 
     /// How this invocation signs transactions. A keystore's password comes from
     /// `ALARA_KEYSTORE_PASSWORD` or a prompt on the terminal.
     pub fn wallet(&self) -> eyre::Result<WalletSource> {
-        let Some(path) = &self.global.keystore else {
-            return Ok(WalletSource::Dev(self.global.account));
+        let Some(path) = &self.chain.keystore else {
+            return Ok(WalletSource::Dev(self.chain.account));
         };
         let env = alara_chain::client::KEYSTORE_PASSWORD_ENV;
         let prompt = format!("Password for {}: ", path.display());
@@ -80,7 +98,7 @@ impl Context {
     /// Connects to the chain chosen by `--rpc-url` (see [`GlobalArgs::rpc_url`]).
     pub async fn connect(&self) -> eyre::Result<Connection> {
         let conn = alara_chain::client::connect(
-            self.global.rpc_url.as_deref(),
+            self.chain.rpc_url.as_deref(),
             &self.data_dir,
             &self.wallet()?,
         )
@@ -90,6 +108,9 @@ impl Context {
 
     /// Prints `value` as JSON when `--json` is set, otherwise calls `human`.
     pub fn emit<T: serde::Serialize>(&self, value: &T, human: impl FnOnce()) -> eyre::Result<()> {
+        if self.quiet {
+            return Ok(());
+        }
         if self.json {
             println!("{}", serde_json::to_string_pretty(value)?);
         } else {
@@ -106,10 +127,49 @@ pub fn log_key_passphrase() -> eyre::Result<String> {
     const ENV: &str = alara_audit::keyfile::PASSPHRASE_ENV;
     secret(ENV, "audit log key passphrase: ", "audit log key passphrase", || {
         format!(
-            "no passphrase for the audit log key: set {ENV} (it encrypts the \
-             log's signing key; keep it in your secret store), or run on a terminal to be asked"
+            "this command signs with the audit log's key, which needs its passphrase: set \
+             {ENV} (the passphrase the log was created with), or run on a terminal to be asked"
         )
     })
+}
+
+/// The passphrase for a new audit log key in `dir`. Creating a key creates a new log
+/// identity, so a person at a terminal is told and asked to confirm, and types the
+/// passphrase twice; a script passes `ALARA_LOG_KEY_PASSWORD` and gets a notice on stderr.
+pub fn new_log_key_passphrase(dir: &std::path::Path) -> eyre::Result<String> {
+    const ENV: &str = alara_audit::keyfile::PASSPHRASE_ENV;
+    let notice = format!(
+        "creating a new audit log in {} with a new signing key: its checkpoints and \
+         receipts are signed by it, encrypted with the passphrase. Keep the passphrase in \
+         your secret store; without it the log needs a new key and identity.",
+        dir.display()
+    );
+    if let Some(s) = std::env::var(ENV).ok().filter(|s| !s.is_empty()) {
+        eprintln!("{notice}");
+        return Ok(s);
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eyre::bail!(
+            "no audit log key in {} and no passphrase to create one: set {ENV} to the \
+             passphrase that will encrypt the new key (keep it in your secret store), or run \
+             on a terminal to be asked",
+            dir.display()
+        );
+    }
+    eprintln!("{notice}");
+    eprint!("Create it? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).wrap_err("reading the answer")?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        eyre::bail!("no audit log created");
+    }
+    let first = rpassword::prompt_password("new audit log key passphrase: ")
+        .wrap_err("reading the passphrase from the terminal")?;
+    let second = rpassword::prompt_password("again: ")
+        .wrap_err("reading the passphrase from the terminal")?;
+    eyre::ensure!(first == second, "the two passphrases differ; nothing was created");
+    eyre::ensure!(!first.is_empty(), "an empty passphrase; nothing was created");
+    Ok(first)
 }
 
 /// A secret from the environment variable `env` (when set and not empty), else asked for
@@ -130,6 +190,24 @@ fn secret(
     Err(eyre::eyre!(missing()))
 }
 
+/// Prints a failed command's error for a person or a script: the message and its causes,
+/// with no source locations or backtraces (those are for bugs, and a user's mistake is not
+/// one, whatever `RUST_BACKTRACE` says). With `--json`, a JSON object on stdout
+/// (`{"error": {"message", "causes"}}`), so a script that parses stdout sees it.
+pub fn report_error(e: &eyre::Report, json: bool) {
+    let message = e.to_string();
+    let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+    if json {
+        let body = serde_json::json!({ "error": { "message": message, "causes": causes } });
+        println!("{body}");
+        return;
+    }
+    eprintln!("error: {message}");
+    for c in causes {
+        eprintln!("  caused by: {c}");
+    }
+}
+
 /// Sets up `tracing` from `-v` and `RUST_LOG`; logs go to stderr so stdout stays parseable.
 pub fn init_tracing(global: &GlobalArgs) {
     use tracing_subscriber::EnvFilter;
@@ -140,6 +218,11 @@ pub fn init_tracing(global: &GlobalArgs) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colour codes only for a terminal: logs redirected to a file stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }

@@ -13,7 +13,7 @@ mod cmd;
 mod context;
 mod files;
 
-use context::{Context, GlobalArgs};
+use context::{ChainArgs, Context, GlobalArgs};
 
 /// Alara: AI off-chain, commitments on-chain.
 ///
@@ -23,10 +23,22 @@ use context::{Context, GlobalArgs};
 ///   alara infer --model M --input I   audited inference with receipts
 ///   alara bench chain             measure the node against anvil
 ///
-/// Every command that touches a chain takes --rpc-url (default: the local node started
-/// by `alara up`, or an embedded chain in this process when none is running).
+/// Every command that touches a chain (audit, data, fl, demo, chain) takes --rpc-url.
+/// Default: the node `alara up` serves for --data-dir, or that data directory's chain
+/// opened in this process when none is running.
+///
+/// Secrets come from the environment (or a prompt on a terminal), never from flags:
+///   ALARA_LOG_KEY_PASSWORD   the audit log key's passphrase (commands that write the log)
+///   ALARA_KEYSTORE_PASSWORD  the password of --keystore FILE
 #[derive(Parser, Debug)]
-#[command(name = "alara", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "alara",
+    version,
+    about,
+    long_about,
+    propagate_version = true,
+    verbatim_doc_comment
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -39,27 +51,47 @@ enum Command {
     /// Start the embedded chain, deploy the core contracts once, and serve until Ctrl-C.
     Up(cmd::up::Args),
     /// Node-only commands: run a bare node, inspect it, manage keystores.
-    #[command(subcommand)]
-    Chain(cmd::chain::Command),
+    Chain {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::chain::Command,
+    },
     /// Content store: add, get, cat, export and import CAR files, remove, garbage-collect.
     #[command(subcommand)]
     Store(cmd::store::Command),
     /// Audit trail: receipts, verification, anchoring, erasure, queries.
-    #[command(subcommand)]
-    Audit(cmd::audit::Command),
+    Audit {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::audit::Command,
+    },
     /// Run an ONNX model on inputs, with an audit receipt per row.
     Infer(cmd::infer::Args),
     /// Tokenized data marketplace: list, buy, deliver, confirm, compute-to-data.
-    #[command(subcommand)]
-    Data(cmd::data::Command),
+    Data {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::data::Command,
+    },
     /// Lineage of a dataset or model: dataset CID → jobs → models → inferences.
     Lineage(cmd::lineage::Args),
     /// Federated learning: simulate, coordinate, join as a client, replay a round.
-    #[command(subcommand)]
-    Fl(cmd::fl::Command),
+    Fl {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::fl::Command,
+    },
     /// End-to-end demonstrations on the embedded chain.
-    #[command(subcommand)]
-    Demo(cmd::demo::Command),
+    Demo {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::demo::Command,
+    },
     /// Benchmarks that print Alara next to a peer measured in the same run.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
@@ -68,22 +100,41 @@ enum Command {
     Api(cmd::api::Command),
 }
 
-fn main() -> eyre::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     context::init_tracing(&cli.global);
+    let json = cli.global.json;
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            context::report_error(&e, json);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> eyre::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let ctx = Context::new(cli.global)?;
         match cli.command {
             Command::Up(args) => cmd::up::run(&ctx, args).await,
-            Command::Chain(c) => cmd::chain::run(&ctx, c).await,
+            Command::Chain { chain, command } => {
+                cmd::chain::run(&ctx.with_chain(chain), command).await
+            }
             Command::Store(c) => cmd::store::run(&ctx, c).await,
-            Command::Audit(c) => cmd::audit::run(&ctx, c).await,
+            Command::Audit { chain, command } => {
+                cmd::audit::run(&ctx.with_chain(chain), command).await
+            }
             Command::Infer(args) => cmd::infer::run(&ctx, args).await,
-            Command::Data(c) => cmd::data::run(&ctx, c).await,
+            Command::Data { chain, command } => {
+                cmd::data::run(&ctx.with_chain(chain), command).await
+            }
             Command::Lineage(args) => cmd::lineage::run(&ctx, args).await,
-            Command::Fl(c) => cmd::fl::run(&ctx, c).await,
-            Command::Demo(c) => cmd::demo::run(&ctx, c).await,
+            Command::Fl { chain, command } => cmd::fl::run(&ctx.with_chain(chain), command).await,
+            Command::Demo { chain, command } => {
+                cmd::demo::run(&ctx.with_chain(chain), command).await
+            }
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
             Command::Api(c) => cmd::api::run(&ctx, c),
         }

@@ -374,7 +374,30 @@ pub fn router(service: Arc<CoordinatorService>) -> Router {
         .route("/v1/claim/{address}", get(get_claim))
         .route("/v1/update/{client_id}/{round}/{samples}", post(post_update))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(service)
+}
+
+/// Every error answer is the documented `{"error"}` JSON, including those axum writes
+/// itself as plain text (413 from the body limit, 400 for a path segment that is not a
+/// number or overflows u64, 404 for an unknown route, 405).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    error(status, message)
 }
 
 async fn get_task(State(s): State<Arc<CoordinatorService>>) -> Json<TaskInfo> {
@@ -683,6 +706,13 @@ pub async fn run_client(opts: &ClientOptions, data: &Dataset) -> Result<ClientRe
                 continue;
             }
             Err(e) => {
+                if unreachable_since.is_none() {
+                    // Said once, so a wrong URL is not 30 silent seconds.
+                    tracing::warn!(
+                        "coordinator {base} does not answer ({e}); retrying for {} s",
+                        opts.patience.as_secs()
+                    );
+                }
                 let since = *unreachable_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > opts.patience {
                     if done_round > 0 {

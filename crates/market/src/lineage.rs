@@ -227,7 +227,13 @@ fn dataset_lineage(entries: &[Sourced], cid: &str) -> DatasetLineage {
             }
             EntryBody::ComputeJob(j) if j.dataset == cid => {
                 let idx = match d.jobs.iter().position(|x| x.job == j.job) {
-                    Some(i) => i,
+                    Some(i) => {
+                        // Known from its data access entry, which names no recipe hash.
+                        if d.jobs[i].algorithm.is_empty() {
+                            d.jobs[i].algorithm = hash_hex(&j.algorithm);
+                        }
+                        i
+                    }
                     None => {
                         d.jobs.push(JobLineage {
                             job: j.job.clone(),
@@ -272,6 +278,13 @@ fn dataset_lineage(entries: &[Sourced], cid: &str) -> DatasetLineage {
 
 /// The lineage of a dataset CID or of a model (64 hex digits, optionally `0x`-prefixed).
 pub fn trace(entries: &[Sourced], target: &str) -> Result<Lineage> {
+    // Entries come from several parties' logs: every list in the answer is in time order.
+    let mut sorted: Vec<&Sourced> = entries.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.entry.time_ms, &a.origin, a.leaf_index).cmp(&(b.entry.time_ms, &b.origin, b.leaf_index))
+    });
+    let entries: Vec<Sourced> = sorted.into_iter().cloned().collect();
+    let entries = &entries[..];
     let t = target.trim();
     let hexpart = t.strip_prefix("0x").unwrap_or(t);
     let model = (hexpart.len() == 64).then(|| Hash::from_hex(hexpart).ok()).flatten();
@@ -328,7 +341,8 @@ impl Lineage {
                 step(&mut out, "  ", s);
             }
             for j in &d.jobs {
-                out.push_str(&format!("  job {} (algorithm {})\n", j.job, j.algorithm));
+                let algorithm = if j.algorithm.is_empty() { "not logged" } else { &j.algorithm };
+                out.push_str(&format!("  job {} (algorithm {algorithm})\n", j.job));
                 for s in &j.steps {
                     step(&mut out, "    ", s);
                 }
@@ -440,6 +454,34 @@ mod tests {
         assert_eq!(m.inference_count, 2);
         assert!(l.render().contains("2 inference(s)"));
         assert!(l.render().contains("for 0.000000000000000005 ETH (5 wei)"), "{}", l.render());
+    }
+
+    #[test]
+    fn steps_from_several_logs_are_in_time_order_and_jobs_keep_their_recipe() {
+        let (mut entries, _) = fixture();
+        // A second party's log, read first, whose entries are older and newer.
+        let access = |i: u64, t: u64| Sourced {
+            origin: "other".into(),
+            leaf_index: i,
+            entry: Entry {
+                time_ms: t,
+                body: EntryBody::DataAccess(alara_audit::entry::DataAccess {
+                    dataset: "bafyd".into(),
+                    accessor: "lab".into(),
+                    mode: "compute-to-data".into(),
+                    purpose: "recipe 1/0xm/job/1".into(),
+                    subject: None,
+                }),
+            },
+        };
+        entries.insert(0, access(0, 10));
+        entries.insert(0, access(1, 0));
+        let l = trace(&entries, "bafyd").unwrap();
+        let job = &l.datasets[0].jobs[0];
+        assert_eq!(job.algorithm, hex::encode([1u8; 32]), "filled from the job's own entry");
+        let times: Vec<u64> = job.steps.iter().map(|s| s.time_ms).collect();
+        assert_eq!(times, [0, 1, 2, 10]);
+        assert!(!l.render().contains("(algorithm )"), "{}", l.render());
     }
 
     #[test]

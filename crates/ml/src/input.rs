@@ -130,6 +130,18 @@ fn parse_csv(text: &str, names: Option<&[String]>) -> Result<Vec<Vec<f32>>> {
     let Some(&(_, first)) = lines.peek() else { return Ok(Vec::new()) };
     let header: Vec<&str> = first.split(',').map(str::trim).collect();
     let has_header = header.iter().any(|f| f.parse::<f64>().is_err());
+    if has_header {
+        // A column named twice would silently feed one of the two values to the model.
+        for (i, h) in header.iter().enumerate() {
+            if header[..i].contains(h) {
+                return Err(Error::Input(format!(
+                    "CSV header: column `{h}` appears more than once (columns {} and {})",
+                    header[..i].iter().position(|x| x == h).unwrap_or(0) + 1,
+                    i + 1
+                )));
+            }
+        }
+    }
     // For each feature (in model order), the CSV column holding it.
     let columns: Option<Vec<usize>> = if has_header {
         lines.next();
@@ -195,6 +207,12 @@ mod tests {
 
     fn names() -> Vec<String> {
         vec!["a".into(), "b".into()]
+    }
+
+    #[test]
+    fn a_duplicated_csv_column_is_refused() {
+        let err = parse_rows("a,b,a\n1,2,3\n", None).unwrap_err().to_string();
+        assert!(err.contains("column `a` appears more than once (columns 1 and 3)"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::format::{
     stored_sparse, write_all_vectored_at, write_atomic, DerivedMark, GroupHeader, Writers,
     CHECKPOINTS, DERIVED, ENTRIES, HEADER_LEN, NODES, NODE_FLOOR, OFFSETS,
 };
-use super::{LogConfig, Queue, Shared};
+use super::{Queue, Settings, Shared};
 use crate::checkpoint::{Checkpoint, NoteSigner, SignedCheckpoint};
 use crate::error::io;
 use crate::tree::Frontier;
@@ -38,7 +38,7 @@ pub(super) struct Unsynced {
 /// Writer handles and state owned by the committer thread.
 pub(super) struct Committer {
     pub(super) shared: Arc<Shared>,
-    pub(super) signer: NoteSigner,
+    pub(super) signer: Option<NoteSigner>,
     pub(super) checkpoint_interval: Duration,
     pub(super) frontier: Frontier,
     pub(super) entries: File,
@@ -140,7 +140,7 @@ impl Committer {
     /// `frontier` (of `mark.size` leaves) until [`Committer::recover`] replays the rest.
     pub(super) fn new(
         shared: Arc<Shared>,
-        config: &LogConfig,
+        config: &Settings,
         frontier: Frontier,
         files: Writers,
         mark: DerivedMark,
@@ -232,7 +232,9 @@ impl Committer {
                     if !q.leaves.is_empty() {
                         break;
                     }
-                    let unsigned = self.frontier.size() > self.last_signed_size;
+                    // A read-only log has no key and signs nothing.
+                    let unsigned =
+                        self.signer.is_some() && self.frontier.size() > self.last_signed_size;
                     let due = self.last_signed_at.elapsed() >= self.checkpoint_interval;
                     if unsigned && (due || q.checkpoint_wanted) {
                         break; // an empty group that only signs
@@ -280,9 +282,10 @@ impl Committer {
         let sign = size > self.last_signed_size
             && (batch.checkpoint_wanted
                 || self.last_signed_at.elapsed() >= self.checkpoint_interval);
-        let signed = sign.then(|| {
-            self.signer.sign(&Checkpoint { origin: self.signer.name().to_string(), size, root })
-        });
+        // A read-only log refuses appends, so it never gets here with a batch.
+        let Some(signer) = self.signer.as_ref() else { return Err(Error::ReadOnly) };
+        let signed = sign
+            .then(|| signer.sign(&Checkpoint { origin: signer.name().to_string(), size, root }));
         let note = signed.as_ref().map_or(&[][..], |s| s.note.as_bytes());
         let header = GroupHeader {
             count: batch.leaves.len() as u32,

@@ -68,6 +68,11 @@ pub use format::NODE_FLOOR;
 use format::{read_exact_at, DerivedMark, GroupHeader, Identity, Writers, HEADER_LEN, IDENTITY};
 use nodes::{NodeFile, Readers};
 
+/// Default largest entry, in bytes.
+const MAX_ENTRY_SIZE: usize = 1 << 20;
+/// Default pending bytes at which writers wait.
+const MAX_PENDING_BYTES: usize = 64 << 20;
+
 /// How a log behaves.
 #[derive(Clone, Debug)]
 pub struct LogConfig {
@@ -95,9 +100,36 @@ impl LogConfig {
             dir: dir.into(),
             signer,
             checkpoint_interval: Duration::ZERO,
-            max_entry_size: 1 << 20,
-            max_pending_bytes: 64 << 20,
+            max_entry_size: MAX_ENTRY_SIZE,
+            max_pending_bytes: MAX_PENDING_BYTES,
             derived_sync_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A log's settings once its key is known: what [`Log::open`] and [`Log::open_read_only`]
+/// start from.
+struct Settings {
+    dir: PathBuf,
+    verifier: NoteVerifier,
+    /// `None` for a read-only log, which never signs (it never commits).
+    signer: Option<NoteSigner>,
+    checkpoint_interval: Duration,
+    max_entry_size: usize,
+    max_pending_bytes: usize,
+    derived_sync_interval: Duration,
+}
+
+impl From<LogConfig> for Settings {
+    fn from(c: LogConfig) -> Self {
+        Self {
+            dir: c.dir,
+            verifier: c.signer.verifier(),
+            signer: Some(c.signer),
+            checkpoint_interval: c.checkpoint_interval,
+            max_entry_size: c.max_entry_size,
+            max_pending_bytes: c.max_pending_bytes,
+            derived_sync_interval: c.derived_sync_interval,
         }
     }
 }
@@ -143,6 +175,8 @@ struct Durable {
 struct Shared {
     dir: PathBuf,
     verifier: NoteVerifier,
+    /// Opened without its key ([`Log::open_read_only`]): appends are refused.
+    read_only: bool,
     max_entry_size: usize,
     max_pending_bytes: usize,
     readers: Readers,
@@ -165,11 +199,12 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(config: &LogConfig, readers: Readers, mark: DerivedMark) -> Self {
+    fn new(config: &Settings, readers: Readers, mark: DerivedMark) -> Self {
         let (tx, _) = tokio::sync::watch::channel((0u64, false));
         Self {
             dir: config.dir.clone(),
-            verifier: config.signer.verifier(),
+            verifier: config.verifier.clone(),
+            read_only: config.signer.is_none(),
             max_entry_size: config.max_entry_size,
             max_pending_bytes: config.max_pending_bytes,
             readers,
@@ -205,8 +240,9 @@ impl Shared {
 pub struct Log {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// Signs checkpoints outside the committer (see [`Log::sign_checkpoint`]).
-    signer: NoteSigner,
+    /// Signs checkpoints outside the committer (see [`Log::sign_checkpoint`]); `None` when
+    /// opened read-only.
+    signer: Option<NoteSigner>,
 }
 
 impl std::fmt::Debug for Log {
@@ -221,6 +257,37 @@ impl Log {
         let dir = config.dir.clone();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         Identity::check_or_create(&dir, &config.signer)?;
+        Self::start(config.into())
+    }
+
+    /// Opens the existing log in `dir` without its signing key, for reading: sizes,
+    /// entries, proofs and the checkpoints already signed. Appends are refused
+    /// ([`Error::ReadOnly`]) and nothing new is signed. A torn tail left by a crash is
+    /// still cut off, as on any open. Fails when there is no log in `dir`.
+    pub fn open_read_only(dir: &Path) -> Result<Self> {
+        let Some(verifier) = Self::stored_verifier(dir)? else {
+            return Err(Error::Io {
+                path: dir.join(IDENTITY),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no audit log here (it is created by the first command that writes one)",
+                ),
+            });
+        };
+        Self::start(Settings {
+            dir: dir.to_path_buf(),
+            verifier,
+            signer: None,
+            checkpoint_interval: Duration::ZERO,
+            max_entry_size: MAX_ENTRY_SIZE,
+            max_pending_bytes: MAX_PENDING_BYTES,
+            // Nothing is appended, so nothing needs syncing: wake rarely.
+            derived_sync_interval: Duration::from_secs(3600),
+        })
+    }
+
+    fn start(config: Settings) -> Result<Self> {
+        let dir = config.dir.clone();
         let writers = Writers::open(&dir)?;
         let mark = DerivedMark::trusted(&dir, &writers)?;
         let readers = Readers::open(&dir)?;
@@ -288,7 +355,10 @@ impl Log {
         }
         let root = self.root_at(size)?;
         let checkpoint = Checkpoint { origin: self.origin().to_string(), size, root };
-        self.signer.sign_extended(&checkpoint, extensions)
+        match &self.signer {
+            Some(signer) => signer.sign_extended(&checkpoint, extensions),
+            None => Err(Error::ReadOnly),
+        }
     }
 
     /// Number of checkpoints signed so far.
@@ -312,6 +382,9 @@ impl Log {
                 return Err(Error::EntryTooLarge { size: len, limit: self.shared.max_entry_size });
             }
             bytes += len + 4;
+        }
+        if self.shared.read_only {
+            return Err(Error::ReadOnly);
         }
         let mut q = self.shared.queue.lock();
         loop {
@@ -358,12 +431,23 @@ impl Log {
             if let Some(e) = &d.failed {
                 return Err(Error::Closed(e.clone()));
             }
+            if self.shared.read_only {
+                // Nothing will be appended: an entry not there now never will be.
+                return Err(Error::OutOfRange {
+                    what: "entry",
+                    requested: index,
+                    available: d.size,
+                });
+            }
             self.shared.durable_cv.wait(&mut d);
         }
     }
 
     /// Waits (async) until entry `index` is durable; returns the durable size then.
     pub async fn wait_durable_async(&self, index: u64) -> Result<u64> {
+        if self.shared.read_only {
+            return self.wait_durable(index);
+        }
         let mut rx = self.shared.durable_tx.subscribe();
         let (size, failed) = *rx
             .wait_for(|(size, failed)| *size > index || *failed)
@@ -520,6 +604,10 @@ impl Log {
                 return read_checkpoint(&self.shared, lo);
             }
             self.wait_durable(index)?;
+            if self.shared.read_only {
+                // Only the log's key can sign the checkpoint this entry needs.
+                return Err(Error::ReadOnly);
+            }
             {
                 let mut q = self.shared.queue.lock();
                 q.checkpoint_wanted = true;

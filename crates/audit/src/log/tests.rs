@@ -220,3 +220,36 @@ fn concurrent_writers_get_distinct_indices() {
     assert_eq!(all, (0..400).collect::<Vec<_>>());
     log.verify_integrity().unwrap();
 }
+
+#[test]
+fn read_only_open_reads_everything_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(Log::open_read_only(dir.path()).is_err(), "no log there: refused, not created");
+    assert!(!dir.path().join(IDENTITY).exists());
+    let mut config = LogConfig::new(dir.path(), signer());
+    // Checkpoints only when asked: the last group stays unsigned.
+    config.checkpoint_interval = Duration::from_secs(3600);
+    {
+        let log = Log::open(config).unwrap();
+        log.append_batch(&[b"a".to_vec(), b"b".to_vec()]).unwrap();
+        log.checkpoint_covering(1).unwrap();
+        log.append(b"c").unwrap();
+    }
+    let entries_before = std::fs::read(dir.path().join(ENTRIES)).unwrap();
+    let log = Log::open_read_only(dir.path()).unwrap();
+    assert_eq!(log.size(), 3);
+    assert_eq!(log.verifier(), &signer().verifier());
+    assert_eq!(log.entry(2).unwrap(), b"c");
+    log.checkpoint_covering(1).unwrap().verify(log.verifier()).unwrap();
+    log.prove_inclusion(0, 3).unwrap();
+    log.verify_integrity().unwrap();
+    assert!(matches!(log.append(b"d"), Err(Error::ReadOnly)));
+    assert!(matches!(log.sign_checkpoint(3, &[]), Err(Error::ReadOnly)));
+    // The unsigned entry needs a checkpoint only the key can sign: refused, not waited for.
+    assert!(matches!(log.checkpoint_covering(2), Err(Error::ReadOnly)));
+    assert!(matches!(log.wait_durable(3), Err(Error::OutOfRange { .. })));
+    drop(log);
+    assert_eq!(std::fs::read(dir.path().join(ENTRIES)).unwrap(), entries_before);
+    let log = Log::open(LogConfig::new(dir.path(), signer())).unwrap();
+    assert_eq!(log.size(), 3);
+}

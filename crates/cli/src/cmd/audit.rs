@@ -2,7 +2,9 @@
 //! verification (offline and on-chain), anchoring, erasure, queries and exports.
 //!
 //! The trail lives in `<data-dir>/audit`; its signing key is age-encrypted there and
-//! unlocked with `ALARA_LOG_KEY_PASSWORD` (or a prompt on a terminal).
+//! unlocked with `ALARA_LOG_KEY_PASSWORD` (or a prompt on a terminal) by the commands that
+//! write or sign (`infer`, `erase`, `anchor`, `receipt`). Reading (`status`, `list`,
+//! `export`, `check`, `verify`) needs no secret.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -146,10 +148,40 @@ pub fn trail_dir(ctx: &Context) -> PathBuf {
     ctx.data_dir.join("audit")
 }
 
-/// Opens the trail (creating it and its key on first use).
+/// Opens the trail to write to it, with its signing key (unlocked with
+/// `ALARA_LOG_KEY_PASSWORD` or a prompt). On first use this creates the log and its key,
+/// a new log identity: that is said on stderr, and on a terminal it is confirmed first
+/// and the passphrase asked twice.
 pub fn open_trail(ctx: &Context) -> eyre::Result<AuditTrail> {
-    let pass = crate::context::log_key_passphrase()?;
-    AuditTrail::open(TrailConfig::new(trail_dir(ctx), pass)).wrap_err("opening the audit trail")
+    let dir = trail_dir(ctx);
+    let key = dir.join(alara_audit::trail::KEY_FILE);
+    let pass = if key.exists() {
+        crate::context::log_key_passphrase()?
+    } else {
+        crate::context::new_log_key_passphrase(&dir)?
+    };
+    let trail = AuditTrail::open(TrailConfig::new(&dir, pass))
+        .wrap_err_with(|| format!("opening the audit trail in {}", dir.display()))?;
+    if !key.exists() {
+        bail!("the audit log key was not written to {}", key.display());
+    }
+    Ok(trail)
+}
+
+/// Opens the trail for reading only: no key, no passphrase (`status`, `list`, `export`,
+/// `check`, `lineage`).
+pub fn open_trail_read_only(ctx: &Context) -> eyre::Result<AuditTrail> {
+    let dir = trail_dir(ctx);
+    if AuditTrail::stored_verifier(&dir)?.is_none() {
+        bail!(
+            "no audit log in {} yet: `alara infer` (or `alara audit` commands that write) \
+             creates it; `alara demo audit` keeps its own in {}",
+            dir.display(),
+            crate::cmd::demo::audit::demo_trail_dir(ctx).display()
+        );
+    }
+    AuditTrail::open_read_only(&dir)
+        .wrap_err_with(|| format!("opening the audit trail in {} to read it", dir.display()))
 }
 
 /// Runs an `alara audit` subcommand.
@@ -175,7 +207,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
             })
         }
         Command::List(filter) => {
-            let trail = open_trail(ctx)?;
+            let trail = open_trail_read_only(ctx)?;
             let rows = trail.query(&filter.into())?;
             ctx.emit(&rows, || {
                 println!("{:>8}  {:>14}  {:<16}  detail", "index", "time_ms", "kind");
@@ -197,7 +229,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
             })
         }
         Command::Export { filter, out } => {
-            let trail = open_trail(ctx)?;
+            let trail = open_trail_read_only(ctx)?;
             let n = if out == "-" {
                 let stdout = std::io::stdout();
                 let mut lock = stdout.lock();
@@ -229,7 +261,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         }
         Command::Status => status(ctx),
         Command::Check => {
-            let trail = open_trail(ctx)?;
+            let trail = open_trail_read_only(ctx)?;
             let size = trail.log().verify_integrity()?;
             ctx.emit(&serde_json::json!({ "ok": true, "size": size }), || {
                 println!("log verified: {size} entries, every node hash recomputed, latest checkpoint checked")
@@ -330,7 +362,7 @@ async fn verify_onchain(
         // A superseded anchor needs a consistency proof to the current one: the local log,
         // when it is this log, makes it.
         Err(alara_audit::Error::Superseded { .. }) if local.as_ref() == Some(&pins.key) => {
-            let trail = open_trail(ctx)?;
+            let trail = open_trail_read_only(ctx)?;
             Ok(anchor::verify_onchain(&conn.provider, receipt, &pins, Some(trail.log())).await?)
         }
         other => Ok(other?),
@@ -434,7 +466,7 @@ async fn anchor_cmd(
 }
 
 fn status(ctx: &Context) -> eyre::Result<()> {
-    let trail = open_trail(ctx)?;
+    let trail = open_trail_read_only(ctx)?;
     let log = trail.log();
     let cp = log.latest_checkpoint();
     let anchors = AnchorState::load(&trail_dir(ctx))?;

@@ -70,6 +70,10 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         .collect(),
         Some(s) => vec![s.clone()],
     };
+    // Run the model before unlocking the log key: a row of the wrong shape fails at once.
+    let started = now_ms();
+    let predictions = model.predict(&rows).wrap_err("running the model")?;
+    let ended = now_ms();
     let trail = Arc::new(super::audit::open_trail(ctx)?);
     let id = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let auditor = InferenceAuditor::new(
@@ -83,9 +87,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         purpose: args.purpose.clone(),
     };
 
-    let started = now_ms();
-    let predictions = model.predict(&rows).wrap_err("running the model")?;
-    let audited = auditor.record(started, now_ms(), &rows, &predictions, &use_ctx)?;
+    let audited = auditor.record(started, ended, &rows, &predictions, &use_ctx)?;
     let receipts = auditor.receipts(&audited)?;
 
     if let Some(dir) = &args.receipts_dir {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use alara_audit::{AuditTrail, TrailConfig};
+use alara_audit::AuditTrail;
 use alara_market::lineage::{self, Sourced};
 use eyre::WrapErr;
 
@@ -32,18 +32,15 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let mut entries: Vec<Sourced> = Vec::new();
     let mut sources = Vec::new();
     let own = crate::cmd::audit::trail_dir(ctx);
-    if !args.no_own_trail && own.exists() {
-        let trail = crate::cmd::audit::open_trail(ctx)?;
+    if !args.no_own_trail && AuditTrail::stored_verifier(&own)?.is_some() {
+        let trail = crate::cmd::audit::open_trail_read_only(ctx)?;
         entries.extend(lineage::from_trail(&trail)?);
         sources.push(own.display().to_string());
     }
-    // The trails `alara demo data` writes, with their fixed demo passphrases.
-    for name in ["hospital", "pharma", "lab"] {
-        let dir = ctx.data_dir.join("data-demo").join(name).join("audit");
-        if dir.exists() {
-            let mut cfg = TrailConfig::new(&dir, format!("alara-demo-data-{name}"));
-            cfg.key_work_factor = 10;
-            let trail = AuditTrail::open(cfg)
+    // The demonstrations' trails (read without their keys).
+    for (_, dir, _) in crate::cmd::demo::demo_trails(&ctx.data_dir) {
+        if AuditTrail::stored_verifier(&dir)?.is_some() {
+            let trail = AuditTrail::open_read_only(&dir)
                 .wrap_err_with(|| format!("opening the demo trail {}", dir.display()))?;
             entries.extend(lineage::from_trail(&trail)?);
             sources.push(dir.display().to_string());

@@ -170,15 +170,9 @@ fn progress_bar(ctx: &Context, len: Option<u64>) -> indicatif::ProgressBar {
 /// Runs an `alara store` subcommand.
 pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     let dir = ctx.data_dir.join("store");
-    let json = ctx.json;
-    let global = ctx.global.clone();
+    let ctx = ctx.clone();
     // The store does blocking file and HTTP I/O: keep it off the async runtime.
     tokio::task::spawn_blocking(move || {
-        let ctx = Context {
-            data_dir: dir.parent().map(Path::to_path_buf).unwrap_or_default(),
-            json,
-            global,
-        };
         let kubo = match &command {
             Command::Add { kubo, .. }
             | Command::Get { kubo, .. }

@@ -163,7 +163,7 @@ pub fn node_config(ctx: &Context, args: &Args) -> eyre::Result<NodeConfig> {
     let mut config = if args.ephemeral {
         NodeConfig::ephemeral()
     } else {
-        NodeConfig::persistent(ctx.data_dir.join("chain"))
+        NodeConfig::in_data_dir(&ctx.data_dir)
     };
     config.chain_id = args.chain_id;
     config.hardfork = args.hardfork;
@@ -222,11 +222,39 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         eyre::eyre!("{e}\nIs another node already listening on {addr}? Pick another with --port.")
     })?;
     let url = server.url();
-
-    let contracts = if args.no_deploy { None } else { Some(deploy_all(ctx, &url).await?) };
-    if args.api.demo {
-        run_demos(ctx, &url).await?;
+    // Other commands on this data directory use this node (and not whatever answers on
+    // port 8545) while it runs.
+    let record = (!args.ephemeral).then(|| client::NodeRecord {
+        url: url.clone(),
+        chain_id: node.chain_id(),
+        pid: std::process::id(),
+    });
+    if let Some(r) = &record {
+        r.publish(&ctx.data_dir)?;
     }
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let setup = async {
+        let contracts = if args.no_deploy { None } else { Some(deploy_all(ctx, &url).await?) };
+        if args.api.demo {
+            run_demos(ctx, &url).await?;
+        }
+        eyre::Ok(contracts)
+    };
+    let contracts = tokio::select! {
+        r = setup => r,
+        r = &mut stop => {
+            r?;
+            Err(eyre::eyre!("stopped by a signal before the node was ready"))
+        }
+    };
+    let contracts = match contracts {
+        Ok(c) => c,
+        Err(e) => {
+            close(ctx, server, &node, record.is_some());
+            return Err(e);
+        }
+    };
     let audit_note = match &api_state {
         Some(state) => serve_audit(ctx, state),
         None => None,
@@ -245,11 +273,20 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     };
     ctx.emit(&summary, || print_summary(&summary))?;
 
-    shutdown_signal().await?;
+    let stopped = stop.await;
     eprintln!("\nstopping: finishing the batch in hand and closing the database");
+    close(ctx, server, &node, record.is_some());
+    Ok(stopped?)
+}
+
+/// Stops serving, withdraws the node's record from the data directory and closes the
+/// database.
+fn close(ctx: &Context, server: alara_chain::ServerHandle, node: &Node, recorded: bool) {
     drop(server);
+    if recorded {
+        client::NodeRecord::withdraw(&ctx.data_dir);
+    }
     node.shutdown();
-    Ok(())
 }
 
 /// The API's settings from the flags (the bound address is added by [`api_state_for`]).
@@ -322,7 +359,8 @@ fn serve_audit(ctx: &Context, state: &alara_api::ApiState) -> Option<String> {
         }
         None => {
             note = Some(format!(
-                "the audit log in {} is not served: set {ENV} to its key's passphrase",
+                "the audit log in {} is not served, so other commands can write it; to serve \
+                 it (and write it through the API) start with {ENV} set to its passphrase",
                 crate::cmd::audit::trail_dir(ctx).display()
             ))
         }
@@ -341,9 +379,10 @@ fn serve_audit(ctx: &Context, state: &alara_api::ApiState) -> Option<String> {
 /// `alara up --demo`: the three demonstrations, against this node, into this data
 /// directory.
 async fn run_demos(ctx: &Context, url: &str) -> eyre::Result<()> {
-    let mut global = ctx.global.clone();
-    global.rpc_url = Some(url.to_string());
-    let demo_ctx = Context::new(global)?;
+    let chain = crate::context::ChainArgs { rpc_url: Some(url.to_string()), ..ctx.chain.clone() };
+    // The demos' own output would mix with the summary on stdout: they run quietly.
+    let mut demo_ctx = Context::new(ctx.global.clone())?.with_chain(chain);
+    demo_ctx.quiet = true;
     for name in ["audit", "data", "fl"] {
         eprintln!("--demo: running `alara demo {name}`");
         let parser = <crate::cmd::demo::Command as clap::Subcommand>::augment_subcommands(
@@ -357,6 +396,7 @@ async fn run_demos(ctx: &Context, url: &str) -> eyre::Result<()> {
         crate::cmd::demo::run(&demo_ctx, command)
             .await
             .wrap_err_with(|| format!("`alara demo {name}` (from `alara up --demo`)"))?;
+        eprintln!("--demo: `alara demo {name}` done");
     }
     Ok(())
 }

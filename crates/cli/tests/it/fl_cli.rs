@@ -87,11 +87,6 @@ fn network_task(rpc_url: Option<&str>) {
 
     let mut coord = alara();
     coord.arg("--data-dir").arg(dir.path().join("coordinator"));
-    if let Some(url) = rpc_url {
-        coord
-            .args(["--rpc-url", url, "--account", "1"])
-            .env("ALARA_LOG_KEY_PASSWORD", "coordinator pass");
-    }
     coord.args([
         "fl",
         "coordinator",
@@ -109,7 +104,10 @@ fn network_task(rpc_url: Option<&str>) {
         "60",
         "--json",
     ]);
-    if rpc_url.is_some() {
+    if let Some(url) = rpc_url {
+        coord
+            .args(["--rpc-url", url, "--account", "1"])
+            .env("ALARA_LOG_KEY_PASSWORD", "coordinator pass");
         coord.arg("--settle");
         for i in 0..3 {
             coord.args(["--client", &format!("hospital-{i}={}", dev_address(i + 2))]);
@@ -133,15 +131,12 @@ fn network_task(rpc_url: Option<&str>) {
         .map(|i| {
             let mut c = alara();
             c.arg("--data-dir").arg(dir.path().join(format!("client-{i}")));
-            if let Some(rpc) = rpc_url {
-                c.args(["--rpc-url", rpc, "--account", &(i + 2).to_string()]);
-            }
             c.args(["fl", "client", "--coordinator", &url, "--id", &format!("hospital-{i}")])
                 .arg("--data")
                 .arg(parts.join(format!("client-{i}.csv")))
                 .args(["--poll-ms", "50", "--json"]);
-            if rpc_url.is_some() {
-                c.arg("--claim");
+            if let Some(rpc) = rpc_url {
+                c.args(["--rpc-url", rpc, "--account", &(i + 2).to_string(), "--claim"]);
             }
             Killed(c.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn client"))
         })

@@ -9,5 +9,6 @@ mod dashboard;
 mod demo_data;
 mod fl_cli;
 mod node_process;
+mod readme;
 mod store_cli;
 mod support;

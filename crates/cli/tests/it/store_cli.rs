@@ -32,8 +32,10 @@ fn failed_export_leaves_an_existing_car_byte_identical() {
     let missing = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
     let failed = store(&data).args(["export", missing, "-o"]).arg(&car).output().unwrap();
     assert!(!failed.status.success(), "export of a missing CID succeeded");
-    let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("not in the store"), "{stderr}");
+    // With --json the error is a JSON object on stdout.
+    let err: serde_json::Value = serde_json::from_slice(&failed.stdout).expect("a JSON error");
+    let message = format!("{} {}", err["error"]["message"], err["error"]["causes"]);
+    assert!(message.contains("not in the store"), "{err}");
     assert_eq!(std::fs::read(&car).unwrap(), good, "the good CAR was changed");
     let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["z.car"], "a partial file was left behind");

@@ -8,6 +8,14 @@ use tower::ServiceExt;
 
 use crate::common::{nudged, service};
 
+async fn assert_json_error(res: axum::response::Response) {
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(ct.as_deref(), Some("application/json"));
+    let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+}
+
 #[tokio::test]
 async fn http_rejects_malformed_oversized_and_stale_updates() {
     let (svc, _) =
@@ -22,6 +30,26 @@ async fn http_rejects_malformed_oversized_and_stale_updates() {
     let res =
         app.clone().oneshot(post("/v1/update/a/1/10", vec![0; svc.max_body() + 1])).await.unwrap();
     assert_eq!(res.status(), 413);
+    assert_json_error(res).await;
+    // Errors axum writes itself are JSON too: a u64-overflowing path segment, a wrong
+    // method, an unknown route.
+    let res = app
+        .clone()
+        .oneshot(post("/v1/update/a/99999999999999999999999/10", b"x".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_json_error(res).await;
+    let res = app.clone().oneshot(post("/v1/task", vec![])).await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_json_error(res).await;
+    let res = app
+        .clone()
+        .oneshot(Request::builder().uri("/nope").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_json_error(res).await;
     let good = nudged(&svc.global(), 1.0).to_safetensors();
     let res = app.clone().oneshot(post("/v1/update/a/5/10", good.clone())).await.unwrap();
     assert_eq!(res.status(), 409);

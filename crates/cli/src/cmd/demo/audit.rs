@@ -1,5 +1,7 @@
 //! `alara demo audit`: audited inference end to end on the chain of `--rpc-url` (by default
-//! the `alara up` node, or the embedded chain opened in this process). The shipped
+//! the data directory's node, or its chain opened in this process). It records in the data
+//! directory's own log when `ALARA_LOG_KEY_PASSWORD` is set, and otherwise in a demo log of
+//! its own (`<data-dir>/audit-demo`, public passphrase), so it never asks for a secret. The shipped
 //! breast-cancer classifier scores a few rows of the UCI dataset, each decision becomes an
 //! `inference` entry in the audit log (inputs and outputs only as salted commitments), the
 //! log's checkpoint is anchored in `AuditAnchor` with one transaction, and the first row's
@@ -12,6 +14,8 @@ use alara_audit::anchor::{self, AnchorPolicy, Anchorer, OnchainVerified};
 use alara_audit::audited::{InferenceAuditor, UseContext};
 use alara_audit::entry::{now_ms, ModelRef};
 use alara_audit::Hash;
+use alloy::network::TransactionBuilder;
+use alloy::providers::Provider;
 use eyre::{bail, WrapErr};
 use serde::Serialize;
 
@@ -20,6 +24,32 @@ use crate::context::Context;
 /// The shipped model (see `models/README.md`), embedded so the demo runs from any directory.
 const SHIPPED_MODEL: &[u8] = include_bytes!("../../../../../models/breast_cancer_logreg.onnx");
 const SHIPPED_MODEL_ID: &str = "breast_cancer_logreg.onnx";
+
+/// The demo's own audit trail's passphrase. It is public: the demo's trail is a
+/// demonstration, kept apart from the data directory's real log (`<data-dir>/audit`), so
+/// the demo never asks for a secret and never creates a real log identity.
+pub const DEMO_PASSPHRASE: &str = "alara-demo-audit";
+
+/// Where the demo keeps its trail: `<data-dir>/audit-demo`.
+pub fn demo_trail_dir(ctx: &Context) -> PathBuf {
+    ctx.data_dir.join("audit-demo")
+}
+
+/// The trail the demo records in, and its directory: the data directory's own log when
+/// `ALARA_LOG_KEY_PASSWORD` is set (as `demo fl` does), otherwise the demo's own
+/// ([`demo_trail_dir`], with the public [`DEMO_PASSPHRASE`]).
+fn open_demo_trail(ctx: &Context) -> eyre::Result<(alara_audit::AuditTrail, PathBuf)> {
+    let own = std::env::var(alara_audit::keyfile::PASSPHRASE_ENV).is_ok_and(|p| !p.is_empty());
+    if own {
+        let dir = super::super::audit::trail_dir(ctx);
+        return Ok((super::super::audit::open_trail(ctx)?, dir));
+    }
+    let dir = demo_trail_dir(ctx);
+    let mut config = alara_audit::TrailConfig::new(&dir, DEMO_PASSPHRASE);
+    config.key_work_factor = 10;
+    let trail = alara_audit::AuditTrail::open(config).wrap_err("opening the demo's audit trail")?;
+    Ok((trail, dir))
+}
 
 /// Arguments of `alara demo audit`.
 #[derive(clap::Args, Debug)]
@@ -33,8 +63,8 @@ pub struct Args {
     /// Data subject the rows belong to (erase it later with `alara audit erase --subject`).
     #[arg(long, default_value = "demo-patient")]
     subject: String,
-    /// Where to write the first row's anchored receipt (default:
-    /// `<data-dir>/audit/receipts/<leaf index>.json`).
+    /// Where to write the first row's anchored receipt (default: `receipts/<leaf
+    /// index>.json` in the log's directory).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -61,6 +91,8 @@ struct Summary {
     anchor_block: u64,
     anchor_gas: u64,
     receipt: PathBuf,
+    log_key: String,
+    audit_dir: PathBuf,
     onchain: OnchainVerified,
 }
 
@@ -84,7 +116,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let contract = anchor::ensure_deployed(&conn.provider, &ctx.data_dir)
         .await
         .wrap_err("deploying AuditAnchor")?;
-    let trail = Arc::new(super::super::audit::open_trail(ctx)?);
+    let (trail, audit_dir) = open_demo_trail(ctx)?;
+    let trail = Arc::new(trail);
     let auditor = InferenceAuditor::new(
         trail.clone(),
         ModelRef { id: model_id.clone(), version_hash: Hash(model.hash()) },
@@ -101,11 +134,32 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let receipts = auditor.receipts(&audited)?;
 
     // Anchor the checkpoint that covers the rows: one transaction for all of them.
+    // AuditAnchor keys a log by the account that anchors it, one log per account for
+    // good: the demo's own log anchors from a demo account of its own (funded by the
+    // connected one), so the connected account stays free for the data directory's log.
+    let (anchor_provider, anchor_account) = if audit_dir == demo_trail_dir(ctx) {
+        let key = alloy::signers::local::PrivateKeySigner::from_bytes(
+            &alloy::primitives::keccak256("alara demo audit log"),
+        )
+        .wrap_err("deriving the demo log's account")?;
+        let account = key.address();
+        let gas_money = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18));
+        if conn.provider.get_balance(account).await? < gas_money / alloy::primitives::U256::from(2)
+        {
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .with_to(account)
+                .with_value(gas_money);
+            conn.provider.send_transaction(tx).await?.get_receipt().await?;
+        }
+        (alara_chain::client::provider_for(&conn.url, key)?, account)
+    } else {
+        (conn.provider.clone(), conn.signer)
+    };
     let mut anchorer = Anchorer::setup(
-        conn.provider.clone(),
-        conn.signer,
+        anchor_provider,
+        anchor_account,
         trail.log(),
-        &super::super::audit::trail_dir(ctx),
+        &audit_dir,
         contract,
         AnchorPolicy::default(),
     )
@@ -131,9 +185,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     }
     let path = match &args.out {
         Some(p) => p.clone(),
-        None => super::super::audit::trail_dir(ctx)
-            .join("receipts")
-            .join(format!("{}.json", receipt.leaf_index)),
+        None => audit_dir.join("receipts").join(format!("{}.json", receipt.leaf_index)),
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
@@ -167,6 +219,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         anchor_block: rec.block_number,
         anchor_gas: rec.gas_used,
         receipt: path.clone(),
+        log_key: trail.verifier().to_string(),
+        audit_dir: audit_dir.clone(),
         onchain,
     };
     ctx.emit(&summary, || {
@@ -202,6 +256,11 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             "verified on-chain: the key is registered for account {}, Anchored event found, verifyInclusion {}",
             summary.onchain.log_id, summary.onchain.contract_inclusion
         );
-        println!("check it yourself: alara audit verify {} --onchain", path.display());
+        println!("the decisions are in the audit log {}", summary.audit_dir.display());
+        println!(
+            "check it yourself: alara audit verify {} --onchain --key {}",
+            path.display(),
+            summary.log_key
+        );
     })
 }

@@ -19,7 +19,8 @@ pub enum Command {
 
 /// The audit trails the demonstrations keep for their simulated parties (the data
 /// demo's hospital, pharma company and lab; the FL demo's coordinator when
-/// `ALARA_LOG_KEY_PASSWORD` is unset): name, directory and the fixed demo passphrase.
+/// `ALARA_LOG_KEY_PASSWORD` is unset; the audit demo's): name, directory and the fixed demo
+/// passphrase.
 /// These passphrases are public: the trails are demonstrations, not records.
 pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBuf, String)> {
     let mut v: Vec<_> = ["hospital", "pharma", "lab"]
@@ -33,6 +34,7 @@ pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBu
         })
         .collect();
     v.push(("fl-demo".into(), data_dir.join("fl-demo").join("audit"), "alara-demo-fl".into()));
+    v.push(("audit-demo".into(), data_dir.join("audit-demo"), audit::DEMO_PASSPHRASE.into()));
     v
 }
 
