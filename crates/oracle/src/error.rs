@@ -1,0 +1,49 @@
+//! Errors of the oracle crate.
+
+/// What can go wrong observing, deciding or reporting.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A source could not be read (network, status, body).
+    #[error("source {source_id}: {detail}")]
+    Source {
+        /// The source's id.
+        source_id: String,
+        /// What happened.
+        detail: String,
+    },
+    /// A value in an answer or a file is not what was expected.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// What was being read.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A setting is out of its range.
+    #[error("invalid {what}: {detail}")]
+    Invalid {
+        /// The setting.
+        what: &'static str,
+        /// Why, and what is allowed.
+        detail: String,
+    },
+    /// Not enough sources answered to decide.
+    #[error("round {round}: {have} sources answered, at least {need} are needed")]
+    Quorum {
+        /// The round.
+        round: u64,
+        /// Answers received.
+        have: usize,
+        /// Answers needed.
+        need: usize,
+    },
+    /// Signing or recovering a signature failed.
+    #[error("signature: {0}")]
+    Signature(String),
+    /// The audit trail refused an entry.
+    #[error(transparent)]
+    Audit(#[from] alara_audit::Error),
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,23 @@
+//! Alara's AI oracle: observations of one value from many sources, the detectors that
+//! decide which sources to trust in a round, a robust consensus with a confidence, and
+//! the signed reports that `OracleAggregator` accepts on-chain behind Chainlink's
+//! `AggregatorV3Interface`.
+//!
+//! The parts:
+//! - [`source`]: the [`source::Source`] trait and its implementations: an HTTP JSON API
+//!   with a path selector, and replays of recorded series;
+//! - [`series`]: the real historical series shipped in `datasets/` and the per-source
+//!   quotes derived from them, with seeded noise, latency, outages and attack modes;
+//! - [`detect`]: per-round, per-source anomaly detectors (median/MAD, rolling z-score);
+//! - [`consensus`]: the median of the accepted sources, with a confidence, and the audit
+//!   entry that lets a round be recomputed from the log;
+//! - [`report`]: the report a set of oracle nodes signs, its config digest and encoding.
+
+pub mod consensus;
+pub mod detect;
+mod error;
+pub mod report;
+pub mod series;
+pub mod source;
+
+pub use error::{Error, Result};

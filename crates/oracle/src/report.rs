@@ -1,0 +1,1 @@
+//! The report oracle nodes sign and `OracleAggregator` accepts.
