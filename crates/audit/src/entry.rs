@@ -137,6 +137,32 @@ pub struct OracleReport {
     pub reporters: u32,
 }
 
+/// An oracle round decided: what the sources said (as a commitment), which were dropped
+/// and why, the detector that decided, and the consensus, so the round can be recomputed
+/// from the log (`alara oracle replay`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleRound {
+    /// Feed identifier.
+    pub feed: String,
+    /// Round.
+    pub round: u64,
+    /// Consensus in fixed point.
+    #[serde(with = "dec_i128")]
+    pub value: i128,
+    /// Decimals of `value`.
+    pub decimals: u8,
+    /// SHA-256 of the round's raw observations in their canonical JSON form.
+    pub quotes: Hash,
+    /// Sources whose observations were accepted.
+    pub accepted: u32,
+    /// The dropped sources and why, as canonical JSON (`[{"source", "reason"}]`).
+    pub dropped: String,
+    /// Hash of the detector's configuration or model.
+    pub detector: Hash,
+    /// Confidence of the consensus in basis points (10,000 = certain).
+    pub confidence_bp: u32,
+}
+
 /// Value moved to someone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
@@ -260,6 +286,8 @@ pub enum EntryBody {
     DataSale(DataSale),
     /// A step of a compute-to-data job.
     ComputeJob(ComputeJob),
+    /// An oracle round decided.
+    OracleRound(OracleRound),
     /// A kind this version does not know; kept as raw fields.
     Unknown {
         /// Kind number.
@@ -381,6 +409,9 @@ kinds! {
     9 "data_sale" DataSale { sale, dataset, event, buyer, seller, token, amount, tx }
     10 "compute_job" ComputeJob {
         job, dataset, algorithm, event, buyer, owner, result, model, receipt, signature, tx
+    }
+    11 "oracle_round" OracleRound {
+        feed, round, value, decimals, quotes, accepted, dropped, detector, confidence_bp
     }
 }
 
@@ -716,6 +747,26 @@ pub(crate) mod tests {
                     OracleReport { feed, round, value, decimals, report_hash, reporters }
                 )
             ),
+            (
+                (text(), any::<u64>(), any::<i128>(), any::<u8>(), hash()),
+                (any::<u32>(), text(), hash(), any::<u32>())
+            )
+                .prop_map(
+                    |(
+                        (feed, round, value, decimals, quotes),
+                        (accepted, dropped, detector, confidence_bp),
+                    )| EntryBody::OracleRound(OracleRound {
+                        feed,
+                        round,
+                        value,
+                        decimals,
+                        quotes,
+                        accepted,
+                        dropped,
+                        detector,
+                        confidence_bp,
+                    })
+                ),
             (text(), text(), text(), any::<u128>(), proptest::option::of(hash())).prop_map(
                 |(context, recipient, token, amount, tx)| EntryBody::Payout(Payout {
                     context,
