@@ -85,6 +85,9 @@ enum Command {
         #[command(subcommand)]
         command: cmd::fl::Command,
     },
+    /// AI oracle feeds: many sources, outlier detection, a robust consensus.
+    #[command(subcommand)]
+    Oracle(cmd::oracle::Command),
     /// End-to-end demonstrations on the embedded chain.
     Demo {
         #[command(flatten)]
@@ -135,6 +138,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
             Command::Demo { chain, command } => {
                 cmd::demo::run(&ctx.with_chain(chain), command).await
             }
+            Command::Oracle(c) => cmd::oracle::run(&ctx, c),
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
             Command::Api(c) => cmd::api::run(&ctx, c),
         }

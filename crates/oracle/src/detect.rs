@@ -7,8 +7,8 @@
 //!   the round's median is dropped. It catches ×10 manipulation by up to ⌈n/2⌉ − 1
 //!   colluding sources and one-round spikes.
 //! - **per-source history** (across rounds): each source's relative deviation from the
-//!   consensus is kept for the last `window` rounds. A source whose mean deviation over the
-//!   window exceeds `drift` is drifting; one whose quote has not changed for `stale_rounds`
+//!   consensus is kept for the last `window` rounds. A source whose median deviation over
+//!   the window exceeds `drift` is drifting; one whose quote has not changed for `stale_rounds`
 //!   rounds while the consensus moved is frozen. Both are dropped even when each single
 //!   quote still looks plausible within the round.
 //!
@@ -27,7 +27,7 @@ pub struct DetectorConfig {
     pub floor: f64,
     /// Rounds of history per source.
     pub window: usize,
-    /// Mean relative deviation over the window beyond which a source is drifting.
+    /// Median relative deviation over the window beyond which a source is drifting.
     pub drift: f64,
     /// Rounds with an unchanged quote (while the consensus moved) that make a source stale.
     pub stale_rounds: usize,
@@ -143,11 +143,14 @@ impl Detector {
             ));
         }
         if h.deviations.len() >= c.window {
-            let mean = h.deviations.iter().sum::<f64>() / h.deviations.len() as f64;
-            if mean.abs() > c.drift {
+            // The median, not the mean: a source that was late once in a volatile round is
+            // not drifting; one that is off in most rounds is.
+            let mut d: Vec<f64> = h.deviations.iter().copied().collect();
+            let typical = median(&mut d).unwrap_or(0.0);
+            if typical.abs() > c.drift {
                 return Some(format!(
-                    "drift: {:+.2}% from the consensus on average over {} rounds",
-                    mean * 100.0,
+                    "drift: typically {:+.2}% from the consensus over the last {} rounds",
+                    typical * 100.0,
                     h.deviations.len()
                 ));
             }

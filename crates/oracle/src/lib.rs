@@ -11,11 +11,13 @@
 //! - [`detect`]: per-round, per-source anomaly detectors (median/MAD, rolling z-score);
 //! - [`consensus`]: the median of the accepted sources, with a confidence, and the audit
 //!   entry that lets a round be recomputed from the log;
+//! - [`feed`]: a run over a shipped series, and the error table of `alara bench oracle`;
 //! - [`report`]: the report a set of oracle nodes signs, its config digest and encoding.
 
 pub mod consensus;
 pub mod detect;
 mod error;
+pub mod feed;
 pub mod report;
 pub mod series;
 pub mod source;

@@ -9,5 +9,6 @@ pub mod demo;
 pub mod fl;
 pub mod infer;
 pub mod lineage;
+pub mod oracle;
 pub mod store;
 pub mod up;

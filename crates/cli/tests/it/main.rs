@@ -10,6 +10,7 @@ mod demo_data;
 mod fl_cli;
 mod newcomer;
 mod node_process;
+mod oracle_cli;
 mod readme;
 mod store_cli;
 mod support;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod audit;
 pub mod chain;
 pub mod fl;
+pub mod oracle;
 pub mod store;
 
 /// Benchmarks.
@@ -22,6 +23,8 @@ pub enum Command {
     Store(store::Args),
     /// Federated learning accuracy, robustness, scale and settlement gas.
     Fl(fl::Args),
+    /// Oracle error against the real series with k of 10 sources manipulated: median vs filter.
+    Oracle(oracle::Args),
 }
 
 /// Runs a benchmark.
@@ -32,5 +35,6 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Store(args) => store::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
+        Command::Oracle(args) => oracle::run(ctx, args),
     }
 }
