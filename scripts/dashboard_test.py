@@ -473,6 +473,18 @@ def main():
             datasets = page.eval_on_selector_all("#datasets-table tbody tr", "trs => trs.length")
             return f"{len(models)} models, {datasets} datasets"
 
+        def oracle_page():
+            goto(page, run, "/oracle?series=AAPL&manipulate=4&seed=42", "oracle")
+            page.wait_for_selector("#oracle-chart[data-points]")
+            n = int(page.get_attribute("#oracle-chart", "data-points"))
+            rows = page.eval_on_selector_all("#oracle-rounds tbody tr", "trs => trs.map(t => t.cells[6].textContent)")
+            check(n > 0 and rows, f"{n} chart points, {len(rows)} rounds")
+            # (A source is absent in the rounds of its outages, 2% of them.)
+            shown = sum("source-0" in r and "mad:" in r for r in rows)
+            check(shown >= 0.9 * len(rows), f"the x10 manipulators are shown dropped in {shown} of {len(rows)} rounds: {rows[:2]}")
+            run.shot(page, "oracle")
+            return f"{len(rows)} rounds; source-0 (x10) dropped in {shown}"
+
         def error_state():
             run.allow_http_errors = True
             goto(page, run, "/audit/entry/999999999", "entry")
@@ -502,6 +514,7 @@ def main():
         run.step("fl: rounds and charts", fl_page)
         run.step("market: listings", market_page)
         run.step("models and datasets", models_page)
+        run.step("oracle: a feed with four manipulators", oracle_page)
         run.step("error state shows the API's JSON error", error_state)
         ctx.close()
 

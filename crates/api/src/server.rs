@@ -38,6 +38,7 @@ use crate::state::ApiState;
         (name = "store", description = "Content-addressed store (IPFS-identical CIDs)"),
         (name = "market", description = "The data market from its audit entries: listings, sales, compute jobs, lineage"),
         (name = "fl", description = "Federated training: tasks, rounds, accuracy, scores and rewards"),
+        (name = "oracle", description = "AI oracle feeds over the shipped real series: sources, dropped quotes and why, consensus"),
         (name = "auth", description = "API keys and Sign-In with Ethereum (EIP-4361)"),
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

@@ -8,6 +8,7 @@ const PAGES = {
   fl: () => import('./pages/fl.js'),
   market: () => import('./pages/market.js'),
   models: () => import('./pages/models.js'),
+  oracle: () => import('./pages/oracle.js'),
 };
 
 const view = document.getElementById('view');

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod fl;
 pub mod info;
 pub mod market;
+pub mod oracle;
 pub mod store;
 
 /// Every route under `/api/v1`.
@@ -24,4 +25,5 @@ pub fn router() -> OpenApiRouter<Arc<ApiState>> {
         .merge(store::router())
         .merge(market::router())
         .merge(fl::router())
+        .merge(oracle::router())
 }

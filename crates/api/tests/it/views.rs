@@ -158,3 +158,27 @@ async fn fl_rounds_from_real_artifacts_and_claims() {
     }
     assert_eq!(s.get("/api/v1/fl/tasks/nope/rounds", None).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn oracle_simulation_drops_manipulators_and_refuses_bad_parameters() {
+    let s = server(|_| {});
+    let series = s.get("/api/v1/oracle/series", None).await.json();
+    assert!(series.as_array().unwrap().iter().any(|x| x["name"] == "seattle-rain"), "{series}");
+    let sim = s.get("/api/v1/oracle/simulate?series=MSFT&manipulate=3&last=5", None).await.json();
+    assert_eq!(sim["rounds"].as_array().unwrap().len(), 5);
+    assert!(sim["summary"]["filter_max"].as_f64().unwrap() < 0.02, "{}", sim["summary"]);
+    assert_eq!(sim["dates"].as_array().unwrap().len(), 5);
+    for (q, says) in [
+        ("sources=0", "sources=0"),
+        ("sources=101", "sources=101"),
+        ("manipulate=11", "manipulate=11"),
+        ("factor=-1", "factor=-1"),
+        ("series=TSLA", "not in stocks.csv"),
+        ("sources=abc", ""),
+    ] {
+        let a = s.get(&format!("/api/v1/oracle/simulate?{q}"), None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{q}");
+        assert_eq!(a.code(), "bad_request", "{q}");
+        assert!(a.json()["error"]["message"].as_str().unwrap().contains(says), "{q}: {}", a.json());
+    }
+}
