@@ -1,5 +1,7 @@
 //! Integration tests of the oracle: sources over HTTP, the contracts on the embedded chain
 //! and anvil.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
+
+mod aggregator;
 mod datasets;
 mod sources;
