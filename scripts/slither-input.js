@@ -24,9 +24,9 @@ const settings = {
   optimizer: SETTINGS.optimizer,
   evmVersion: SETTINGS.evmVersion,
   viaIR: SETTINGS.viaIR,
-  // build.js resolves `@openzeppelin/...` in node_modules; a remapping gives the same files
+  // build.js resolves `@openzeppelin/...` and `@chainlink/...` in node_modules; remappings give the same files
   // real paths, so findings in them can be told apart (and filtered) as dependencies.
-  remappings: ['@openzeppelin/=node_modules/@openzeppelin/'],
+  remappings: ['@openzeppelin/=node_modules/@openzeppelin/', '@chainlink/=node_modules/@chainlink/'],
   outputSelection: {
     '*': {
       '*': ['abi', 'metadata', 'devdoc', 'userdoc', 'evm.bytecode', 'evm.deployedBytecode'],
