@@ -23,20 +23,20 @@ from vega_datasets import local_data
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def weather() -> str:
-    w = local_data.seattle_weather()
-    lines = ["date,precipitation,temp_max,temp_min,wind,weather"]
-    for r in w.itertuples(index=False):
-        lines.append(f"{r.date:%Y-%m-%d},{r.precipitation},{r.temp_max},{r.temp_min},{r.wind},{r.weather}")
+def csv(frame, columns) -> str:
+    """The frame's columns as CSV, dates as YYYY-MM-DD and numbers as pandas gives them."""
+    lines = [",".join(columns)]
+    for row in frame[columns].itertuples(index=False):
+        lines.append(",".join(f"{v:%Y-%m-%d}" if c == "date" else f"{v}" for c, v in zip(columns, row)))
     return "\n".join(lines) + "\n"
+
+
+def weather() -> str:
+    return csv(local_data.seattle_weather(), ["date", "precipitation", "temp_max", "temp_min", "wind", "weather"])
 
 
 def stocks() -> str:
-    s = local_data.stocks()
-    lines = ["symbol,date,price"]
-    for r in s.itertuples(index=False):
-        lines.append(f"{r.symbol},{r.date:%Y-%m-%d},{r.price}")
-    return "\n".join(lines) + "\n"
+    return csv(local_data.stocks(), ["symbol", "date", "price"])
 
 
 def main() -> int:
