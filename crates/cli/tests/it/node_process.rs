@@ -1,14 +1,16 @@
-//! The node as a process: restart where it stopped, and lose no served receipt or block to
-//! `kill -9`.
+//! The node as a process: restart where it stopped, and lose no served receipt or block and
+//! keep a sound state trie through `kill -9`.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718;
+use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, TxKind, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
+use alloy::trie::{proof::verify_proof, Nibbles, TrieAccount};
 use rand::Rng;
 
 use crate::support::AlaraNode;
@@ -31,6 +33,88 @@ fn transfer(
     let sig = signer.sign_transaction_sync(&mut tx).unwrap();
     let env = TxEnvelope::from(tx.into_signed(sig));
     (*env.tx_hash(), env.encoded_2718())
+}
+
+/// Where the kill -9 test's transfers go.
+const RECIPIENT: Address = Address::repeat_byte(0x42);
+
+/// Checks the state trie at block `at`: each of `addresses` has an `eth_getProof` that
+/// verifies against the block header's `stateRoot` (alloy-trie's verifier, not the node's
+/// code), proving the balance and nonce that `eth_getBalance` and
+/// `eth_getTransactionCount` report there. Returns the proven (balance, nonce) of each.
+async fn check_state_trie(
+    provider: &impl Provider,
+    at: u64,
+    addresses: &[Address],
+    context: &str,
+) -> Vec<(U256, u64)> {
+    let header = provider.get_block_by_number(at.into()).await.unwrap().unwrap().header;
+    let root = header.state_root;
+    let block = BlockId::number(at);
+    let mut proven = Vec::new();
+    for &address in addresses {
+        let proof = provider.get_proof(address, vec![]).block_id(block).await.unwrap();
+        assert_eq!(proof.address, address, "{context}");
+        let account = TrieAccount {
+            nonce: proof.nonce,
+            balance: proof.balance,
+            storage_root: proof.storage_hash,
+            code_hash: proof.code_hash,
+        };
+        // An account that does not exist is proven absent.
+        let value = (!proof.is_empty()).then(|| alloy::rlp::encode(account));
+        let key = Nibbles::unpack(alloy::primitives::keccak256(address));
+        if let Err(e) = verify_proof(root, key, value, &proof.account_proof) {
+            panic!("{context}: the proof of {address} at {at} fails against stateRoot {root}: {e}");
+        }
+        let balance = provider.get_balance(address).block_id(block).await.unwrap();
+        let nonce = provider.get_transaction_count(address).block_id(block).await.unwrap();
+        assert_eq!((proof.balance, proof.nonce), (balance, nonce), "{context}: {address} at {at}");
+        proven.push((balance, nonce));
+    }
+    proven
+}
+
+/// After a restart: the trie at the head verifies, and a new transfer mines into a block
+/// whose trie verifies too and moves exactly what the transfer moved (so the trie's tables
+/// are writable, not only readable). Returns the transfer's receipt as served.
+async fn check_trie_after_restart(
+    provider: &impl Provider,
+    signer: &alloy::signers::local::PrivateKeySigner,
+    addresses: &[Address],
+    context: &str,
+) -> (B256, u64, B256) {
+    let head = provider.get_block_number().await.unwrap();
+    let before = check_state_trie(provider, head, addresses, context).await;
+    let latest = provider.get_block_by_number(BlockNumberOrTag::Latest).await.unwrap().unwrap();
+    assert_eq!(latest.header.number, head, "{context}: nothing else runs after the restart");
+
+    let from =
+        addresses.iter().position(|a| *a == signer.address()).expect("the sender is checked");
+    let to = addresses.iter().position(|a| *a == RECIPIENT).expect("the recipient is checked");
+    let (hash, raw) = transfer(signer, before[from].1, RECIPIENT);
+    let _pending = provider.send_raw_transaction(&raw).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let receipt = loop {
+        if let Some(r) = provider.get_transaction_receipt(hash).await.unwrap() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "{context}: no receipt for {hash} in 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(receipt.status(), "{context}");
+    let number = receipt.block_number.unwrap();
+    assert!(number > head, "{context}");
+    let after = check_state_trie(provider, number, addresses, context).await;
+    assert_eq!(after[from].1, before[from].1 + 1, "{context}: the sender's nonce");
+    assert_eq!(after[to].0, before[to].0 + U256::from(1), "{context}: the recipient's balance");
+    let fee = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    assert_eq!(
+        after[from].0,
+        before[from].0 - U256::from(1) - fee,
+        "{context}: the sender's balance"
+    );
+    (hash, number, receipt.block_hash.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,6 +155,9 @@ async fn kill_9_loses_no_served_receipt_or_block() {
     let blocks_seen: Arc<Mutex<Vec<(u64, B256)>>> = Arc::default();
     let mut sent_total = 0usize;
     let mut last_head = 0u64;
+    // The senders and the recipient: the accounts whose trie paths every block rewrites.
+    let checked: Vec<Address> =
+        signers.iter().take(4).map(|s| s.address()).chain([RECIPIENT]).collect();
     for cycle in 0..6 {
         let node = AlaraNode::start(dir.path(), &["chain", "node"]);
         let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
@@ -89,6 +176,9 @@ async fn kill_9_loses_no_served_receipt_or_block() {
         }
         let head = provider.get_block_number().await.unwrap();
         assert!(head >= last_head, "cycle {cycle}: head went back from {last_head} to {head}");
+        let context = format!("cycle {cycle}");
+        let receipt = check_trie_after_restart(&provider, &signers[0], &checked, &context).await;
+        served.lock().unwrap().push(receipt);
 
         // Four senders, each waiting for the answer before its next transaction (as a
         // script does), and a watcher that reads receipts and blocks as they appear.
@@ -102,7 +192,7 @@ async fn kill_9_loses_no_served_receipt_or_block() {
                     return;
                 };
                 loop {
-                    let (hash, raw) = transfer(&signer, nonce, Address::repeat_byte(0x42));
+                    let (hash, raw) = transfer(&signer, nonce, RECIPIENT);
                     match provider.send_raw_transaction(&raw).await {
                         Ok(_) => sent.lock().unwrap().push(hash),
                         Err(_) => return, // the node died under us
@@ -153,6 +243,7 @@ async fn kill_9_loses_no_served_receipt_or_block() {
     }
     let node = AlaraNode::start(dir.path(), &["chain", "node"]);
     let provider = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    check_trie_after_restart(&provider, &signers[0], &checked, "after the last kill").await;
     let served = served.lock().unwrap().clone();
     assert!(
         served.len() > 50,
