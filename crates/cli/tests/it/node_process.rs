@@ -1,6 +1,8 @@
-//! The node as a process: restart where it stopped, and lose no served receipt or block and
-//! keep a sound state trie through `kill -9`.
+//! The node as a process: restart where it stopped, lose no served receipt or block and
+//! keep a sound state trie through `kill -9`, and survive running out of file descriptors.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -292,4 +294,104 @@ async fn up_passes_the_log_query_caps_to_the_node() {
     let recent = alloy::rpc::types::Filter::new().from_block(head - 9).to_block(head);
     let err = provider.get_logs(&recent).await.unwrap_err().to_string();
     assert!(err.contains("more than 5 results"), "{err}");
+}
+
+/// `eth_blockNumber` over a new connection, or why it got no answer within `timeout`.
+fn block_number(addr: SocketAddr, timeout: Duration) -> Result<u64, String> {
+    let mut stream =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| format!("write: {e}"))?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(|e| format!("read: {e} after {answer:?}"))?;
+    let (_, json) = answer.split_once("\r\n\r\n").ok_or(format!("no HTTP answer: {answer:?}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("{e} in {answer:?}"))?;
+    let hex = json["result"].as_str().ok_or(format!("no result: {answer:?}"))?;
+    u64::from_str_radix(hex.trim_start_matches("0x"), 16).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_node_survives_running_out_of_file_descriptors() {
+    // A node limited to 64 descriptors (it uses about 13 idle) and allowed 1,000
+    // connections: idle connections held open exhaust its descriptors long before the
+    // connection limit, and accept() fails with EMFILE. The kernel still completes the
+    // handshakes (they wait in the listen queue), so the connections succeed; what stops is
+    // the answers.
+    const NOFILE: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let limit = format!("--nofile={NOFILE}:{NOFILE}");
+    let (mut node, stderr) = crate::support::AlaraNode::start_wrapped(
+        dir.path(),
+        // Idle connections are not closed by the header timeout while the test holds them.
+        &["chain", "node", "--max-connections", "1000", "--header-read-timeout", "600"],
+        &["prlimit", &limit, "--"],
+    );
+    let addr: SocketAddr = node.url.trim_start_matches("http://").parse().unwrap();
+    assert_eq!(block_number(addr, Duration::from_secs(10)), Ok(0));
+
+    let mut held = Vec::new();
+    let exhausted = loop {
+        for _ in 0..8 {
+            match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+                Ok(s) => held.push(s),
+                Err(e) => panic!("connection {} refused by the kernel: {e}", held.len()),
+            }
+        }
+        // A request now either gets its answer (the node still had a descriptor for it) or
+        // waits in the listen queue behind connections the node cannot accept.
+        if block_number(addr, Duration::from_secs(2)).is_err() {
+            break true;
+        }
+        if held.len() >= 4 * NOFILE {
+            break false;
+        }
+    };
+    assert!(
+        exhausted,
+        "the node answered with {} connections held: the limit did not apply",
+        held.len()
+    );
+    // It ran out because of EMFILE, and said so; and it is still running.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stderr.lock().unwrap().contains("Too many open files") {
+        assert!(
+            Instant::now() < deadline,
+            "no accept error logged with {} connections held; stderr: {}",
+            held.len(),
+            stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = stderr.lock().unwrap().clone();
+    assert!(log.contains("accept failed"), "{log}");
+    assert!(node.child.try_wait().unwrap().is_none(), "the node died: {log}");
+
+    // With the descriptors back, it accepts and answers again, within seconds.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let answered = loop {
+        match block_number(addr, Duration::from_secs(2)) {
+            Ok(n) => break n,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "no answer 15 s after the connections closed: {e}; stderr: {}",
+                stderr.lock().unwrap()
+            ),
+        }
+    };
+    assert_eq!(answered, 0);
+    for _ in 0..NOFILE * 2 {
+        // More requests than it has descriptors: each connection's descriptor comes back.
+        assert_eq!(block_number(addr, Duration::from_secs(10)), Ok(0));
+    }
+    assert!(node.child.try_wait().unwrap().is_none(), "the node died");
 }
