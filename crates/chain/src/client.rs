@@ -110,25 +110,16 @@ impl WalletSource {
                 dev::DEV_KEYS.len() - 1
             ))),
             WalletSource::Keystore { path, password } => {
-                PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
-                    Error::Signer(format!(
-                        "cannot decrypt keystore {}: {e} (wrong password?)",
-                        path.display()
-                    ))
-                })
+                Ok(crate::keystore::decrypt(path, password)?)
             }
         }
     }
 }
 
-/// Creates a new random key in a keystore file under `dir`, encrypted with `password`.
-/// Returns the file path and the address.
+/// Creates a new random key in a keystore file under `dir`, encrypted with `password` at
+/// the standard scrypt cost ([`crate::keystore`]). Returns the file path and the address.
 pub fn create_keystore(dir: &Path, password: &str) -> Result<(PathBuf, Address)> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io(dir.to_path_buf(), e))?;
-    let mut rng = rand::thread_rng();
-    let (signer, name) = PrivateKeySigner::new_keystore(dir, &mut rng, password, None)
-        .map_err(|e| Error::Signer(format!("cannot write keystore: {e}")))?;
-    Ok((dir.join(name), signer.address()))
+    Ok(crate::keystore::create(dir, password)?)
 }
 
 /// An embedded chain opened by this process because no node was running.

@@ -14,6 +14,7 @@
 //!   with each block.
 //! - [`client`]: connecting to the embedded node or any RPC URL with a wallet (dev account
 //!   or Web3 Secret Storage keystore).
+//! - [`keystore`]: Web3 Secret Storage v3 key files, written at the standard scrypt cost.
 //! - [`testing`]: the embedded node and anvil behind one interface for tests and benches.
 //! - `fuzz` (feature `test-utils`): the entry points the targets in `fuzz/` run.
 //!
@@ -32,6 +33,7 @@ pub mod exec;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod fuzz;
 pub mod history;
+pub mod keystore;
 pub mod node;
 pub mod otterscan;
 pub mod rpc;

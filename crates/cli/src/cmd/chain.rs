@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use alloy::providers::Provider;
+use eyre::WrapErr;
 use serde::Serialize;
 
 use crate::context::Context;
@@ -17,8 +18,10 @@ pub enum Command {
     Info,
     /// Create a new key in an encrypted Web3 Secret Storage keystore file.
     ///
-    /// The password comes from ALARA_KEYSTORE_PASSWORD or is prompted for. Use the file
-    /// with --keystore on any command that signs.
+    /// The password comes from ALARA_KEYSTORE_PASSWORD or, on a terminal, is asked for
+    /// twice. The file is encrypted with scrypt at the standard cost (n = 262,144, r = 8,
+    /// p = 1), so geth, cast and eth_account read it. Use it with --keystore on any command
+    /// that signs.
     KeystoreNew {
         /// Directory for the keystore file. Default: <data-dir>/keystore.
         #[arg(long)]
@@ -62,16 +65,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         }
         Command::KeystoreNew { dir } => {
             let dir = dir.unwrap_or_else(|| ctx.data_dir.join("keystore"));
-            let password = match std::env::var(alara_chain::client::KEYSTORE_PASSWORD_ENV) {
-                Ok(p) => p,
-                Err(_) => {
-                    let p = rpassword::prompt_password("New keystore password: ")?;
-                    let again = rpassword::prompt_password("Repeat password: ")?;
-                    eyre::ensure!(p == again, "the passwords differ");
-                    p
-                }
-            };
-            eyre::ensure!(password.len() >= 8, "use a password of at least 8 characters");
+            let password = new_keystore_password()?;
             let (path, address) = alara_chain::client::create_keystore(&dir, &password)?;
             let out = serde_json::json!({ "keystore": path, "address": address });
             ctx.emit(&out, || {
@@ -80,4 +74,35 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
             })
         }
     }
+}
+
+/// The password for a new keystore: `ALARA_KEYSTORE_PASSWORD` when set (and not empty),
+/// else typed twice on the terminal. Without either there is no way to ask, and the error
+/// says so (rather than failing to open a terminal that is not there).
+fn new_keystore_password() -> eyre::Result<String> {
+    const ENV: &str = alara_chain::client::KEYSTORE_PASSWORD_ENV;
+    const MIN_LEN: usize = 8;
+    let password = match std::env::var(ENV).ok().filter(|p| !p.is_empty()) {
+        Some(p) => p,
+        None => {
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eyre::bail!(
+                    "a new keystore needs a password and there is no terminal to ask for one: \
+                     set {ENV} to the password that will encrypt the key, or run on a \
+                     terminal to type it (twice)"
+                );
+            }
+            let first = rpassword::prompt_password("New keystore password: ")
+                .wrap_err("reading the password from the terminal")?;
+            let second = rpassword::prompt_password("Repeat the password: ")
+                .wrap_err("reading the password from the terminal")?;
+            eyre::ensure!(first == second, "the two passwords differ; no keystore was created");
+            first
+        }
+    };
+    eyre::ensure!(
+        password.chars().count() >= MIN_LEN,
+        "use a password of at least {MIN_LEN} characters; no keystore was created"
+    );
+    Ok(password)
 }

@@ -8,6 +8,7 @@ mod clients;
 mod dashboard;
 mod demo_data;
 mod fl_cli;
+mod keystore_cli;
 mod newcomer;
 mod node_process;
 mod oracle_cli;

@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -36,14 +37,51 @@ impl AlaraNode {
 
     /// [`AlaraNode::start`] with extra environment variables.
     pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = alara()
-            .envs(env.iter().copied())
+        let mut cmd = alara();
+        cmd.envs(env.iter().copied());
+        Self::launch(cmd, data_dir, args, Stdio::inherit())
+    }
+
+    /// [`AlaraNode::start`] with `alara` run by `wrapper` (a program and its arguments
+    /// before the command, e.g. `prlimit --nofile=64:64 --`). The node's stderr is
+    /// collected, line by line, in the returned buffer (and passed on to the test's).
+    pub fn start_wrapped(
+        data_dir: &Path,
+        args: &[&str],
+        wrapper: &[&str],
+    ) -> (Self, Arc<Mutex<String>>) {
+        let (program, wrapper_args) = wrapper.split_first().expect("a wrapper program");
+        let mut cmd = Command::new(program);
+        cmd.args(wrapper_args)
+            .arg(env!("CARGO_BIN_EXE_alara"))
+            .env_remove("ALARA_RPC_URL")
+            .env_remove("ALARA_DATA_DIR");
+        let mut node = Self::launch(cmd, data_dir, args, Stdio::piped());
+        let stderr = node.child.stderr.take().expect("stderr");
+        let log: Arc<Mutex<String>> = Arc::default();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                eprintln!("{line}");
+                let mut sink = sink.lock().unwrap();
+                sink.push_str(&line);
+                sink.push('\n');
+            }
+        });
+        (node, log)
+    }
+
+    /// Runs `cmd` (an `alara` invocation without its arguments) with `args` on `data_dir`
+    /// and waits for the summary it prints.
+    fn launch(mut cmd: Command, data_dir: &Path, args: &[&str], stderr: Stdio) -> Self {
+        let mut child = cmd
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
             .args(["--json", "--port", "0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn alara");
         let stdout = child.stdout.take().expect("stdout");
