@@ -68,6 +68,19 @@ fn chain_info(data_dir: &Path, keystore: &Path, password: &str) -> Output {
         .unwrap()
 }
 
+/// The error a failed `--json` command printed: its JSON object's message and causes, one
+/// per line.
+fn error_of(out: &Output) -> String {
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("no JSON error on stdout ({e}): {}", String::from_utf8_lossy(&out.stderr))
+    });
+    let mut lines = vec![v["error"]["message"].as_str().unwrap_or_default().to_string()];
+    for c in v["error"]["causes"].as_array().into_iter().flatten() {
+        lines.push(c.as_str().unwrap_or_default().to_string());
+    }
+    lines.join("\n")
+}
+
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(dir) {
         Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
@@ -106,7 +119,7 @@ fn keystore_new_writes_a_standard_file_that_others_decrypt() {
 
     let out = chain_info(data.path(), &path, "another long password");
     assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = error_of(&out);
     let shown = path.display().to_string();
     let line = stderr.lines().find(|l| l.contains(&shown)).unwrap_or_default();
     assert!(line.contains("wrong password"), "{stderr}");
@@ -135,9 +148,9 @@ fn a_malformed_keystore_is_reported_as_malformed_not_as_a_wrong_password() {
         let path = data.path().join(name);
         std::fs::write(&path, text).unwrap();
         let out = chain_info(data.path(), &path, "a long password");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = error_of(&out);
         assert!(!out.status.success(), "{name}: {stderr}");
-        // The message is the line naming the file (a backtrace may follow it).
+        // The message is the line naming the file.
         let shown = path.display().to_string();
         let line = stderr.lines().find(|l| l.contains(&shown));
         let line =
