@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 mod aggregator;
+mod crop;
 mod datasets;
 mod sources;
