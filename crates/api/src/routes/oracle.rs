@@ -64,6 +64,7 @@ async fn series_list(p: Principal) -> ApiResult<Json<Vec<SeriesInfo>>> {
 
 /// What to simulate.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SimulateQuery {
     /// A stock (AAPL, AMZN, GOOG, IBM, MSFT) or `seattle-rain`. Default AAPL.
     pub series: Option<String>,
