@@ -50,3 +50,43 @@ fn oracle_feed_drops_manipulators_and_refuses_bad_flags() {
     assert_eq!(table.len(), 6, "k = 0..5");
     assert!(table[4]["filter_worst_error"].as_f64().unwrap() < 0.02, "{bench}");
 }
+
+/// `alara demo insurance` on a data directory's own chain: eight policies over Seattle's
+/// 2012–2015 seasons, each paid by the AYII rule from the real rainfall, and withdrawn.
+#[test]
+fn demo_insurance_pays_farmers_from_real_rainfall() {
+    let dir = tempfile::tempdir().unwrap();
+    let out: Value = serde_json::from_str(&run(alara().arg("--data-dir").arg(dir.path()).args([
+        "--json",
+        "demo",
+        "insurance",
+    ])))
+    .unwrap();
+    let paid = out["paid"].as_array().unwrap();
+    assert_eq!(paid.len(), 8, "{out}");
+    for p in paid {
+        let (rain, trigger, exit) = (
+            (p["rainfall_mm"].as_f64().unwrap() * 10.0).round() as u128,
+            (p["trigger_mm"].as_f64().unwrap() * 10.0).round() as u128,
+            (p["exit_mm"].as_f64().unwrap() * 10.0).round() as u128,
+        );
+        let sum: u128 = p["sum_insured_wei"].as_str().unwrap().parse().unwrap();
+        let want = if rain >= trigger {
+            0
+        } else if rain <= exit {
+            sum
+        } else {
+            sum * (trigger - rain) / (trigger - exit)
+        };
+        assert_eq!(p["payout_wei"].as_str().unwrap(), want.to_string(), "{p}");
+    }
+    assert_eq!(paid[2]["season"], 2013);
+    assert_eq!(paid[2]["payout_wei"], "0", "2013 was wet: the standard cover pays nothing");
+    let o = alara()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["demo", "insurance", "--seasons", "5"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("1 to 4"));
+}

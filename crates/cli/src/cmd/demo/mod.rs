@@ -5,6 +5,7 @@ use crate::context::Context;
 pub mod audit;
 pub mod data;
 pub mod fl;
+pub mod insurance;
 
 /// Demonstrations.
 #[derive(clap::Subcommand, Debug)]
@@ -15,6 +16,8 @@ pub enum Command {
     Data(data::Args),
     /// Federated training across simulated hospitals, one settlement transaction per round.
     Fl(fl::Args),
+    /// Parametric drought cover paid from Seattle's real rainfall through a signed oracle feed.
+    Insurance(insurance::Args),
 }
 
 /// The audit trails the demonstrations keep for their simulated parties (the data
@@ -44,5 +47,6 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Data(args) => data::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
+        Command::Insurance(args) => insurance::run(ctx, args).await,
     }
 }

@@ -1,0 +1,244 @@
+//! `alara demo insurance`: parametric drought cover on the chain of `--rpc-url` (the data
+//! directory's node, or its chain opened in this process), paid from Seattle's real rainfall
+//! (datasets/seattle_weather.csv, 2012–2015).
+//!
+//! An `OracleAggregator` rainfall feed (four oracle nodes, f = 1, reports signed by two) and a
+//! `CropInsurance` pool are deployed and funded. For each growing season (May–September) two
+//! farmers buy cover, one standard (trigger 250 mm, exit 140 mm), one wider (trigger 300 mm,
+//! exit 200 mm). The chain's clock is moved past the season (a dev chain's
+//! `evm_increaseTime`; the seasons are replayed, shifted to the chain's present, whole
+//! days). The nodes report the season's real rainfall, the pool settles the season's
+//! policies from the signed index, on-chain, by Etherisc's AYII rule (nothing above the
+//! trigger, all below the exit, linear between), and each farmer withdraws what is owed.
+
+use alara_contracts::call::{event_of, send};
+use alara_contracts::{CropInsurance, OracleAggregator};
+use alara_oracle::report::{transmit, Observation, Report};
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{keccak256, Address, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+use eyre::{bail, WrapErr};
+use serde::Serialize;
+
+use crate::context::Context;
+
+const DAY: u64 = 86_400;
+const ETHER: u128 = 1_000_000_000_000_000_000;
+const SEATTLE: u32 = 1;
+
+/// Arguments of `alara demo insurance`. It moves the chain's clock forward by 153 days and
+/// more per season (a dev chain's `evm_increaseTime`).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Seasons to replay, from 2012 (1 to 4: 2012–2015).
+    #[arg(long, default_value_t = 4)]
+    seasons: usize,
+}
+
+/// A cover a farmer can buy: (name, trigger, exit) in tenths of a millimetre.
+const COVERS: [(&str, u128, u128); 2] = [("standard", 2500, 1400), ("wide", 3000, 2000)];
+
+#[derive(Serialize)]
+struct Paid {
+    season: u32,
+    rainfall_mm: f64,
+    farmer: String,
+    cover: &'static str,
+    trigger_mm: f64,
+    exit_mm: f64,
+    sum_insured_wei: String,
+    payout_wei: String,
+    why: String,
+    settle_tx: String,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    feed: String,
+    pool: String,
+    chain_id: u64,
+    paid: Vec<Paid>,
+    pool_left_wei: String,
+}
+
+fn key(what: &str) -> eyre::Result<PrivateKeySigner> {
+    PrivateKeySigner::from_bytes(&keccak256(format!("alara demo insurance {what}")))
+        .wrap_err("deriving a demo key")
+}
+
+/// The season's rainfall in tenths of a millimetre, May–September, each day's figure
+/// rounded to 0.1 mm and summed exactly (what the oracle nodes report).
+fn rainfall(year: u32) -> eyre::Result<u128> {
+    let days = alara_oracle::series::seattle_precipitation()?;
+    Ok(days
+        .iter()
+        .filter(|d| d.date.starts_with(&year.to_string()))
+        .filter(|d| {
+            d.date
+                .get(5..7)
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_some_and(|m| (5..=9).contains(&m))
+        })
+        .map(|d| (d.value * 10.0).round() as u128)
+        .sum())
+}
+
+async fn now(p: &DynProvider) -> eyre::Result<u64> {
+    Ok(p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await?
+        .ok_or_else(|| eyre::eyre!("the chain has no latest block"))?
+        .header
+        .timestamp)
+}
+
+/// Moves a dev chain's clock forward by `secs` and mines a block.
+async fn warp(p: &DynProvider, secs: u64) -> eyre::Result<()> {
+    let r: Result<serde_json::Value, _> = p.raw_request("evm_increaseTime".into(), (secs,)).await;
+    r.wrap_err(
+        "the insurance demo moves the chain's clock (evm_increaseTime): run it on the embedded \
+         chain or anvil",
+    )?;
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
+    Ok(())
+}
+
+fn why(rain: u128, trigger: u128, exit: u128) -> String {
+    let mm = |x: u128| x as f64 / 10.0;
+    if rain >= trigger {
+        format!(
+            "{:.1} mm of rain is not below the trigger {:.1} mm: no drought, nothing paid",
+            mm(rain),
+            mm(trigger)
+        )
+    } else if rain <= exit {
+        format!(
+            "{:.1} mm is at or below the exit {:.1} mm: the sum insured in full",
+            mm(rain),
+            mm(exit)
+        )
+    } else {
+        format!(
+            "{:.1} mm is between the trigger {:.1} and the exit {:.1} mm: {:.1}% of the sum insured",
+            mm(rain),
+            mm(trigger),
+            mm(exit),
+            (trigger - rain) as f64 / (trigger - exit) as f64 * 100.0
+        )
+    }
+}
+
+/// Runs `alara demo insurance`.
+pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
+    if args.seasons == 0 || args.seasons > 4 {
+        bail!("--seasons must be 1 to 4 (the shipped rainfall covers 2012-2015)");
+    }
+    let conn = ctx.connect().await?;
+    let p = conn.provider.clone();
+    let owner = conn.signer;
+
+    // The feed: four oracle nodes, f = 1, rainfall with one decimal.
+    let nodes: Vec<PrivateKeySigner> =
+        (0..4).map(|i| key(&format!("oracle node {i}"))).collect::<eyre::Result<_>>()?;
+    let feed =
+        OracleAggregator::deploy(p.clone(), owner, 1, "Seattle May-Sep rainfall (mm)".into())
+            .await
+            .wrap_err("deploying the rainfall feed (OracleAggregator)")?;
+    let addrs: Vec<Address> = nodes.iter().map(PrivateKeySigner::address).collect();
+    send("setConfig", &feed.setConfig(addrs, 1), &[]).await?;
+    let digest = feed.configDigest().call().await?;
+
+    // The pool: 10 ETH of capital; answers older than a day are refused at settlement.
+    let pool = CropInsurance::deploy(p.clone(), owner, U256::from(DAY))
+        .await
+        .wrap_err("deploying CropInsurance")?;
+    send("fund", &pool.fund().value(U256::from(10 * ETHER)), &[]).await?;
+    send("setFeed", &pool.setFeed(SEATTLE, *feed.address()), &[]).await?;
+
+    let farmers: Vec<PrivateKeySigner> =
+        (0..COVERS.len()).map(|i| key(&format!("farmer {i}"))).collect::<eyre::Result<_>>()?;
+    for f in &farmers {
+        let gas_money = U256::from(2 * ETHER);
+        if p.get_balance(f.address()).await? < gas_money {
+            let tx = TransactionRequest::default().with_to(f.address()).with_value(gas_money);
+            p.send_transaction(tx).await?.get_receipt().await?;
+        }
+    }
+
+    let (sum, premium) = (ETHER, ETHER / 10);
+    let mut paid = Vec::new();
+    for (round, year) in (2012u32..).take(args.seasons).enumerate() {
+        let rain = rainfall(year)?;
+        // The season (May 1 – Oct 1, 153 days) replayed from tomorrow, whole days.
+        let start = (now(&p).await? / DAY + 1) * DAY;
+        let end = start + 153 * DAY;
+        let mut policies = Vec::new();
+        for (i, (name, trigger, exit)) in COVERS.iter().enumerate() {
+            let offer = pool.offer(SEATTLE, start, end, *trigger, *exit, sum, premium);
+            let product = offer.call().await?;
+            send("offer", &offer, &[]).await?;
+            let farmer = alara_chain::client::provider_for(&conn.url, farmers[i].clone())?;
+            let as_farmer = CropInsurance::new(*pool.address(), farmer);
+            let r = send("buy", &as_farmer.buy(product).value(U256::from(premium)), &[]).await?;
+            let bought = event_of::<CropInsurance::Bought>(&r, *pool.address(), "buy")?;
+            policies.push((i, *name, *trigger, *exit, bought.policyId));
+        }
+        warp(&p, end + 1 - now(&p).await?).await?;
+        let obs = [rain as i128 - 1, rain as i128, rain as i128, rain as i128 + 2]
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| Observation { observer: i as u8, value })
+            .collect();
+        let report = Report::new(digest, round as u32 + 1, obs)?;
+        let sigs = report.sign_all(&nodes[..2])?;
+        transmit(&p, *feed.address(), &report, &sigs).await?;
+        let ids: Vec<U256> = policies.iter().map(|x| x.4).collect();
+        let settled = send("settle", &pool.settle(ids), &[]).await?;
+        for (i, name, trigger, exit, id) in policies {
+            let amount = settled
+                .inner
+                .logs()
+                .iter()
+                .filter_map(|l| l.log_decode::<CropInsurance::Settled>().ok())
+                .find(|l| l.inner.data.policyId == id)
+                .map(|l| l.inner.data.payout)
+                .ok_or_else(|| eyre::eyre!("policy {id} was not settled"))?;
+            if amount > U256::ZERO {
+                let farmer = alara_chain::client::provider_for(&conn.url, farmers[i].clone())?;
+                send("withdraw", &CropInsurance::new(*pool.address(), farmer).withdraw(), &[])
+                    .await?;
+            }
+            paid.push(Paid {
+                season: year,
+                rainfall_mm: rain as f64 / 10.0,
+                farmer: farmers[i].address().to_string(),
+                cover: name,
+                trigger_mm: trigger as f64 / 10.0,
+                exit_mm: exit as f64 / 10.0,
+                sum_insured_wei: sum.to_string(),
+                payout_wei: amount.to_string(),
+                why: why(rain, trigger, exit),
+                settle_tx: settled.transaction_hash.to_string(),
+            });
+        }
+    }
+    let left = p.get_balance(*pool.address()).await?;
+    let summary = Summary {
+        feed: feed.address().to_string(),
+        pool: pool.address().to_string(),
+        chain_id: conn.chain_id,
+        paid,
+        pool_left_wei: left.to_string(),
+    };
+    ctx.emit(&summary, || {
+        println!("rainfall feed (OracleAggregator) {}, pool (CropInsurance) {}", summary.feed, summary.pool);
+        println!("{:>6}  {:>9}  {:<8}  {:>14}  why", "season", "rain mm", "cover", "paid");
+        for x in &summary.paid {
+            let eth = x.payout_wei.parse::<f64>().unwrap_or(0.0) / 1e18;
+            println!("{:>6}  {:>9.1}  {:<8}  {:>10.4} ETH  {}", x.season, x.rainfall_mm, x.cover, eth, x.why);
+        }
+        println!("each payout was computed on-chain from the oracle's signed index and withdrawn by the farmer");
+        println!("pool left: {:.4} ETH", summary.pool_left_wei.parse::<f64>().unwrap_or(0.0) / 1e18);
+    })
+}
