@@ -82,6 +82,14 @@ fn demo_insurance_pays_farmers_from_real_rainfall() {
     }
     assert_eq!(paid[2]["season"], 2013);
     assert_eq!(paid[2]["payout_wei"], "0", "2013 was wet: the standard cover pays nothing");
+    // Every season's index and every payout is in the demo's audit log.
+    let trail =
+        alara_audit::AuditTrail::open_read_only(&dir.path().join("insurance-demo")).unwrap();
+    let rows = trail.query(&alara_audit::Query::default()).unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.entry.body.kind_name()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "oracle_round").count(), 4, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "payout").count(), 8, "{kinds:?}");
+    drop(trail);
     let o = alara()
         .arg("--data-dir")
         .arg(dir.path())

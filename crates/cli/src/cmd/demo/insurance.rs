@@ -28,6 +28,14 @@ const DAY: u64 = 86_400;
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const SEATTLE: u32 = 1;
 
+/// The demo's audit trail passphrase (public: the trail is a demonstration).
+pub const DEMO_PASSPHRASE: &str = "alara-demo-insurance";
+
+/// Where the demo records its decisions: `<data-dir>/insurance-demo`.
+pub fn demo_trail_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("insurance-demo")
+}
+
 /// Arguments of `alara demo insurance`. It moves the chain's clock forward by 153 days and
 /// more per season (a dev chain's `evm_increaseTime`).
 #[derive(clap::Args, Debug)]
@@ -56,6 +64,7 @@ struct Paid {
 
 #[derive(Serialize)]
 struct Summary {
+    audit_dir: String,
     feed: String,
     pool: String,
     chain_id: u64,
@@ -137,6 +146,12 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let conn = ctx.connect().await?;
     let p = conn.provider.clone();
     let owner = conn.signer;
+    // Every decision is an audit entry: each season's signed index (`oracle_round`) and each
+    // policy's payout (`payout`, zero included, with the settlement transaction).
+    let audit_dir = demo_trail_dir(&ctx.data_dir);
+    let mut config = alara_audit::TrailConfig::new(&audit_dir, DEMO_PASSPHRASE);
+    config.key_work_factor = 10;
+    let trail = alara_audit::AuditTrail::open(config).wrap_err("opening the demo's audit trail")?;
 
     // The feed: four oracle nodes, f = 1, rainfall with one decimal.
     let nodes: Vec<PrivateKeySigner> =
@@ -193,6 +208,27 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         let report = Report::new(digest, round as u32 + 1, obs)?;
         let sigs = report.sign_all(&nodes[..2])?;
         transmit(&p, *feed.address(), &report, &sigs).await?;
+        let quotes: Vec<(String, f64)> = report
+            .observations
+            .iter()
+            .map(|o| (format!("node-{}", o.observer), o.value as f64))
+            .collect();
+        trail.append(&alara_audit::entry::Entry {
+            time_ms: alara_audit::entry::now_ms(),
+            body: alara_audit::entry::EntryBody::OracleRound(alara_audit::entry::OracleRound {
+                feed: format!("seattle-rainfall/{year}"),
+                round: round as u64 + 1,
+                value: rain as i128,
+                decimals: 1,
+                quotes: alara_audit::Hash(alara_oracle::consensus::quotes_commitment(&quotes)),
+                accepted: quotes.len() as u32,
+                dropped: "[]".into(),
+                detector: alara_audit::hash::sha256(
+                    b"OracleAggregator: median of f+1-signed observations",
+                ),
+                confidence_bp: 10_000,
+            }),
+        })?;
         let ids: Vec<U256> = policies.iter().map(|x| x.4).collect();
         let settled = send("settle", &pool.settle(ids), &[]).await?;
         for (i, name, trigger, exit, id) in policies {
@@ -209,6 +245,16 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                 send("withdraw", &CropInsurance::new(*pool.address(), farmer).withdraw(), &[])
                     .await?;
             }
+            trail.append(&alara_audit::entry::Entry {
+                time_ms: alara_audit::entry::now_ms(),
+                body: alara_audit::entry::EntryBody::Payout(alara_audit::entry::Payout {
+                    context: format!("crop-insurance/{}/policy/{id}/season/{year}", pool.address()),
+                    recipient: farmers[i].address().to_string(),
+                    token: "ETH".into(),
+                    amount: amount.to::<u128>(),
+                    tx: Some(alara_audit::Hash(settled.transaction_hash.0)),
+                }),
+            })?;
             paid.push(Paid {
                 season: year,
                 rainfall_mm: rain as f64 / 10.0,
@@ -225,6 +271,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     }
     let left = p.get_balance(*pool.address()).await?;
     let summary = Summary {
+        audit_dir: audit_dir.display().to_string(),
         feed: feed.address().to_string(),
         pool: pool.address().to_string(),
         chain_id: conn.chain_id,
@@ -239,6 +286,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             println!("{:>6}  {:>9.1}  {:<8}  {:>10.4} ETH  {}", x.season, x.rainfall_mm, x.cover, eth, x.why);
         }
         println!("each payout was computed on-chain from the oracle's signed index and withdrawn by the farmer");
+        println!("every index and payout is an entry in the audit log {}", summary.audit_dir);
         println!("pool left: {:.4} ETH", summary.pool_left_wei.parse::<f64>().unwrap_or(0.0) / 1e18);
     })
 }

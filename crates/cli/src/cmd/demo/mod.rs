@@ -38,6 +38,11 @@ pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBu
         .collect();
     v.push(("fl-demo".into(), data_dir.join("fl-demo").join("audit"), "alara-demo-fl".into()));
     v.push(("audit-demo".into(), data_dir.join("audit-demo"), audit::DEMO_PASSPHRASE.into()));
+    v.push((
+        "insurance-demo".into(),
+        insurance::demo_trail_dir(data_dir),
+        insurance::DEMO_PASSPHRASE.into(),
+    ));
     v
 }
 
