@@ -144,32 +144,58 @@ pub fn new_log_key_passphrase(dir: &std::path::Path) -> eyre::Result<String> {
          your secret store; without it the log needs a new key and identity.",
         dir.display()
     );
-    if let Some(s) = std::env::var(ENV).ok().filter(|s| !s.is_empty()) {
-        eprintln!("{notice}");
-        return Ok(s);
-    }
-    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eyre::bail!(
+    let missing = || {
+        format!(
             "no audit log key in {} and no passphrase to create one: set {ENV} to the \
              passphrase that will encrypt the new key (keep it in your secret store), or run \
              on a terminal to be asked",
             dir.display()
-        );
+        )
+    };
+    let confirm = || {
+        eprintln!("{notice}");
+        eprint!("Create it? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).wrap_err("reading the answer")?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eyre::bail!("no audit log created");
+        }
+        Ok(())
+    };
+    let prompts = ["new audit log key passphrase: ", "again: "];
+    let (pass, typed) = new_secret(ENV, prompts, "passphrases", missing, confirm)?;
+    if !typed {
+        eprintln!("{notice}");
     }
-    eprintln!("{notice}");
-    eprint!("Create it? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).wrap_err("reading the answer")?;
-    if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        eyre::bail!("no audit log created");
+    eyre::ensure!(!pass.is_empty(), "an empty passphrase; nothing was created");
+    Ok(pass)
+}
+
+/// A secret for something new (a key to create): the environment variable `env` when set
+/// and not empty, else typed twice at a terminal, after `on_terminal` (a notice, a
+/// confirmation) has run, with `prompts`; the two must agree (`noun` names them in the
+/// error). Without either, the error is `missing()`. Returns the secret and whether it was
+/// typed.
+pub fn new_secret(
+    env: &str,
+    prompts: [&str; 2],
+    noun: &str,
+    missing: impl FnOnce() -> String,
+    on_terminal: impl FnOnce() -> eyre::Result<()>,
+) -> eyre::Result<(String, bool)> {
+    if let Some(s) = std::env::var(env).ok().filter(|s| !s.is_empty()) {
+        return Ok((s, false));
     }
-    let first = rpassword::prompt_password("new audit log key passphrase: ")
-        .wrap_err("reading the passphrase from the terminal")?;
-    let second = rpassword::prompt_password("again: ")
-        .wrap_err("reading the passphrase from the terminal")?;
-    eyre::ensure!(first == second, "the two passphrases differ; nothing was created");
-    eyre::ensure!(!first.is_empty(), "an empty passphrase; nothing was created");
-    Ok(first)
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(eyre::eyre!(missing()));
+    }
+    on_terminal()?;
+    let read =
+        |prompt: &str| rpassword::prompt_password(prompt).wrap_err("reading from the terminal");
+    let first = read(prompts[0])?;
+    let second = read(prompts[1])?;
+    eyre::ensure!(first == second, "the two {noun} differ; nothing was created");
+    Ok((first, true))
 }
 
 /// A secret from the environment variable `env` (when set and not empty), else asked for

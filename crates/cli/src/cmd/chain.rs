@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use alloy::providers::Provider;
-use eyre::WrapErr;
 use serde::Serialize;
 
 use crate::context::Context;
@@ -82,24 +81,15 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
 fn new_keystore_password() -> eyre::Result<String> {
     const ENV: &str = alara_chain::client::KEYSTORE_PASSWORD_ENV;
     const MIN_LEN: usize = 8;
-    let password = match std::env::var(ENV).ok().filter(|p| !p.is_empty()) {
-        Some(p) => p,
-        None => {
-            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                eyre::bail!(
-                    "a new keystore needs a password and there is no terminal to ask for one: \
-                     set {ENV} to the password that will encrypt the key, or run on a \
-                     terminal to type it (twice)"
-                );
-            }
-            let first = rpassword::prompt_password("New keystore password: ")
-                .wrap_err("reading the password from the terminal")?;
-            let second = rpassword::prompt_password("Repeat the password: ")
-                .wrap_err("reading the password from the terminal")?;
-            eyre::ensure!(first == second, "the two passwords differ; no keystore was created");
-            first
-        }
+    let missing = || {
+        format!(
+            "a new keystore needs a password and there is no terminal to ask for one: set \
+             {ENV} to the password that will encrypt the key, or run on a terminal to type \
+             it (twice)"
+        )
     };
+    let prompts = ["New keystore password: ", "Repeat the password: "];
+    let (password, _) = crate::context::new_secret(ENV, prompts, "passwords", missing, || Ok(()))?;
     eyre::ensure!(
         password.chars().count() >= MIN_LEN,
         "use a password of at least {MIN_LEN} characters; no keystore was created"
