@@ -175,8 +175,6 @@ struct Durable {
 struct Shared {
     dir: PathBuf,
     verifier: NoteVerifier,
-    /// Opened without its key ([`Log::open_read_only`]): appends are refused.
-    read_only: bool,
     max_entry_size: usize,
     max_pending_bytes: usize,
     readers: Readers,
@@ -204,7 +202,6 @@ impl Shared {
         Self {
             dir: config.dir.clone(),
             verifier: config.verifier.clone(),
-            read_only: config.signer.is_none(),
             max_entry_size: config.max_entry_size,
             max_pending_bytes: config.max_pending_bytes,
             readers,
@@ -301,6 +298,11 @@ impl Log {
         Ok(Self { shared, threads: Mutex::new(threads), signer: config.signer })
     }
 
+    /// Opened without its key ([`Log::open_read_only`]): nothing is appended or signed.
+    fn read_only(&self) -> bool {
+        self.signer.is_none()
+    }
+
     /// The log's directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
@@ -383,7 +385,7 @@ impl Log {
             }
             bytes += len + 4;
         }
-        if self.shared.read_only {
+        if self.read_only() {
             return Err(Error::ReadOnly);
         }
         let mut q = self.shared.queue.lock();
@@ -431,7 +433,7 @@ impl Log {
             if let Some(e) = &d.failed {
                 return Err(Error::Closed(e.clone()));
             }
-            if self.shared.read_only {
+            if self.read_only() {
                 // Nothing will be appended: an entry not there now never will be.
                 return Err(Error::OutOfRange {
                     what: "entry",
@@ -445,7 +447,7 @@ impl Log {
 
     /// Waits (async) until entry `index` is durable; returns the durable size then.
     pub async fn wait_durable_async(&self, index: u64) -> Result<u64> {
-        if self.shared.read_only {
+        if self.read_only() {
             return self.wait_durable(index);
         }
         let mut rx = self.shared.durable_tx.subscribe();
@@ -604,7 +606,7 @@ impl Log {
                 return read_checkpoint(&self.shared, lo);
             }
             self.wait_durable(index)?;
-            if self.shared.read_only {
+            if self.read_only() {
                 // Only the log's key can sign the checkpoint this entry needs.
                 return Err(Error::ReadOnly);
             }
