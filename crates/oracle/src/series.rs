@@ -36,6 +36,36 @@ pub fn seattle_precipitation() -> Result<Vec<Point>> {
     })
 }
 
+/// Seattle's rainfall over the months `months` (1-12) of `year`, in tenths of a millimetre:
+/// each day's figure rounded to 0.1 mm and summed exactly. The crop-insurance index
+/// (May-September is `5..=9`), as the oracle nodes report it with one decimal.
+pub fn season_rainfall(year: u32, months: std::ops::RangeInclusive<u32>) -> Result<u128> {
+    let prefix = format!("{year}-");
+    Ok(seattle_precipitation()?
+        .iter()
+        .filter(|d| d.date.starts_with(&prefix))
+        .filter(|d| {
+            d.date.get(5..7).and_then(|m| m.parse().ok()).is_some_and(|m| months.contains(&m))
+        })
+        .map(|d| (d.value * 10.0).round() as u128)
+        .sum())
+}
+
+/// The stocks of `datasets/stocks.csv`.
+pub const STOCKS: [&str; 5] = ["AAPL", "AMZN", "GOOG", "IBM", "MSFT"];
+
+/// The name of the rainfall series in [`named`].
+pub const SEATTLE_RAIN: &str = "seattle-rain";
+
+/// A shipped series by name: a stock of [`STOCKS`] or [`SEATTLE_RAIN`].
+pub fn named(name: &str) -> Result<Vec<Point>> {
+    if name == SEATTLE_RAIN {
+        seattle_precipitation()
+    } else {
+        stock(name)
+    }
+}
+
 /// Monthly closing prices of `symbol` (MSFT, AMZN, IBM, GOOG or AAPL) in USD.
 pub fn stock(symbol: &str) -> Result<Vec<Point>> {
     let points = column(STOCKS_CSV, "stocks.csv", |fields| {

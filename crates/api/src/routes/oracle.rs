@@ -44,7 +44,7 @@ pub struct SeriesInfo {
 async fn series_list(p: Principal) -> ApiResult<Json<Vec<SeriesInfo>>> {
     p.require(Role::Reader)?;
     let mut out = Vec::new();
-    for s in ["AAPL", "AMZN", "GOOG", "IBM", "MSFT"] {
+    for s in series::STOCKS {
         let points = series::stock(s).map_err(ApiError::internal)?.len();
         out.push(SeriesInfo {
             name: s.into(),
@@ -54,7 +54,7 @@ async fn series_list(p: Principal) -> ApiResult<Json<Vec<SeriesInfo>>> {
     }
     let rain = series::seattle_precipitation().map_err(ApiError::internal)?.len();
     out.push(SeriesInfo {
-        name: "seattle-rain".into(),
+        name: series::SEATTLE_RAIN.into(),
         description: "Seattle daily precipitation 2012-2015, mm (datasets/seattle_weather.csv)"
             .into(),
         points: rain,
@@ -122,11 +122,7 @@ async fn simulate(
     }
     let seed = q.seed.unwrap_or(42);
     let sim = blocking(move || {
-        let points = match name.as_str() {
-            "seattle-rain" => series::seattle_precipitation(),
-            s => series::stock(s),
-        }
-        .map_err(|e| {
+        let points = series::named(&name).map_err(|e| {
             ApiError::bad_request(e.to_string()).hint("GET /api/v1/oracle/series lists the series")
         })?;
         let truth: Vec<f64> = points.iter().map(|p| p.value).collect();

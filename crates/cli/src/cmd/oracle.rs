@@ -84,10 +84,7 @@ pub fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     if !(a.factor.is_finite() && a.factor > 0.0) {
         bail!("--factor must be a positive number");
     }
-    let points = match a.series.as_str() {
-        "seattle-rain" => series::seattle_precipitation()?,
-        s => series::stock(s).wrap_err("--series")?,
-    };
+    let points = series::named(&a.series).wrap_err("--series")?;
     let truth: Vec<f64> = points.iter().map(|p| p.value).collect();
     let mut model = QuoteModel::honest(a.sources, a.seed);
     if a.manipulate > 0 {

@@ -15,7 +15,7 @@ use alara_contracts::CropInsurance::{self, CropInsuranceErrors, CropInsuranceIns
 use alara_contracts::OracleAggregator::{self, OracleAggregatorInstance};
 use alara_contracts::RefusingHolder;
 use alara_oracle::report::{transmit, Observation, Report};
-use alara_oracle::series::seattle_precipitation;
+use alara_oracle::series::season_rainfall;
 
 const DAY: u64 = 86_400;
 /// The largest age of a feed answer that settlement accepts.
@@ -56,21 +56,7 @@ fn payout(trigger: u128, exit: u128, sum_insured: u128, index: u128) -> U256 {
 /// Each season's index: the May–September rainfall in tenths of a millimetre (the feed has
 /// one decimal, as the data set), each day rounded to 0.1 mm and summed exactly.
 fn seasonal_indices() -> Vec<(u32, u128)> {
-    let days = seattle_precipitation().unwrap();
-    SEASONS
-        .iter()
-        .map(|&(year, _, _)| {
-            let total = days
-                .iter()
-                .filter(|d| {
-                    let month: u32 = d.date[5..7].parse().unwrap();
-                    d.date.starts_with(&year.to_string()) && (5..=9).contains(&month)
-                })
-                .map(|d| (d.value * 10.0).round() as u128)
-                .sum();
-            (year, total)
-        })
-        .collect()
+    SEASONS.iter().map(|&(year, _, _)| (year, season_rainfall(year, 5..=9).unwrap())).collect()
 }
 
 /// A rainfall feed: an aggregator with n = 4, f = 1, one decimal.

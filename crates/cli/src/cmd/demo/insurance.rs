@@ -14,10 +14,8 @@
 use alara_contracts::call::{event_of, send};
 use alara_contracts::{CropInsurance, OracleAggregator};
 use alara_oracle::report::{transmit, Observation, Report};
-use alloy::network::TransactionBuilder;
-use alloy::primitives::{keccak256, Address, U256};
+use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use eyre::{bail, WrapErr};
 use serde::Serialize;
@@ -73,25 +71,7 @@ struct Summary {
 }
 
 fn key(what: &str) -> eyre::Result<PrivateKeySigner> {
-    PrivateKeySigner::from_bytes(&keccak256(format!("alara demo insurance {what}")))
-        .wrap_err("deriving a demo key")
-}
-
-/// The season's rainfall in tenths of a millimetre, May–September, each day's figure
-/// rounded to 0.1 mm and summed exactly (what the oracle nodes report).
-fn rainfall(year: u32) -> eyre::Result<u128> {
-    let days = alara_oracle::series::seattle_precipitation()?;
-    Ok(days
-        .iter()
-        .filter(|d| d.date.starts_with(&year.to_string()))
-        .filter(|d| {
-            d.date
-                .get(5..7)
-                .and_then(|m| m.parse::<u32>().ok())
-                .is_some_and(|m| (5..=9).contains(&m))
-        })
-        .map(|d| (d.value * 10.0).round() as u128)
-        .sum())
+    super::demo_key(&format!("insurance {what}"))
 }
 
 async fn now(p: &DynProvider) -> eyre::Result<u64> {
@@ -175,16 +155,14 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         (0..COVERS.len()).map(|i| key(&format!("farmer {i}"))).collect::<eyre::Result<_>>()?;
     for f in &farmers {
         let gas_money = U256::from(2 * ETHER);
-        if p.get_balance(f.address()).await? < gas_money {
-            let tx = TransactionRequest::default().with_to(f.address()).with_value(gas_money);
-            p.send_transaction(tx).await?.get_receipt().await?;
-        }
+        super::fund_if_below(&p, f.address(), gas_money, gas_money).await?;
     }
 
     let (sum, premium) = (ETHER, ETHER / 10);
     let mut paid = Vec::new();
     for (round, year) in (2012u32..).take(args.seasons).enumerate() {
-        let rain = rainfall(year)?;
+        // May-September, in tenths of a millimetre (what the oracle nodes report).
+        let rain = alara_oracle::series::season_rainfall(year, 5..=9)?;
         // The season (May 1 – Oct 1, 153 days) replayed from tomorrow, whole days.
         let start = (now(&p).await? / DAY + 1) * DAY;
         let end = start + 153 * DAY;
