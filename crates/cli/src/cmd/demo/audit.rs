@@ -14,8 +14,6 @@ use alara_audit::anchor::{self, AnchorPolicy, Anchorer, OnchainVerified};
 use alara_audit::audited::{InferenceAuditor, UseContext};
 use alara_audit::entry::{now_ms, ModelRef};
 use alara_audit::Hash;
-use alloy::network::TransactionBuilder;
-use alloy::providers::Provider;
 use eyre::{bail, WrapErr};
 use serde::Serialize;
 
@@ -138,19 +136,16 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     // good: the demo's own log anchors from a demo account of its own (funded by the
     // connected one), so the connected account stays free for the data directory's log.
     let (anchor_provider, anchor_account) = if audit_dir == demo_trail_dir(ctx) {
-        let key = alloy::signers::local::PrivateKeySigner::from_bytes(
-            &alloy::primitives::keccak256("alara demo audit log"),
-        )
-        .wrap_err("deriving the demo log's account")?;
+        let key = super::demo_key("audit log")?;
         let account = key.address();
         let gas_money = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18));
-        if conn.provider.get_balance(account).await? < gas_money / alloy::primitives::U256::from(2)
-        {
-            let tx = alloy::rpc::types::TransactionRequest::default()
-                .with_to(account)
-                .with_value(gas_money);
-            conn.provider.send_transaction(tx).await?.get_receipt().await?;
-        }
+        super::fund_if_below(
+            &conn.provider,
+            account,
+            gas_money / alloy::primitives::U256::from(2),
+            gas_money,
+        )
+        .await?;
         (alara_chain::client::provider_for(&conn.url, key)?, account)
     } else {
         (conn.provider.clone(), conn.signer)

@@ -19,10 +19,8 @@ use alara_chain::client::provider_for;
 use alara_market::algorithm::{Algorithm, LogisticRegression};
 use alara_market::party::JobRun;
 use alara_market::{DataMarket, GuardPolicy, Keyring, Offer, Party, Token};
-use alloy::network::TransactionBuilder;
-use alloy::primitives::{keccak256, Address, B256, U256};
-use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::types::TransactionRequest;
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use eyre::WrapErr;
 use serde::Serialize;
@@ -98,8 +96,7 @@ struct Report {
 
 /// A party's demo key: deterministic, so a rerun uses the same accounts.
 fn party_key(name: &str) -> eyre::Result<PrivateKeySigner> {
-    PrivateKeySigner::from_bytes(&keccak256(format!("alara demo data {name}")))
-        .wrap_err("deriving a demo key")
+    super::demo_key(&format!("data {name}"))
 }
 
 fn line<T>(step: &'static str, tx: &alara_market::Tx<T>, audit_index: Option<u64>) -> TxLine {
@@ -147,10 +144,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     // Gas money for the three parties (a dev chain's faucet: the connected account).
     for name in ["hospital", "pharma", "lab"] {
         let a = party_key(name)?.address();
-        if provider.get_balance(a).await? < milli(500) {
-            let tx = TransactionRequest::default().with_to(a).with_value(milli(1_000));
-            provider.send_transaction(tx).await?.get_receipt().await?;
-        }
+        super::fund_if_below(&provider, a, milli(500), milli(1_000)).await?;
     }
     let hospital = party(ctx, &conn.url, contract, "hospital").await?;
     let pharma = party(ctx, &conn.url, contract, "pharma").await?;

@@ -14,10 +14,7 @@ use alara_fl::commitment::SignedCommitment;
 use alara_fl::experiments::{centralized_accuracy, BenchSettings};
 use alara_fl::settle::{self, Settler};
 use alara_fl::{LocalTraining, Partition, SimConfig, Simulation, Strategy};
-use alloy::network::TransactionBuilder;
-use alloy::primitives::{keccak256, Address, B256, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::TransactionRequest;
+use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use eyre::WrapErr;
 use serde::Serialize;
@@ -92,8 +89,7 @@ struct Report {
 
 /// A hospital's demo key: deterministic from the seed, so a rerun uses the same accounts.
 fn hospital_key(seed: u64, i: usize) -> eyre::Result<PrivateKeySigner> {
-    let bytes = keccak256(format!("alara demo fl hospital {seed} {i}"));
-    PrivateKeySigner::from_bytes(&bytes).wrap_err("deriving a hospital key")
+    super::demo_key(&format!("fl hospital {seed} {i}"))
 }
 
 /// The audit trail the demo writes to: the user's (`ALARA_LOG_KEY_PASSWORD` set) or a
@@ -161,12 +157,9 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
 
     // Gas money for the hospitals' claims (a dev chain's faucet: the coordinator's ETH).
     for k in &keys {
-        if provider.get_balance(k.address()).await? < U256::from(10u64).pow(U256::from(16)) {
-            let tx = TransactionRequest::default()
-                .with_to(k.address())
-                .with_value(U256::from(10u64).pow(U256::from(17)));
-            provider.send_transaction(tx).await?.get_receipt().await?;
-        }
+        let (below, amount) =
+            (U256::from(10u64).pow(U256::from(16)), U256::from(10u64).pow(U256::from(17)));
+        super::fund_if_below(&provider, k.address(), below, amount).await?;
     }
 
     // The task: the pool is escrowed, the hospitals approved in one transaction.

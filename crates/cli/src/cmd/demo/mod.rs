@@ -46,6 +46,33 @@ pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBu
     v
 }
 
+/// A demo account's key: `keccak256("alara demo <label>")`, deterministic, so a rerun uses
+/// the same accounts. These keys are as public as the dev keys: demo chains only.
+pub fn demo_key(label: &str) -> eyre::Result<alloy::signers::local::PrivateKeySigner> {
+    alloy::signers::local::PrivateKeySigner::from_bytes(&alloy::primitives::keccak256(format!(
+        "alara demo {label}"
+    )))
+    .map_err(|e| eyre::eyre!("deriving the demo key {label:?}: {e}"))
+}
+
+/// Gas money for a demo account: when `account` holds less than `below`, the connected
+/// account (a dev chain's faucet) sends it `amount`.
+pub async fn fund_if_below(
+    provider: &alloy::providers::DynProvider,
+    account: alloy::primitives::Address,
+    below: alloy::primitives::U256,
+    amount: alloy::primitives::U256,
+) -> eyre::Result<()> {
+    use alloy::network::TransactionBuilder;
+    use alloy::providers::Provider;
+    if provider.get_balance(account).await? < below {
+        let tx =
+            alloy::rpc::types::TransactionRequest::default().with_to(account).with_value(amount);
+        provider.send_transaction(tx).await?.get_receipt().await?;
+    }
+    Ok(())
+}
+
 /// Runs a demonstration.
 pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {
