@@ -18,7 +18,7 @@ import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interf
 /// The report is `abi.encode(bytes32 configDigest, uint32 roundId, bytes32 observers,
 /// int192[] observations)`:
 /// - `configDigest` is `keccak256(abi.encode(block.chainid, address(this), configVersion,
-///   signers, f))`, so a report signed for another chain, another deployment or another
+///   signers, f, groupKey.x, groupKey.parity))`, so a report signed for another chain, another deployment or another
 ///   signer set (the version is bumped on every `setConfig`) is refused;
 /// - `roundId` must be greater than the latest round's (honest nodes sign latest + 1);
 /// - `observations` holds one value per observing node, at least 2f + 1 and at most n of
@@ -26,11 +26,19 @@ import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interf
 ///   that made `observations[i]`, each index at most once. With at most f faulty values
 ///   among at least 2f + 1, the median always lies between two honest observations.
 ///
-/// Signatures are EIP-191 personal-message signatures (`personal_sign`) of the 32 bytes
-/// `keccak256(report)`, i.e. over `keccak256("\x19Ethereum Signed Message:\n32" ‖
-/// keccak256(report))`, given in ERC-2098 compact form (r, yParity << 255 | s); high-s
-/// (malleable) signatures are refused. Anyone may transmit a report: what it says is only
-/// what its signers vouched for.
+/// Two ways to vouch for a report, both over the 32 bytes `keccak256(report)`:
+/// - `transmit` (the baseline): f + 1 EIP-191 personal-message signatures (`personal_sign`)
+///   by distinct configured signers, i.e. over `keccak256("\x19Ethereum Signed Message:\n32"
+///   ‖ keccak256(report))`, given in ERC-2098 compact form (r, yParity << 255 | s); high-s
+///   (malleable) signatures are refused. Gas grows with f: one ecrecover per signature.
+/// - `transmitAggregate` (the default): one FROST threshold Schnorr signature (RFC 9591,
+///   ciphersuite FROST(secp256k1, SHA-256)) by the committee's group key, whose shares the
+///   n nodes hold with threshold f + 1 (from a distributed key generation: no node ever
+///   holds the key). Any f + 1 nodes can sign; f cannot. It is verified with one
+///   ecrecover (z·G − e·Y recovered as an address and compared with R's) and three
+///   SHA-256 calls for the challenge e = H2(R ‖ Y ‖ msg), so its gas does not grow with n.
+///
+/// Anyone may transmit a report: what it says is only what its signers vouched for.
 ///
 /// Answers are never clamped: there is no minimum or maximum answer that a report would
 /// silently be set to (Chainlink's `minAnswer`, which kept reporting a floor price while
@@ -46,6 +54,22 @@ contract OracleAggregator is AggregatorV3Interface, Ownable2Step {
     struct Signature {
         bytes32 r;
         bytes32 vs;
+    }
+
+    /// @notice A FROST group public key Y: its x coordinate and the parity of its y (0 even,
+    /// 1 odd), as in its 33-byte SEC1 compressed form `0x02 + parity ‖ x`. `x == 0` is "no
+    /// group key": `transmitAggregate` is refused.
+    struct GroupKey {
+        uint256 x;
+        uint8 parity;
+    }
+
+    /// @notice A FROST signature (R, z): the commitment R as an affine point and the response
+    /// z, with z·G = R + e·Y for e = H2(compressed R ‖ compressed Y ‖ keccak256(report)).
+    struct AggregateSignature {
+        uint256 rx;
+        uint256 ry;
+        uint256 z;
     }
 
     struct Round {
@@ -70,6 +94,9 @@ contract OracleAggregator is AggregatorV3Interface, Ownable2Step {
     /// @notice The number of signers (kept next to f, so `transmit` reads one slot for both).
     uint8 public signerCount;
 
+    /// @notice The committee's FROST group key (x = 0 when none is configured).
+    GroupKey public groupKey;
+
     uint8 private immutable DECIMALS;
     string private _description;
     address[] private _signers;
@@ -77,7 +104,9 @@ contract OracleAggregator is AggregatorV3Interface, Ownable2Step {
     mapping(uint32 roundId => Round) private _rounds;
 
     /// @notice A new signer set (and with it a new config digest).
-    event ConfigSet(bytes32 indexed configDigest, uint64 configVersion, address[] signers, uint8 f);
+    event ConfigSet(
+        bytes32 indexed configDigest, uint64 configVersion, address[] signers, uint8 f, GroupKey groupKey
+    );
     /// @notice Chainlink's `AggregatorInterface` event, emitted for every accepted report.
     event AnswerUpdated(int256 indexed current, uint256 indexed roundId, uint256 updatedAt);
 
@@ -102,16 +131,25 @@ contract OracleAggregator is AggregatorV3Interface, Ownable2Step {
     error UnknownSigner(address signer);
     error DuplicateSigner(address signer);
     error NoDataPresent(uint80 roundId);
+    /// @dev x must be 0 (none) or a coordinate below the group order (as ecrecover needs),
+    /// parity 0 or 1.
+    error InvalidGroupKey(uint256 x, uint8 parity);
+    error NoGroupKey();
+    /// @dev `reason`: 1 z is 0 or not below the group order, 2 R is not on the curve,
+    /// 3 z·G − e·Y is not R.
+    error InvalidAggregateSignature(uint8 reason);
 
     constructor(address initialOwner, uint8 decimals_, string memory description_) Ownable(initialOwner) {
         DECIMALS = decimals_;
         _description = description_;
     }
 
-    /// @notice Replaces the signer set and f; bumps the config version, so every report
-    /// signed under an earlier configuration is refused from now on. Rounds keep counting.
-    function setConfig(address[] calldata signers_, uint8 f_) external onlyOwner {
+    /// @notice Replaces the signer set, f and the group key; bumps the config version, so every
+    /// report signed under an earlier configuration is refused from now on. Rounds keep
+    /// counting.
+    function setConfig(address[] calldata signers_, uint8 f_, GroupKey calldata groupKey_) external onlyOwner {
         uint256 n = signers_.length;
+        if (groupKey_.x >= Q || groupKey_.parity > 1) revert InvalidGroupKey(groupKey_.x, groupKey_.parity);
         if (n > MAX_SIGNERS) revert TooManySigners(n, MAX_SIGNERS);
         if (f_ == 0) revert FaultToleranceZero();
         if (n < 3 * uint256(f_) + 1) revert FaultToleranceTooHigh(n, f_);
@@ -122,13 +160,15 @@ contract OracleAggregator is AggregatorV3Interface, Ownable2Step {
             if (_signerSlots[s].configVersion == next) revert RepeatedSigner(s);
             _signerSlots[s] = SignerSlot({index: uint8(i), configVersion: next});
         }
-        bytes32 digest = keccak256(abi.encode(block.chainid, address(this), next, signers_, f_));
+        bytes32 digest =
+            keccak256(abi.encode(block.chainid, address(this), next, signers_, f_, groupKey_.x, groupKey_.parity));
         configVersion = next;
+        groupKey = groupKey_;
         f = f_;
         signerCount = uint8(n);
         configDigest = digest;
         _signers = signers_;
-        emit ConfigSet(digest, next, signers_, f_);
+        emit ConfigSet(digest, next, signers_, f_, groupKey_);
     }
 
     /// @notice The current signer set, in index order.
@@ -140,20 +180,40 @@ contract OracleAggregator is AggregatorV3Interface, Ownable2Step {
     /// f + 1 distinct configured signers, and records the median of its observations as a
     /// new round.
     function transmit(bytes calldata report, Signature[] calldata signatures) external {
+        (uint32 roundId, int192 answer, uint256 faults, uint256 n) = _checkReport(report);
+        _checkSignatures(keccak256(report), signatures, faults, n);
+        _record(roundId, answer);
+    }
+
+    /// @notice Accepts `report` signed by the committee's group key (a FROST signature made by
+    /// any f + 1 nodes together), and records the median of its observations as a new round.
+    function transmitAggregate(bytes calldata report, AggregateSignature calldata signature) external {
+        (uint32 roundId, int192 answer,,) = _checkReport(report);
+        _checkAggregate(keccak256(report), signature);
+        _record(roundId, answer);
+    }
+
+    /// @dev Decodes and checks everything but the signatures; returns the round, the median
+    /// and the configuration's f and n.
+    function _checkReport(bytes calldata report)
+        private
+        view
+        returns (uint32 roundId, int192 answer, uint256 faults, uint256 n)
+    {
         bytes32 digest = configDigest;
         if (digest == bytes32(0)) revert NotConfigured();
-        (bytes32 reportDigest, uint32 roundId, bytes32 observers, int192[] memory observations) =
+        (bytes32 reportDigest, uint32 round, bytes32 observers, int192[] memory observations) =
             abi.decode(report, (bytes32, uint32, bytes32, int192[]));
         if (reportDigest != digest) revert WrongConfigDigest(digest, reportDigest);
         uint32 latest = latestRound;
-        if (roundId <= latest) revert StaleRound(latest, roundId);
-
-        uint256 faults = f;
-        uint256 n = signerCount;
+        if (round <= latest) revert StaleRound(latest, round);
+        faults = f;
+        n = signerCount;
         _checkObservations(observers, observations, faults, n);
-        _checkSignatures(keccak256(report), signatures, faults, n);
+        return (round, observations[observations.length / 2], faults, n);
+    }
 
-        int192 answer = observations[observations.length / 2];
+    function _record(uint32 roundId, int192 answer) private {
         uint32 now32 = uint32(block.timestamp);
         _rounds[roundId] = Round({answer: answer, startedAt: now32, updatedAt: now32});
         latestRound = roundId;
@@ -198,6 +258,44 @@ contract OracleAggregator is AggregatorV3Interface, Ownable2Step {
             if (seen & (1 << slot.index) != 0) revert DuplicateSigner(signer);
             seen |= 1 << slot.index;
         }
+    }
+
+    /// @dev The secp256k1 group order and field prime.
+    uint256 private constant Q = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
+    uint256 private constant P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
+    /// @dev FROST(secp256k1, SHA-256)'s challenge domain: "FROST-secp256k1-SHA256-v1" ‖ "chal".
+    bytes private constant CHALLENGE_DST = "FROST-secp256k1-SHA256-v1chal";
+
+    /// @dev z·G = R + e·Y, checked as ecrecover(−z·Yx, Y's v, Yx, −e·Yx) = address(R): the
+    /// precompile returns Yx⁻¹·(s·Y − h·G) = z·G − e·Y.
+    function _checkAggregate(bytes32 message, AggregateSignature calldata sig) private view {
+        GroupKey memory key = groupKey;
+        if (key.x == 0) revert NoGroupKey();
+        uint256 rx = sig.rx;
+        uint256 ry = sig.ry;
+        uint256 z = sig.z;
+        if (z == 0 || z >= Q) revert InvalidAggregateSignature(1);
+        if (rx >= P || ry >= P || mulmod(ry, ry, P) != addmod(mulmod(mulmod(rx, rx, P), rx, P), 7, P)) {
+            revert InvalidAggregateSignature(2);
+        }
+        uint256 e = _challenge(
+            abi.encodePacked(uint8(2 + (ry & 1)), rx, uint8(2 + key.parity), key.x, message)
+        );
+        bytes32 h = bytes32(Q - mulmod(z, key.x, Q));
+        bytes32 s = bytes32(Q - mulmod(e, key.x, Q));
+        address recovered = ecrecover(h, 27 + key.parity, bytes32(key.x), s);
+        address expected = address(uint160(uint256(keccak256(abi.encodePacked(rx, ry)))));
+        if (recovered == address(0) || recovered != expected) revert InvalidAggregateSignature(3);
+    }
+
+    /// @dev H2 of FROST(secp256k1, SHA-256): hash_to_field with expand_message_xmd(SHA-256)
+    /// (RFC 9380 §5.3.1), 48 bytes, read big-endian and reduced mod Q.
+    function _challenge(bytes memory input) private pure returns (uint256) {
+        bytes memory dstPrime = abi.encodePacked(CHALLENGE_DST, uint8(CHALLENGE_DST.length));
+        bytes32 b0 = sha256(abi.encodePacked(bytes32(0), bytes32(0), input, uint16(48), uint8(0), dstPrime));
+        bytes32 b1 = sha256(abi.encodePacked(b0, uint8(1), dstPrime));
+        bytes32 b2 = sha256(abi.encodePacked(b0 ^ b1, uint8(2), dstPrime));
+        return addmod(mulmod(uint256(b1), 1 << 128, Q), uint256(b2) >> 128, Q);
     }
 
     /// @inheritdoc AggregatorV3Interface

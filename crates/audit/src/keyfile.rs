@@ -45,20 +45,64 @@ pub fn open(path: &Path, passphrase: &str) -> Result<NoteSigner> {
         return Err(key_err(format!("empty passphrase; set {PASSPHRASE_ENV}")));
     }
     let armored = read_key_file(path)?;
-    let reader = age::armor::ArmoredReader::new(&armored[..]);
-    let decryptor =
-        age::Decryptor::new(reader).map_err(|e| key_err(format!("not an age file: {e}")))?;
-    let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
-    let mut plain = String::new();
-    let mut r =
-        decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|e| {
-            key_err(format!(
-                "cannot decrypt ({e}); is {PASSPHRASE_ENV} the passphrase it was created with?"
-            ))
-        })?;
-    std::io::Read::read_to_string(&mut r, &mut plain)
-        .map_err(|e| key_err(format!("reading plaintext: {e}")))?;
+    let plain = unseal(&armored, passphrase).map_err(|e| {
+        key_err(format!("{e}; is {PASSPHRASE_ENV} the passphrase it was created with?"))
+    })?;
+    let plain = String::from_utf8(plain).map_err(|_| key_err("plaintext is not UTF-8".into()))?;
     NoteSigner::from_private_key(&plain)
+}
+
+/// Encrypts `plain` under `passphrase` (age, scrypt with `work_factor`) into an ASCII-armored
+/// age file's bytes. Any secret kept on disk goes through here.
+pub fn seal(
+    passphrase: &str,
+    work_factor: u8,
+    plain: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
+    if passphrase.is_empty() {
+        return Err("empty passphrase".into());
+    }
+    let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+    recipient.set_work_factor(work_factor);
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| format!("encryptor: {e}"))?;
+    let mut out = Vec::new();
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+        .map_err(|e| e.to_string())?;
+    let mut w = encryptor.wrap_output(armor).map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut w, plain).map_err(|e| e.to_string())?;
+    w.finish().and_then(|a| a.finish()).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Decrypts what [`seal`] made.
+pub fn unseal(armored: &[u8], passphrase: &str) -> std::result::Result<Vec<u8>, String> {
+    let reader = age::armor::ArmoredReader::new(armored);
+    let decryptor = age::Decryptor::new(reader).map_err(|e| format!("not an age file: {e}"))?;
+    let identity = age::scrypt::Identity::new(SecretString::from(passphrase.to_owned()));
+    let mut r = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| format!("cannot decrypt ({e})"))?;
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut plain)
+        .map_err(|e| format!("reading plaintext: {e}"))?;
+    Ok(plain)
+}
+
+/// Writes `bytes` to a new file readable by its owner only (mode 0600 on Unix), synced;
+/// refuses to overwrite.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    std::io::Write::write_all(&mut f, bytes)?;
+    f.sync_all()
 }
 
 /// An armored key file is under 1 KB; anything much larger is not one, and is refused
@@ -85,32 +129,8 @@ pub fn create(path: &Path, passphrase: &str, signer: &NoteSigner, work_factor: u
     if passphrase.is_empty() {
         return Err(key_err(format!("empty passphrase; set {PASSPHRASE_ENV}")));
     }
-    let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
-    recipient.set_work_factor(work_factor);
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .map_err(|e| key_err(format!("encryptor: {e}")))?;
-    let mut out = Vec::new();
-    {
-        let armor =
-            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
-                .map_err(|e| key_err(e.to_string()))?;
-        let mut w = encryptor.wrap_output(armor).map_err(|e| key_err(e.to_string()))?;
-        std::io::Write::write_all(&mut w, signer.to_private_key().as_bytes())
-            .map_err(|e| key_err(e.to_string()))?;
-        w.finish().and_then(|a| a.finish()).map_err(|e| key_err(e.to_string()))?;
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(crate::error::io(dir))?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(crate::error::io(path))?;
-    std::io::Write::write_all(&mut f, &out).map_err(crate::error::io(path))?;
-    f.sync_all().map_err(crate::error::io(path))?;
-    Ok(())
+    let out = seal(passphrase, work_factor, signer.to_private_key().as_bytes()).map_err(key_err)?;
+    write_private(path, &out).map_err(crate::error::io(path))
 }
 
 #[cfg(test)]

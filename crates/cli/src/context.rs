@@ -200,7 +200,7 @@ pub fn new_secret(
 
 /// A secret from the environment variable `env` (when set and not empty), else asked for
 /// with `prompt` when stdin is a terminal, else an error with the text of `missing`.
-fn secret(
+pub fn secret(
     env: &str,
     prompt: &str,
     what: &str,

@@ -85,9 +85,13 @@ enum Command {
         #[command(subcommand)]
         command: cmd::fl::Command,
     },
-    /// AI oracle feeds: many sources, outlier detection, a robust consensus.
-    #[command(subcommand)]
-    Oracle(cmd::oracle::Command),
+    /// AI oracle feeds: many sources, outlier detection, a robust consensus, node network.
+    Oracle {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::oracle::Command,
+    },
     /// End-to-end demonstrations on the embedded chain.
     Demo {
         #[command(flatten)]
@@ -138,7 +142,9 @@ fn run(cli: Cli) -> eyre::Result<()> {
             Command::Demo { chain, command } => {
                 cmd::demo::run(&ctx.with_chain(chain), command).await
             }
-            Command::Oracle(c) => cmd::oracle::run(&ctx, c),
+            Command::Oracle { chain, command } => {
+                cmd::oracle::run(&ctx.with_chain(chain), command).await
+            }
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
             Command::Api(c) => cmd::api::run(&ctx, c),
         }

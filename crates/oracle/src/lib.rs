@@ -12,14 +12,20 @@
 //! - [`consensus`]: the median of the accepted sources, with a confidence, and the audit
 //!   entry that lets a round be recomputed from the log;
 //! - [`feed`]: a run over a shipped series, and the error table of `alara bench oracle`;
-//! - [`report`]: the report a set of oracle nodes signs, its config digest and encoding.
+//! - [`report`]: the report a set of oracle nodes signs, its config digest and encoding;
+//! - [`node`]: the oracle network: node processes that observe and sign over HTTP, and
+//!   the leader that assembles a report and has f + 1 of them sign it;
+//! - [`threshold`]: the committee's FROST threshold key (distributed key generation) and
+//!   the one aggregate signature per report that `transmitAggregate` verifies.
 
 pub mod consensus;
 pub mod detect;
 mod error;
 pub mod feed;
+pub mod node;
 pub mod report;
 pub mod series;
 pub mod source;
+pub mod threshold;
 
 pub use error::{Error, Result};

@@ -10,6 +10,9 @@
 //! [`median`] of the observations: with at most f faulty values among at least 2f + 1, the
 //! median lies between two honest observations whatever the faulty nodes report.
 //!
+//! A report can instead carry one aggregate signature of the committee's threshold key
+//! ([`crate::threshold`], sent with [`transmit_aggregate`]), whose gas does not grow with n.
+//!
 //! The encoding is `abi.encode(bytes32 configDigest, uint32 roundId, bytes32 observers,
 //! int192[] observations)` ([`Report::encode`]); byte i of `observers` is the signer index
 //! of the node that made observation i. Nodes sign it with EIP-191 (`personal_sign`) over the
@@ -23,7 +26,8 @@
 //!
 //! let nodes: Vec<PrivateKeySigner> = (0..4).map(|_| PrivateKeySigner::random()).collect();
 //! let signers: Vec<Address> = nodes.iter().map(|n| n.address()).collect();
-//! let digest = config_digest(31337, Address::repeat_byte(1), 1, &signers, 1);
+//! let none = alara_oracle::threshold::GroupKey::none();
+//! let digest = config_digest(31337, Address::repeat_byte(1), 1, &signers, 1, &none);
 //! let obs = [(0, 101), (1, 99), (2, 100)].map(|(observer, value)| Observation { observer, value });
 //! let report = Report::new(digest, 1, obs.to_vec()).unwrap();
 //! assert_eq!(median(&report.values()), Some(100));
@@ -62,19 +66,24 @@ type ReportAbi = (
 );
 
 /// The digest a report must carry: `keccak256(abi.encode(chainId, contract, configVersion,
-/// signers, f))`, as `OracleAggregator.setConfig` computes it.
+/// signers, f, groupKey.x, groupKey.parity))`, as `OracleAggregator.setConfig` computes it
+/// (the group key is [`GroupKey::none`](crate::threshold::GroupKey::none) for a feed
+/// without one).
 pub fn config_digest(
     chain_id: u64,
     contract: Address,
     config_version: u64,
     signers: &[Address],
     f: u8,
+    group_key: &crate::threshold::ContractGroupKey,
 ) -> B256 {
     type ConfigAbi = (
         sol_data::Uint<256>,
         sol_data::Address,
         sol_data::Uint<64>,
         sol_data::Array<sol_data::Address>,
+        sol_data::Uint<8>,
+        sol_data::Uint<256>,
         sol_data::Uint<8>,
     );
     keccak256(ConfigAbi::abi_encode_params(&(
@@ -83,12 +92,14 @@ pub fn config_digest(
         config_version,
         signers.to_vec(),
         f,
+        group_key.x,
+        group_key.parity,
     )))
 }
 
 /// One node's observation: its index in the signer set and its value (in the feed's
 /// decimals; the contract holds int192, this side i128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Observation {
     /// The observing node's index in the configured signer set.
     pub observer: u8,
@@ -98,7 +109,7 @@ pub struct Observation {
 
 /// A report as the contract decodes it. [`Report::new`] sorts and checks; building one field
 /// by field gives exactly what the fields say (how tests make malformed reports).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// The configuration this report is for ([`config_digest`]).
     pub config_digest: B256,
@@ -238,6 +249,18 @@ pub async fn transmit<P: Provider<Ethereum>>(
 ) -> std::result::Result<TransactionReceipt, CallError> {
     let c = OracleAggregator::new(aggregator, provider);
     send("transmit", &c.transmit(report.encode(), signatures.to_vec()), DECODERS).await
+}
+
+/// Sends `report` with the committee's aggregate signature ([`crate::threshold`]).
+pub async fn transmit_aggregate<P: Provider<Ethereum>>(
+    provider: &P,
+    aggregator: Address,
+    report: &Report,
+    signature: &crate::threshold::AggregateSignature,
+) -> std::result::Result<TransactionReceipt, CallError> {
+    let c = OracleAggregator::new(aggregator, provider);
+    send("transmitAggregate", &c.transmitAggregate(report.encode(), signature.clone()), DECODERS)
+        .await
 }
 
 #[cfg(test)]

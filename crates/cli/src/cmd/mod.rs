@@ -10,5 +10,6 @@ pub mod fl;
 pub mod infer;
 pub mod lineage;
 pub mod oracle;
+pub mod oracle_net;
 pub mod store;
 pub mod up;

@@ -1,7 +1,8 @@
 //! `alara oracle …`: the AI oracle's feeds. `feed` runs a feed over a shipped real series
 //! with quotes from many simulated sources (seeded noise, latency, outages and the attacks
 //! you choose), and shows each round's consensus, the plain median beside it, and which
-//! sources were dropped and why.
+//! sources were dropped and why. `setup`, `node` and `report` run the oracle network
+//! ([`crate::cmd::oracle_net`]).
 
 use alara_oracle::detect::DetectorConfig;
 use alara_oracle::series::{self, Attack, QuoteModel};
@@ -18,6 +19,23 @@ pub enum Command {
   alara oracle feed --series AAPL --frozen 2:30 --drift 5:0.002 --last 12
   alara oracle feed --series seattle-rain --json")]
     Feed(FeedArgs),
+    /// Deploy a feed and make its committee: n nodes' keys and a FROST threshold key.
+    #[command(after_help = "Examples:
+  ALARA_ORACLE_PASSWORD=… alara oracle setup --series AAPL --nodes 4
+  alara oracle setup --series AAPL --nodes 7 --manipulate 3 --dir ./feed
+
+The node keys are written encrypted (age, scrypt) with ALARA_ORACLE_PASSWORD.")]
+    Setup(crate::cmd::oracle_net::SetupArgs),
+    /// Run one oracle node: observe the sources, sign observations and report shares.
+    #[command(after_help = "Examples:
+  alara oracle node --dir ~/.alara/oracle/aapl --index 0 &
+  alara oracle node --dir ~/.alara/oracle/aapl --index 3 --lie 10   a malicious node")]
+    Node(crate::cmd::oracle_net::NodeArgs),
+    /// Lead the committee: observe each epoch, and report on deviation or heartbeat.
+    #[command(after_help = "Examples:
+  alara oracle report --dir ~/.alara/oracle/aapl --epochs 12
+  alara oracle report --dir ~/.alara/oracle/aapl --deviation 1 --heartbeat 86400 --json")]
+    Report(crate::cmd::oracle_net::ReportArgs),
 }
 
 /// Arguments of `alara oracle feed`.
@@ -73,8 +91,17 @@ fn pair<T: std::str::FromStr>(flag: &str, s: &str, sources: usize) -> eyre::Resu
 }
 
 /// Runs an `alara oracle` subcommand.
-pub fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
-    let Command::Feed(a) = command;
+pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
+    use crate::cmd::oracle_net as net;
+    match command {
+        Command::Feed(a) => feed(ctx, a),
+        Command::Setup(a) => net::setup(ctx, a).await,
+        Command::Node(a) => net::run_node(ctx, a).await,
+        Command::Report(a) => net::report(ctx, a).await,
+    }
+}
+
+fn feed(ctx: &Context, a: FeedArgs) -> eyre::Result<()> {
     if a.sources == 0 || a.sources > 1000 {
         bail!("--sources must be between 1 and 1000");
     }

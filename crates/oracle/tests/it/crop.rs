@@ -77,7 +77,8 @@ impl Feed {
                 .unwrap();
         let nodes: Vec<_> = (0..4).map(node).collect();
         let addrs: Vec<Address> = nodes.iter().map(|s| s.address()).collect();
-        send("setConfig", &c.setConfig(addrs, 1), &[]).await.unwrap();
+        let none = alara_oracle::threshold::GroupKey::none();
+        send("setConfig", &c.setConfig(addrs, 1, none), &[]).await.unwrap();
         let digest = c.configDigest().call().await.unwrap();
         Feed { p, c, nodes, digest, round: 0 }
     }

@@ -5,4 +5,5 @@
 mod aggregator;
 mod crop;
 mod datasets;
+mod network;
 mod sources;

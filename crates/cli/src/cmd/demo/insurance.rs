@@ -141,7 +141,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             .await
             .wrap_err("deploying the rainfall feed (OracleAggregator)")?;
     let addrs: Vec<Address> = nodes.iter().map(PrivateKeySigner::address).collect();
-    send("setConfig", &feed.setConfig(addrs, 1), &[]).await?;
+    let none = alara_oracle::threshold::GroupKey::none();
+    send("setConfig", &feed.setConfig(addrs, 1, none), &[]).await?;
     let digest = feed.configDigest().call().await?;
 
     // The pool: 10 ETH of capital; answers older than a day are refused at settlement.

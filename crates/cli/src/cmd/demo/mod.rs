@@ -6,6 +6,7 @@ pub mod audit;
 pub mod data;
 pub mod fl;
 pub mod insurance;
+pub mod oracle;
 
 /// Demonstrations.
 #[derive(clap::Subcommand, Debug)]
@@ -18,6 +19,9 @@ pub enum Command {
     Fl(fl::Args),
     /// Parametric drought cover paid from Seattle's real rainfall through a signed oracle feed.
     Insurance(insurance::Args),
+    /// The oracle network: node processes, colluding exchanges, a malicious node, one
+    /// aggregate signature per report, read through Chainlink's interface.
+    Oracle(oracle::Args),
 }
 
 /// The audit trails the demonstrations keep for their simulated parties (the data
@@ -78,6 +82,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Data(args) => data::run(ctx, args).await,
+        Command::Oracle(args) => oracle::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
         Command::Insurance(args) => insurance::run(ctx, args).await,
     }

@@ -1,0 +1,254 @@
+//! The oracle network over HTTP: node servers on loopback, the leader, and the aggregator on
+//! every backend. f malicious nodes (lying ×10) leave the answer between honest
+//! observations; a node sending a bad signature share is named and routed around; a node
+//! refuses a forged observation, a second report for a round it signed, a report for another
+//! feed and a package for another message; without 2f + 1 nodes there is no report; a
+//! committee of 31 reports for at most 100,000 gas.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, Bytes};
+use alloy::providers::DynProvider;
+use rand::SeedableRng;
+
+use alara_chain::testing::{backends, Backend, TestChain};
+use alara_contracts::OracleAggregator;
+use alara_oracle::node::{
+    new_committee, router, Behaviour, CommitteeFile, Leader, Node, NodeSecret, ObserveRequest,
+    SignRequest,
+};
+use alara_oracle::report::transmit_aggregate;
+use alara_oracle::series::{Attack, QuoteModel};
+use alara_oracle::threshold::GroupKey;
+
+async fn start(backend: Backend) -> TestChain {
+    TestChain::start(backend).await.unwrap_or_else(|e| {
+        panic!("{backend} did not start: {e} (anvil comes from node_modules: run `npm ci`)")
+    })
+}
+
+/// A deployed feed with its committee and node secrets.
+struct Net {
+    p: DynProvider,
+    committee: CommitteeFile,
+    secrets: Vec<NodeSecret>,
+}
+
+async fn deploy(chain: &TestChain, p: DynProvider, n: u8, f: u8, seed: u64) -> Net {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    let (secrets, committee) = new_committee(n, f, &mut rng).unwrap();
+    let key = GroupKey::of(&committee.public).unwrap();
+    let owner = alara_chain::dev::dev_addresses()[0];
+    let c = OracleAggregator::deploy(p.clone(), owner, 8, "AAPL / USD".into()).await.unwrap();
+    let signers: Vec<Address> = secrets.iter().map(|s| s.key.address()).collect();
+    let r = c.setConfig(signers.clone(), f, key.to_contract()).send().await.unwrap();
+    assert!(r.get_receipt().await.unwrap().status());
+    let mut model = QuoteModel::honest(10, 3);
+    model.attacks.push(Attack::Manipulate { sources: vec![0, 1, 2], factor: 10.0 });
+    let committee = CommitteeFile {
+        feed: "AAPL / USD".into(),
+        series: "AAPL".into(),
+        model,
+        quorum: 3,
+        n,
+        f,
+        signers,
+        public: hex::encode(committee.public.serialize().unwrap()),
+        chain_id: chain.chain_id(),
+        aggregator: *c.address(),
+        config_digest: c.configDigest().call().await.unwrap(),
+    };
+    Net { p, committee, secrets }
+}
+
+impl Net {
+    fn node(&self, i: usize, behaviour: Behaviour) -> Arc<Node> {
+        Arc::new(Node::new(self.committee.clone(), self.secrets[i].clone(), behaviour).unwrap())
+    }
+
+    /// Serves every node (node i behaving as `behaviour(i)`) on loopback; their URLs.
+    async fn serve(&self, behaviour: impl Fn(usize) -> Behaviour) -> Vec<Option<String>> {
+        let mut urls = Vec::new();
+        for i in 0..self.secrets.len() {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            urls.push(Some(format!("http://{}", listener.local_addr().unwrap())));
+            let app = router(self.node(i, behaviour(i)));
+            tokio::spawn(async move { axum::serve(listener, app).await });
+        }
+        urls
+    }
+
+    fn leader(&self, urls: Vec<Option<String>>) -> Leader {
+        Leader::new(self.committee.clone(), urls, Duration::from_secs(10)).unwrap()
+    }
+}
+
+/// Four nodes, node 3 lying ×10 and exchanges 0-2 colluding ×10: each round's report has
+/// four signed observations and one aggregate signature by two nodes, and the feed answers
+/// its median, which lies between the honest nodes' observations and near the real close.
+#[tokio::test]
+async fn nodes_observe_and_sign_and_the_feed_answers_the_median() {
+    for backend in backends() {
+        let chain = start(backend).await;
+        let net = deploy(&chain, chain.provider(0), 4, 1, 1).await;
+        let urls =
+            net.serve(|i| if i == 3 { Behaviour::Lie(10.0) } else { Behaviour::Honest }).await;
+        let leader = net.leader(urls);
+        let truth = alara_oracle::series::stock("AAPL").unwrap();
+        let feed = OracleAggregator::new(net.committee.aggregator, net.p.clone());
+        for epoch in 1..=3u64 {
+            let out = leader.round(epoch, epoch as u32).await.unwrap();
+            assert_eq!(out.report.observations.len(), 4, "[{backend}] {:?}", out.failed);
+            assert_eq!(out.signers.len(), 2);
+            let receipt =
+                transmit_aggregate(&net.p, net.committee.aggregator, &out.report, &out.signature)
+                    .await
+                    .unwrap();
+            assert!(receipt.status());
+            let answer =
+                i128::try_from(feed.latestRoundData().call().await.unwrap().answer).unwrap();
+            assert_eq!(answer, out.answer());
+            let honest: Vec<i128> = out
+                .observed
+                .iter()
+                .filter(|o| o.observation.observer != 3)
+                .map(|o| o.observation.value)
+                .collect();
+            let (lo, hi) = (*honest.iter().min().unwrap(), *honest.iter().max().unwrap());
+            assert!((lo..=hi).contains(&answer), "[{backend}] {answer} outside [{lo}, {hi}]");
+            let real = truth[(epoch - 1) as usize].value;
+            let err = (answer as f64 / 1e8 / real - 1.0).abs();
+            assert!(err < 0.01, "[{backend}] epoch {epoch}: {err}");
+            // Every node dropped the three colluding exchanges.
+            for o in &out.observed {
+                let dropped: Vec<&str> =
+                    o.decision.dropped.iter().map(|d| d.source.as_str()).collect();
+                for s in ["source-0", "source-1", "source-2"] {
+                    assert!(dropped.contains(&s), "[{backend}] {dropped:?}");
+                }
+                assert_eq!(
+                    o.decision.quotes,
+                    alara_oracle::consensus::quotes_commitment(&o.quotes)
+                );
+            }
+        }
+    }
+}
+
+/// A node whose signature shares do not verify is named by FROST and the leader signs with
+/// another; with two of four nodes down there is no report; a node refuses a forged
+/// observation, a report for another feed, a package for another message and a second
+/// report for a round it signed.
+#[tokio::test]
+async fn bad_shares_missing_nodes_and_forgeries() {
+    let chain = start(Backend::Embedded).await;
+    let net = deploy(&chain, chain.provider(0), 4, 1, 2).await;
+    let urls = net.serve(|i| if i == 0 { Behaviour::BadShare } else { Behaviour::Honest }).await;
+    let leader = net.leader(urls.clone());
+    let out = leader.round(1, 1).await.unwrap();
+    assert!(!out.signers.contains(&0), "{:?}", out.signers);
+    assert!(
+        out.failed.iter().any(|(i, why)| *i == 0 && why.contains("does not verify")),
+        "{:?}",
+        out.failed
+    );
+    transmit_aggregate(&net.p, net.committee.aggregator, &out.report, &out.signature)
+        .await
+        .unwrap();
+
+    // Two nodes down: 2 < 2f + 1 observations.
+    let half = vec![urls[0].clone(), None, urls[2].clone(), None];
+    let e = net.leader(half).round(2, 2).await.unwrap_err();
+    assert!(matches!(e, alara_oracle::Error::Quorum { have: 2, need: 3, .. }), "{e}");
+
+    // Straight to a node (node 1, honest, in-process).
+    let node = net.node(1, Behaviour::Honest);
+    let others: Vec<Arc<Node>> = (0..4).map(|i| net.node(i, Behaviour::Honest)).collect();
+    let mut observed = Vec::new();
+    for n in &others {
+        observed.push(n.observe(&ObserveRequest { epoch: 1, round: 5 }).await.unwrap().observation);
+    }
+    let report = alara_oracle::report::Report::new(
+        net.committee.config_digest,
+        5,
+        observed
+            .iter()
+            .map(|o| alara_oracle::report::Observation { observer: o.observer, value: o.value })
+            .collect(),
+    )
+    .unwrap();
+    let commitments = |n: &Arc<Node>| {
+        let n = n.clone();
+        async move {
+            let c = n.commit(&alara_oracle::node::CommitRequest { round: 5 }).await.unwrap();
+            frost_secp256k1::round1::SigningCommitments::deserialize(&c.commitments).unwrap()
+        }
+    };
+    let mut map = std::collections::BTreeMap::new();
+    map.insert(alara_oracle::threshold::identifier(1).unwrap(), commitments(&node).await);
+    map.insert(alara_oracle::threshold::identifier(2).unwrap(), commitments(&others[2]).await);
+    let package = alara_oracle::threshold::package(&report, map);
+    let req = |report: &alara_oracle::report::Report,
+               obs: &[alara_oracle::node::SignedObservation]| {
+        SignRequest {
+            report: report.encode(),
+            observations: obs.to_vec(),
+            package: Bytes::from(package.serialize().unwrap()),
+        }
+    };
+    // A forged observation: node 0's value changed in the report and its "signed" copy.
+    let mut forged_report = report.clone();
+    forged_report.observations[0].value += 1_000;
+    let mut forged_obs = observed.clone();
+    let who = forged_report.observations[0].observer as usize;
+    forged_obs[who].value = forged_report.observations[0].value;
+    let e = node.sign(&req(&forged_report, &forged_obs)).await.unwrap_err().to_string();
+    assert!(e.contains("signed by"), "{e}");
+    // Another feed's digest.
+    let other = alara_oracle::report::Report {
+        config_digest: alloy::primitives::B256::ZERO,
+        ..report.clone()
+    };
+    let e = node.sign(&req(&other, &observed)).await.unwrap_err().to_string();
+    assert!(e.contains("another configuration"), "{e}");
+    // The package signs another message than this report.
+    let mut shifted = report.clone();
+    shifted.round = 6;
+    let shifted_obs: Vec<_> = observed
+        .iter()
+        .map(|o| alara_oracle::node::SignedObservation { round: 6, ..o.clone() })
+        .collect();
+    let e = node.sign(&req(&shifted, &shifted_obs)).await.unwrap_err().to_string();
+    assert!(e.contains("signed by") || e.contains("another message"), "{e}");
+    // The real one, once; not twice.
+    node.sign(&req(&report, &observed)).await.unwrap();
+    let e = node.sign(&req(&report, &observed)).await.unwrap_err().to_string();
+    assert!(e.contains("not after the last one"), "{e}");
+}
+
+/// 31 nodes, f = 10 of them lying ×10: the report carries 31 observations and one aggregate
+/// signature of 11 shares, costs at most 100,000 gas, and its median is an honest value.
+#[tokio::test]
+async fn thirty_one_nodes_with_ten_liars() {
+    let chain = start(Backend::Embedded).await;
+    let net = deploy(&chain, chain.provider(0), 31, 10, 3).await;
+    let urls = net.serve(|i| if i < 10 { Behaviour::Lie(10.0) } else { Behaviour::Honest }).await;
+    let leader = net.leader(urls);
+    let out = leader.round(1, 1).await.unwrap();
+    assert_eq!(out.report.observations.len(), 31);
+    assert_eq!(out.signers.len(), 11);
+    let receipt = transmit_aggregate(&net.p, net.committee.aggregator, &out.report, &out.signature)
+        .await
+        .unwrap();
+    println!("n = 31: one aggregate report, {} gas", receipt.gas_used);
+    assert!(receipt.gas_used <= 100_000, "{}", receipt.gas_used);
+    let honest: Vec<i128> = out
+        .observed
+        .iter()
+        .filter(|o| o.observation.observer >= 10)
+        .map(|o| o.observation.value)
+        .collect();
+    let answer = out.answer();
+    assert!((*honest.iter().min().unwrap()..=*honest.iter().max().unwrap()).contains(&answer));
+}
