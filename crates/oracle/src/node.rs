@@ -306,7 +306,6 @@ pub enum Behaviour {
 
 struct State {
     detector: Detector,
-    truth: Vec<f64>,
     quotes: Vec<Vec<Option<f64>>>,
     epoch: u64,
     decided: BTreeMap<u64, (Decision, Vec<(String, f64)>)>,
@@ -341,7 +340,6 @@ impl Node {
         let quotes = model.quotes(&truth)?;
         let state = State {
             detector: Detector::new(DetectorConfig::default()),
-            truth,
             quotes,
             epoch: 0,
             decided: BTreeMap::new(),
@@ -499,12 +497,6 @@ impl Node {
             epoch: self.state.lock().await.epoch,
         }
     }
-
-    /// The real value at `epoch` (what the sources quote, before noise).
-    pub async fn truth(&self, epoch: u64) -> Option<f64> {
-        let st = self.state.lock().await;
-        st.truth.get(((epoch.max(1) - 1) as usize) % st.truth.len().max(1)).copied()
-    }
 }
 
 type Reply<T> =
@@ -521,43 +513,45 @@ fn reply<T>(r: Result<T>) -> Reply<T> {
     })
 }
 
+/// A request body as the handlers take it: the JSON, or why it is not.
+type Body<T> = std::result::Result<axum::Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(b: Body<T>) -> Result<T> {
+    b.map(|j| j.0).map_err(|e| Error::Malformed { what: "request", detail: e.body_text() })
+}
+
+type NodeState = axum::extract::State<Arc<Node>>;
+
+async fn observe_handler(n: NodeState, b: Body<ObserveRequest>) -> Reply<ObserveResponse> {
+    reply(match body(b) {
+        Ok(req) => n.observe(&req).await,
+        Err(e) => Err(e),
+    })
+}
+
+async fn commit_handler(n: NodeState, b: Body<CommitRequest>) -> Reply<CommitResponse> {
+    reply(match body(b) {
+        Ok(req) => n.commit(&req).await,
+        Err(e) => Err(e),
+    })
+}
+
+async fn sign_handler(n: NodeState, b: Body<SignRequest>) -> Reply<SignResponse> {
+    reply(match body(b) {
+        Ok(req) => n.sign(&req).await,
+        Err(e) => Err(e),
+    })
+}
+
 /// The node's HTTP API (see the module's table). Bodies past [`MAX_REQUEST`] are refused,
 /// malformed JSON is a 400 with a JSON error, a refused request a 422 naming why.
 pub fn router(node: Arc<Node>) -> axum::Router {
-    use axum::extract::{rejection::JsonRejection, State};
     use axum::routing::{get, post};
-    fn body<T>(b: std::result::Result<axum::Json<T>, JsonRejection>) -> Result<T> {
-        b.map(|j| j.0).map_err(|e| Error::Malformed { what: "request", detail: e.body_text() })
-    }
     axum::Router::new()
-        .route(
-            "/v1/observe",
-            post(|State(n): State<Arc<Node>>, b: std::result::Result<axum::Json<ObserveRequest>, JsonRejection>| async move {
-                match body(b) {
-                    Ok(req) => reply(n.observe(&req).await),
-                    Err(e) => reply(Err(e)),
-                }
-            }),
-        )
-        .route(
-            "/v1/commit",
-            post(|State(n): State<Arc<Node>>, b: std::result::Result<axum::Json<CommitRequest>, JsonRejection>| async move {
-                match body(b) {
-                    Ok(req) => reply(n.commit(&req).await),
-                    Err(e) => reply(Err(e)),
-                }
-            }),
-        )
-        .route(
-            "/v1/sign",
-            post(|State(n): State<Arc<Node>>, b: std::result::Result<axum::Json<SignRequest>, JsonRejection>| async move {
-                match body(b) {
-                    Ok(req) => reply(n.sign(&req).await),
-                    Err(e) => reply(Err(e)),
-                }
-            }),
-        )
-        .route("/v1/node", get(|State(n): State<Arc<Node>>| async move { axum::Json(n.info().await) }))
+        .route("/v1/observe", post(observe_handler))
+        .route("/v1/commit", post(commit_handler))
+        .route("/v1/sign", post(sign_handler))
+        .route("/v1/node", get(|n: NodeState| async move { axum::Json(n.info().await) }))
         .fallback(|| async {
             (
                 axum::http::StatusCode::NOT_FOUND,
@@ -668,6 +662,12 @@ impl Leader {
         &self.committee
     }
 
+    /// `path` at node `node`'s URL; `None` for a node not running.
+    fn url(&self, node: u8, path: &str) -> Option<String> {
+        let base = self.urls.get(usize::from(node))?.as_deref()?;
+        Some(format!("{}{path}", base.trim_end_matches('/')))
+    }
+
     async fn call<Q: Serialize, A: serde::de::DeserializeOwned>(
         &self,
         node: u8,
@@ -675,9 +675,7 @@ impl Leader {
         req: &Q,
     ) -> Result<A> {
         let err = |detail: String| Error::Source { source_id: format!("node {node}"), detail };
-        let base = self.urls.get(usize::from(node)).and_then(Option::as_deref);
-        let base = base.ok_or_else(|| err("not running".into()))?;
-        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let url = self.url(node, path).ok_or_else(|| err("not running".into()))?;
         let resp = self.http.post(&url).json(req).send().await.map_err(|e| err(e.to_string()))?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| err(e.to_string()))?;
@@ -878,8 +876,7 @@ impl Leader {
     /// The next epoch to observe: one past the latest any running node has seen.
     pub async fn next_epoch(&self) -> u64 {
         let calls = (0..self.committee.n).map(|i| async move {
-            let base = self.urls.get(usize::from(i)).and_then(Option::as_deref)?;
-            let url = format!("{}/v1/node", base.trim_end_matches('/'));
+            let url = self.url(i, "/v1/node")?;
             let info: NodeInfo = self.http.get(url).send().await.ok()?.json().await.ok()?;
             Some(info.epoch)
         });
