@@ -56,7 +56,8 @@ pub fn to_fixed(value: f64) -> Result<i128> {
 }
 
 /// Decides a round: screens the quotes, takes the median of the accepted ones (at least
-/// `quorum`), and records the round in the detector's history.
+/// `quorum`, and a strict majority of all the quotes within the detector's `agree` band of
+/// it), and records the round in the detector's history.
 pub fn decide(
     feed: &str,
     round: u64,
@@ -64,7 +65,7 @@ pub fn decide(
     detector: &mut Detector,
     quorum: usize,
 ) -> Result<Decision> {
-    let (accepted, dropped) = detector.screen(quotes);
+    let (accepted, dropped) = detector.screen(quotes, quorum.max(1))?;
     if accepted.len() < quorum.max(1) {
         // The history still moves on (against the round's plain median), so a detector
         // that dropped too much in one round is not stuck on that verdict for ever.
@@ -75,6 +76,20 @@ pub fn decide(
     }
     let mut values: Vec<f64> = accepted.iter().map(|(_, v)| *v).collect();
     let value = median(&mut values).unwrap_or(0.0);
+    let finite: Vec<f64> = quotes.iter().map(|(_, v)| *v).filter(|v| v.is_finite()).collect();
+    let band = detector.config.agree * value.abs();
+    let agreeing = finite.iter().filter(|v| (*v - value).abs() <= band).count();
+    if 2 * agreeing <= finite.len() {
+        if let Some(m) = plain_median(quotes) {
+            detector.record(quotes, m);
+        }
+        return Err(Error::NoMajority {
+            round,
+            agreeing,
+            quotes: finite.len(),
+            within: detector.config.agree * 100.0,
+        });
+    }
     let mut spread: Vec<f64> = values.iter().map(|v| (v - value).abs()).collect();
     let rel_mad = median(&mut spread).unwrap_or(0.0) / value.abs().max(f64::MIN_POSITIVE);
     let share = accepted.len() as f64 / quotes.len().max(1) as f64;
@@ -126,14 +141,32 @@ mod tests {
     fn the_filter_is_never_worse_than_the_median_and_bounded_up_to_four_of_ten() {
         let truth: Vec<f64> = stock("AAPL").unwrap().into_iter().map(|p| p.value).collect();
         // (At k = 5, half the sources, no robust statistic can tell who is honest.)
-        for (k, s) in crate::feed::manipulation_table(&truth, 10, 4, 42).unwrap() {
-            eprintln!(
-                "k={k} of 10 x10: mean error median {:.5}, filter {:.5}",
-                s.median_mean, s.filter_mean
-            );
-            assert!(s.filter_mean <= s.median_mean + 1e-4, "k={k}: {s:?}");
-            assert!(s.filter_max < 0.02 && s.no_report == 0, "k={k}: {s:?}");
+        for (k, c) in crate::feed::manipulation_table(&truth, 10, 4, 42).unwrap() {
+            for s in [&c.rules, &c.learned] {
+                eprintln!(
+                    "k={k} of 10 x10: mean error median {:.5}, filter {:.5}",
+                    s.median_mean, s.filter_mean
+                );
+                assert!(s.filter_mean <= s.median_mean + 1e-4, "k={k}: {s:?}");
+                assert!(s.filter_max < 0.02 && s.no_report == 0, "k={k}: {s:?}");
+            }
         }
+    }
+
+    #[test]
+    fn half_the_sources_lying_is_no_report_not_a_side_picked() {
+        let mut q: Vec<(String, f64)> =
+            (0..5).map(|i| (format!("h{i}"), 100.0 + f64::from(i) * 0.05)).collect();
+        q.extend((0..5).map(|i| (format!("m{i}"), 1000.0 + f64::from(i) * 0.5)));
+        for config in [DetectorConfig::rules(), DetectorConfig::default()] {
+            let err = decide("f", 1, &q, &mut Detector::new(config), 3).unwrap_err();
+            assert!(matches!(err, Error::NoMajority { quotes: 10, .. }), "{err}");
+            assert!(err.is_no_report());
+        }
+        // One more honest source makes a majority, and the liars are dropped.
+        q.push(("h5".into(), 100.1));
+        let d = decide("f", 1, &q, &mut Detector::new(DetectorConfig::default()), 3).unwrap();
+        assert!((d.value - 100.1).abs() < 0.2, "{}", d.value);
     }
 
     #[test]
@@ -143,7 +176,7 @@ mod tests {
             .enumerate()
             .map(|(i, v)| (format!("s{i}"), *v))
             .collect();
-        let run = || decide("f", 7, &q, &mut Detector::new(DetectorConfig::default()), 3).unwrap();
+        let run = || decide("f", 7, &q, &mut Detector::new(DetectorConfig::rules()), 3).unwrap();
         let (a, b) = (run(), run());
         assert_eq!(a, b);
         assert_eq!(a.value, 100.0);

@@ -37,9 +37,36 @@ pub enum Error {
         /// Answers needed.
         need: usize,
     },
+    /// The sources disagree: no strict majority of them is near the consensus, so no
+    /// value can be reported with confidence (half the sources or more may be lying).
+    #[error(
+        "round {round}: only {agreeing} of {quotes} sources are within {within}% of the \
+         consensus; a report needs a strict majority"
+    )]
+    NoMajority {
+        /// The round.
+        round: u64,
+        /// Sources near the consensus.
+        agreeing: usize,
+        /// Sources that answered.
+        quotes: usize,
+        /// The band, in percent.
+        within: f64,
+    },
     /// Signing or recovering a signature failed.
     #[error("signature: {0}")]
     Signature(String),
+    /// A chain call failed or reverted (the revert decoded by name).
+    #[error(transparent)]
+    Chain(#[from] alara_contracts::call::CallError),
+    /// Deploying a contract failed.
+    #[error("deploying {contract}: {detail}")]
+    Deploy {
+        /// The contract.
+        contract: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// The audit trail refused an entry.
     #[error(transparent)]
     Audit(#[from] alara_audit::Error),
@@ -47,3 +74,10 @@ pub enum Error {
 
 /// Result with the crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A round without a report: too few accepted quotes, or no majority agreeing.
+    pub fn is_no_report(&self) -> bool {
+        matches!(self, Error::Quorum { .. } | Error::NoMajority { .. })
+    }
+}

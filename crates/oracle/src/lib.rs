@@ -8,20 +8,28 @@
 //!   with a path selector, and replays of recorded series;
 //! - [`series`]: the real historical series shipped in `datasets/` and the per-source
 //!   quotes derived from them, with seeded noise, latency, outages and attack modes;
-//! - [`detect`]: per-round, per-source anomaly detectors (median/MAD, rolling z-score);
+//! - [`detect`]: per-round, per-source anomaly detectors (median/MAD, per-source
+//!   history, rolling z-score, and the learned stage);
+//! - [`learned`]: the learned stage, a random forest in ONNX run with tract;
 //! - [`consensus`]: the median of the accepted sources, with a confidence, and the audit
 //!   entry that lets a round be recomputed from the log;
 //! - [`feed`]: a run over a shipped series, and the error table of `alara bench oracle`;
+//! - [`journal`]: what the leader keeps of each reported round, its audit entries, and
+//!   the replay that recomputes the round bit for bit;
 //! - [`report`]: the report a set of oracle nodes signs, its config digest and encoding;
 //! - [`node`]: the oracle network: node processes that observe and sign over HTTP, and
 //!   the leader that assembles a report and has f + 1 of them sign it;
+//! - [`bench`]: what `alara bench oracle` measures on a chain (report gas, round latency);
 //! - [`threshold`]: the committee's FROST threshold key (distributed key generation) and
 //!   the one aggregate signature per report that `transmitAggregate` verifies.
 
+pub mod bench;
 pub mod consensus;
 pub mod detect;
 mod error;
 pub mod feed;
+pub mod journal;
+pub mod learned;
 pub mod node;
 pub mod report;
 pub mod series;

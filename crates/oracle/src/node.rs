@@ -181,6 +181,89 @@ pub fn new_committee<R: rand::RngCore + rand::CryptoRng>(
     Ok((secrets, committee))
 }
 
+/// Deploys an `OracleAggregator` for `feed` (owned by `owner`, the provider's account) and
+/// configures it for a new committee of `n` nodes tolerating `f`: their ECDSA addresses and
+/// their FROST group key. Returns the node secrets and the committee file every node and
+/// the leader share (quorum 3 accepted quotes).
+pub async fn deploy_committee<R: rand::RngCore + rand::CryptoRng>(
+    p: &alloy::providers::DynProvider,
+    owner: Address,
+    feed: &str,
+    (series, model): (&str, QuoteModel),
+    (n, f): (u8, u8),
+    rng: &mut R,
+) -> Result<(Vec<NodeSecret>, CommitteeFile)> {
+    use alloy::providers::Provider;
+    crate::series::named(series)?;
+    let (secrets, committee) = new_committee(n, f, rng)?;
+    let key = threshold::GroupKey::of(&committee.public)?;
+    let c = alara_contracts::OracleAggregator::deploy(
+        p.clone(),
+        owner,
+        crate::consensus::DECIMALS,
+        feed.to_string(),
+    )
+    .await
+    .map_err(|e| Error::Deploy { contract: "OracleAggregator", detail: e.to_string() })?;
+    let signers: Vec<Address> = secrets.iter().map(|s| s.key.address()).collect();
+    alara_contracts::call::send(
+        "setConfig",
+        &c.setConfig(signers.clone(), f, key.to_contract()),
+        crate::report::DECODERS,
+    )
+    .await?;
+    let config_digest = c
+        .configDigest()
+        .call()
+        .await
+        .map_err(|e| Error::Deploy { contract: "OracleAggregator", detail: e.to_string() })?;
+    let chain_id = p
+        .get_chain_id()
+        .await
+        .map_err(|e| Error::Deploy { contract: "OracleAggregator", detail: e.to_string() })?;
+    let public = committee
+        .public
+        .serialize()
+        .map_err(|e| Error::Malformed { what: "committee public key", detail: e.to_string() })?;
+    let file = CommitteeFile {
+        feed: feed.to_string(),
+        series: series.to_string(),
+        model,
+        quorum: 3,
+        n,
+        f,
+        signers,
+        public: hex::encode(public),
+        chain_id,
+        aggregator: *c.address(),
+        config_digest,
+    };
+    Ok((secrets, file))
+}
+
+/// Serves every node of `committee` in this process on loopback (node i behaving as
+/// `behaviour(i)`), for tests and benchmarks; their URLs, in index order.
+pub async fn serve_local(
+    committee: &CommitteeFile,
+    secrets: &[NodeSecret],
+    behaviour: impl Fn(usize) -> Behaviour,
+) -> Result<Vec<Option<String>>> {
+    let mut urls = Vec::new();
+    for (i, secret) in secrets.iter().enumerate() {
+        let node = Arc::new(Node::new(committee.clone(), secret.clone(), behaviour(i))?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Error::Invalid { what: "listener", detail: e.to_string() })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Invalid { what: "listener", detail: e.to_string() })?;
+        urls.push(Some(format!("http://{addr}")));
+        let app = router(node);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    Ok(urls)
+}
+
 /// The 32 bytes a node signs (EIP-191) for an observation:
 /// `keccak256(abi.encode(configDigest, roundId, observer, value))`.
 pub fn observation_hash(digest: B256, round: u32, observer: u8, value: i128) -> B256 {
@@ -245,6 +328,9 @@ pub struct ObserveResponse {
     pub decision: Decision,
     /// The raw quotes the decision was made from (their SHA-256 is `decision.quotes`).
     pub quotes: Vec<(String, f64)>,
+    /// The node's detector as it was before this epoch (settings and per-source history):
+    /// with `quotes`, all [`crate::journal::replay`] needs to recompute `decision`.
+    pub detector: Detector,
 }
 
 /// `POST /v1/commit`.
@@ -308,7 +394,8 @@ struct State {
     detector: Detector,
     quotes: Vec<Vec<Option<f64>>>,
     epoch: u64,
-    decided: BTreeMap<u64, (Decision, Vec<(String, f64)>)>,
+    /// Per epoch: the decision, its quotes and the detector before it.
+    decided: BTreeMap<u64, (Decision, Vec<(String, f64)>, Detector)>,
     nonces: BTreeMap<u32, frost::round1::SigningNonces>,
     signed: u32,
 }
@@ -377,11 +464,12 @@ impl Node {
                 .collect();
             let quorum = self.committee.quorum;
             let st = &mut *st;
+            let before = st.detector.clone();
             match decide(&self.committee.feed, e, &quotes, &mut st.detector, quorum) {
                 Ok(d) => {
-                    st.decided.insert(e, (d, quotes));
+                    st.decided.insert(e, (d, quotes, before));
                 }
-                Err(Error::Quorum { .. }) => {}
+                Err(e) if e.is_no_report() => {}
                 Err(err) => return Err(err),
             }
             st.epoch = e;
@@ -389,9 +477,12 @@ impl Node {
                 st.decided.pop_first();
             }
         }
-        let (decision, quotes) = st.decided.get(&req.epoch).cloned().ok_or_else(|| {
-            Error::Quorum { round: req.epoch, have: 0, need: self.committee.quorum }
-        })?;
+        let (decision, quotes, detector) =
+            st.decided.get(&req.epoch).cloned().ok_or_else(|| Error::Quorum {
+                round: req.epoch,
+                have: 0,
+                need: self.committee.quorum,
+            })?;
         let mut value = decision.fixed;
         if let Behaviour::Lie(factor) = self.behaviour {
             value = crate::consensus::to_fixed(decision.value * factor)?;
@@ -408,7 +499,7 @@ impl Node {
             value,
             signature: Bytes::from(sig.as_bytes().to_vec()),
         };
-        Ok(ObserveResponse { observation, decision, quotes })
+        Ok(ObserveResponse { observation, decision, quotes, detector })
     }
 
     /// Fresh nonces for `round`; their commitments.
@@ -505,7 +596,9 @@ type Reply<T> =
 fn reply<T>(r: Result<T>) -> Reply<T> {
     r.map(axum::Json).map_err(|e| {
         let status = match e {
-            Error::Quorum { .. } => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Error::Quorum { .. } | Error::NoMajority { .. } => {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Malformed { .. } => axum::http::StatusCode::BAD_REQUEST,
             _ => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         };

@@ -1,8 +1,8 @@
 //! `alara oracle …`: the AI oracle's feeds. `feed` runs a feed over a shipped real series
 //! with quotes from many simulated sources (seeded noise, latency, outages and the attacks
 //! you choose), and shows each round's consensus, the plain median beside it, and which
-//! sources were dropped and why. `setup`, `node` and `report` run the oracle network
-//! ([`crate::cmd::oracle_net`]).
+//! sources were dropped and why. `setup`, `node` and `report` run the oracle network,
+//! and `replay` recomputes a reported round ([`crate::cmd::oracle_net`]).
 
 use alara_oracle::detect::DetectorConfig;
 use alara_oracle::series::{self, Attack, QuoteModel};
@@ -36,6 +36,16 @@ The node keys are written encrypted (age, scrypt) with ALARA_ORACLE_PASSWORD.")]
   alara oracle report --dir ~/.alara/oracle/aapl --epochs 12
   alara oracle report --dir ~/.alara/oracle/aapl --deviation 1 --heartbeat 86400 --json")]
     Report(crate::cmd::oracle_net::ReportArgs),
+    /// Recompute a reported round from its journal and the audit log, bit for bit.
+    #[command(after_help = "Examples:
+  alara oracle replay --dir ~/.alara/oracle/aapl --round 3
+  alara oracle replay --dir ~/.alara/oracle-demo --trail ~/.alara/oracle-demo/audit --round 1 --json
+
+Each node's decision is rerun from the raw quotes and its detector state before the
+round (which pins the learned model by hash); the result must equal what the node
+signed, the journal must equal the audit log's entries, and the median must equal the
+feed's on-chain answer (getRoundData). Exits non-zero when anything differs.")]
+    Replay(crate::cmd::oracle_net::ReplayArgs),
 }
 
 /// Arguments of `alara oracle feed`.
@@ -98,6 +108,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Setup(a) => net::setup(ctx, a).await,
         Command::Node(a) => net::run_node(ctx, a).await,
         Command::Report(a) => net::report(ctx, a).await,
+        Command::Replay(a) => net::replay(ctx, a).await,
     }
 }
 

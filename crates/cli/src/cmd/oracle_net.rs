@@ -3,12 +3,14 @@
 //! and writes them to a committee directory; `node` runs one node process; `report` is the
 //! leader: each epoch it has the nodes observe, and when the deviation threshold or the
 //! heartbeat says so, has f + 1 of them sign the report with the group key and sends it.
+//! Every report's round is journaled in the committee directory (`rounds/round-<N>.json`)
+//! and its decisions go into the audit log, so `alara oracle replay` can recompute it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alara_contracts::call::send;
 use alara_contracts::OracleAggregator;
+use alara_oracle::journal::RoundJournal;
 use alara_oracle::node::{self, Behaviour, CommitteeFile, Leader, NodeSecret, Trigger};
 use alara_oracle::series::{Attack, QuoteModel};
 use alara_oracle::threshold::GroupKey;
@@ -85,6 +87,61 @@ pub struct ReportArgs {
     /// Per-request timeout of a node, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub timeout_ms: u64,
+    /// Audit trail the rounds' decisions go into (default: `<data-dir>/audit`, whose key
+    /// is unlocked with ALARA_LOG_KEY_PASSWORD).
+    #[arg(long)]
+    pub trail: Option<PathBuf>,
+}
+
+/// Arguments of `alara oracle replay`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The committee directory.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The report round to recompute.
+    #[arg(long)]
+    pub round: u32,
+    /// Audit trail the round was logged in (default: `<data-dir>/audit`).
+    #[arg(long)]
+    pub trail: Option<PathBuf>,
+    /// Do not read the feed's answer from the chain (recompute from the log only).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+fn journal_path(dir: &Path, round: u32) -> PathBuf {
+    dir.join("rounds").join(format!("round-{round}.json"))
+}
+
+/// Where the leader records each reported round: the journal in the committee directory
+/// and the decisions in the audit trail.
+pub struct Recorder<'a> {
+    /// The committee directory.
+    pub dir: &'a Path,
+    /// The audit trail.
+    pub trail: &'a alara_audit::AuditTrail,
+}
+
+impl Recorder<'_> {
+    /// Writes the journal (atomically) and then appends the round's audit entries; returns
+    /// the entries' leaf indices.
+    pub fn record(&self, journal: &RoundJournal) -> eyre::Result<Vec<u64>> {
+        let path = journal_path(self.dir, journal.round);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .wrap_err_with(|| format!("creating {}", parent.display()))?;
+        }
+        crate::files::write(&path, &serde_json::to_vec_pretty(journal)?)?;
+        let time_ms = alara_audit::entry::now_ms();
+        let entries: Vec<alara_audit::entry::Entry> = journal
+            .entries()
+            .into_iter()
+            .map(|body| alara_audit::entry::Entry { time_ms, body })
+            .collect();
+        let appended = self.trail.append_batch(&entries).wrap_err("logging the round")?;
+        Ok((appended.index..appended.index + appended.count).collect())
+    }
 }
 
 fn committee_path(dir: &Path) -> PathBuf {
@@ -141,40 +198,17 @@ pub async fn set_up(
         );
     }
     alara_oracle::series::named(series).wrap_err("--series")?;
-    let (secrets, committee) = node::new_committee(n, f, &mut rand::rngs::OsRng)?;
-    let key = GroupKey::of(&committee.public)?;
     let description = format!("{series} (alara oracle, {n} nodes)");
-    let feed = OracleAggregator::deploy(
-        p.clone(),
+    let (secrets, file) = node::deploy_committee(
+        p,
         owner,
-        alara_oracle::consensus::DECIMALS,
-        description.clone(),
-    )
-    .await
-    .wrap_err("deploying OracleAggregator")?;
-    let signers: Vec<Address> = secrets.iter().map(|s| s.key.address()).collect();
-    send(
-        "setConfig",
-        &feed.setConfig(signers.clone(), f, key.to_contract()),
-        alara_oracle::report::DECODERS,
+        &description,
+        (series, model),
+        (n, f),
+        &mut rand::rngs::OsRng,
     )
     .await?;
-    let config_digest = feed.configDigest().call().await?;
-    let public =
-        committee.public.serialize().map_err(|e| eyre::eyre!("public key package: {e}"))?;
-    let file = CommitteeFile {
-        feed: description,
-        series: series.to_string(),
-        model,
-        quorum: 3,
-        n,
-        f,
-        signers,
-        public: hex::encode(public),
-        chain_id: p.get_chain_id().await?,
-        aggregator: *feed.address(),
-        config_digest,
-    };
+    let key = GroupKey::of(&file.public_package()?)?;
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     for s in &secrets {
         let path = secret_path(dir, s.index);
@@ -330,9 +364,13 @@ pub struct EpochRow {
     pub latency_ms: Option<f64>,
     /// Transaction.
     pub tx: Option<String>,
+    /// Audit log leaves of the round's decisions and report.
+    pub audit_leaves: Vec<u64>,
 }
 
-/// Runs the leader over `epochs` epochs against the nodes at `urls`.
+/// Runs the leader over `epochs` epochs against the nodes at `urls`, recording every
+/// report with `recorder`.
+#[allow(clippy::too_many_arguments, reason = "the leader's inputs, each distinct")]
 pub async fn lead(
     p: &DynProvider,
     committee: CommitteeFile,
@@ -340,6 +378,7 @@ pub async fn lead(
     epochs: u64,
     trigger: Trigger,
     timeout: Duration,
+    recorder: &Recorder<'_>,
     mut on_row: impl FnMut(&EpochRow),
 ) -> eyre::Result<Vec<EpochRow>> {
     let feed = OracleAggregator::new(committee.aggregator, p.clone());
@@ -372,6 +411,7 @@ pub async fn lead(
             gas: None,
             latency_ms: None,
             tx: None,
+            audit_leaves: vec![],
         };
         match leader.prepare(epoch, round).await {
             Err(e) => row.why = format!("no report: {e}"),
@@ -397,6 +437,10 @@ pub async fn lead(
                     Some(why) => {
                         row.why = why;
                         let outcome = leader.finish(prepared).await?;
+                        // Journaled and logged before it is sent: a report on-chain always
+                        // has its decisions in the log.
+                        let journal = RoundJournal::new(leader.committee(), &outcome);
+                        row.audit_leaves = recorder.record(&journal)?;
                         let receipt = alara_oracle::report::transmit_aggregate(
                             p,
                             *feed.address(),
@@ -508,6 +552,15 @@ pub async fn report(ctx: &Context, a: ReportArgs) -> eyre::Result<()> {
     }
     let trigger = Trigger { deviation: a.deviation / 100.0, heartbeat: a.heartbeat };
     let decimals = alara_oracle::consensus::DECIMALS;
+    let trail = match &a.trail {
+        None => crate::cmd::audit::open_trail(ctx)?,
+        Some(dir) => {
+            let pass = crate::context::log_key_passphrase()?;
+            alara_audit::AuditTrail::open(alara_audit::TrailConfig::new(dir, pass))
+                .wrap_err_with(|| format!("opening the audit trail in {}", dir.display()))?
+        }
+    };
+    let recorder = Recorder { dir: &a.dir, trail: &trail };
     let human = !ctx.json && !ctx.quiet;
     if human {
         print_header();
@@ -519,6 +572,7 @@ pub async fn report(ctx: &Context, a: ReportArgs) -> eyre::Result<()> {
         a.epochs,
         trigger,
         Duration::from_millis(a.timeout_ms),
+        &recorder,
         |row| {
             if human {
                 print_row(row, decimals);
@@ -528,6 +582,116 @@ pub async fn report(ctx: &Context, a: ReportArgs) -> eyre::Result<()> {
     .await?;
     if ctx.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "epochs": rows }))?);
+    }
+    Ok(())
+}
+
+/// What `alara oracle replay` found.
+#[derive(Debug, serde::Serialize)]
+pub struct Replayed {
+    /// The round recomputed from its journal.
+    #[serde(flatten)]
+    pub replay: alara_oracle::journal::Replay,
+    /// How the journal agrees with the audit log.
+    pub log: alara_oracle::journal::LogAgreement,
+    /// The feed's answer for the round on-chain (`getRoundData`), unless `--offline`.
+    pub onchain: Option<i128>,
+    /// Everything agrees: the answer follows from the journal, the journal is what the
+    /// log recorded, and the chain answers the same.
+    pub reproduced: bool,
+}
+
+/// Runs `alara oracle replay`.
+pub async fn replay(ctx: &Context, a: ReplayArgs) -> eyre::Result<()> {
+    let committee = read_committee(&a.dir)?;
+    let path = journal_path(&a.dir, a.round);
+    let bytes = crate::files::read(&path, 64 << 20, "the round's journal").wrap_err_with(|| {
+        format!(
+            "round {} was not reported by a leader with this committee directory (rounds are \
+             journaled in {})",
+            a.round,
+            a.dir.join("rounds").display()
+        )
+    })?;
+    let journal: RoundJournal = serde_json::from_slice(&bytes)
+        .wrap_err_with(|| format!("{} is not a round journal", path.display()))?;
+    eyre::ensure!(
+        journal.round == a.round && journal.feed == committee.feed,
+        "{} holds round {} of {:?}, not round {} of {:?}",
+        path.display(),
+        journal.round,
+        journal.feed,
+        a.round,
+        committee.feed
+    );
+    let replay = alara_oracle::journal::replay(&journal)?;
+    let trail_dir = a.trail.clone().unwrap_or_else(|| crate::cmd::audit::trail_dir(ctx));
+    let trail = alara_audit::AuditTrail::open_read_only(&trail_dir)
+        .wrap_err_with(|| format!("opening the audit trail in {}", trail_dir.display()))?;
+    let rows = trail.query(&alara_audit::Query {
+        kinds: vec!["oracle_round".into(), "oracle_report".into()],
+        ..Default::default()
+    })?;
+    let log = alara_oracle::journal::check_log(&journal, &rows);
+    let onchain = if a.offline {
+        None
+    } else {
+        let conn = ctx.connect().await?;
+        let feed = OracleAggregator::new(committee.aggregator, conn.provider.clone());
+        let got = feed
+            .getRoundData(alloy::primitives::aliases::U80::from(a.round))
+            .call()
+            .await
+            .wrap_err_with(|| {
+                format!(
+                    "reading round {} from {} (use --offline to skip)",
+                    a.round, committee.aggregator
+                )
+            })?;
+        Some(i128::try_from(got.answer).map_err(|_| eyre::eyre!("answer out of range"))?)
+    };
+    let reproduced = replay.answer_reproduced()
+        && log.problems.is_empty()
+        && onchain.is_none_or(|v| v == journal.answer);
+    let out = Replayed { replay, log, onchain, reproduced };
+    ctx.emit(&out, || {
+        let r = &out.replay;
+        let scale = 10f64.powi(i32::from(alara_oracle::consensus::DECIMALS));
+        println!(
+            "{} round {} (epoch {}): reported {:.8}",
+            r.feed,
+            r.round,
+            r.epoch,
+            r.answer as f64 / scale
+        );
+        for n in &r.nodes {
+            println!(
+                "  node {:>2}: signed {:.8}  {}",
+                n.observer,
+                n.signed as f64 / scale,
+                n.verdict
+            );
+        }
+        let show = |v: Option<i128>| v.map_or("-".into(), |v| format!("{:.8}", v as f64 / scale));
+        println!("  median of the signed observations {}", show(r.median_of_signed));
+        println!(
+            "  median had every node signed its own decision {}",
+            show(r.median_of_recomputed)
+        );
+        if out.log.problems.is_empty() {
+            println!("  audit log: entries {:?} agree with the journal", out.log.leaves);
+        } else {
+            for p in &out.log.problems {
+                println!("  audit log: {p}");
+            }
+        }
+        if let Some(v) = out.onchain {
+            println!("  on-chain getRoundData({}) answer {}", r.round, show(Some(v)));
+        }
+        println!("{}", if out.reproduced { "reproduced bit for bit" } else { "NOT reproduced" });
+    })?;
+    if !out.reproduced {
+        bail!("round {} did not replay to its reported value (see above)", a.round);
     }
     Ok(())
 }

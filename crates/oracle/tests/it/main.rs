@@ -5,5 +5,6 @@
 mod aggregator;
 mod crop;
 mod datasets;
+mod learned;
 mod network;
 mod sources;

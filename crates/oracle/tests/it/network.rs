@@ -8,19 +8,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{Address, Bytes};
+use alloy::primitives::Bytes;
 use alloy::providers::DynProvider;
 use rand::SeedableRng;
 
 use alara_chain::testing::{backends, Backend, TestChain};
 use alara_contracts::OracleAggregator;
 use alara_oracle::node::{
-    new_committee, router, Behaviour, CommitteeFile, Leader, Node, NodeSecret, ObserveRequest,
-    SignRequest,
+    deploy_committee, serve_local, Behaviour, CommitteeFile, Leader, Node, NodeSecret,
+    ObserveRequest, SignRequest,
 };
 use alara_oracle::report::transmit_aggregate;
 use alara_oracle::series::{Attack, QuoteModel};
-use alara_oracle::threshold::GroupKey;
 
 async fn start(backend: Backend) -> TestChain {
     TestChain::start(backend).await.unwrap_or_else(|e| {
@@ -35,30 +34,13 @@ struct Net {
     secrets: Vec<NodeSecret>,
 }
 
-async fn deploy(chain: &TestChain, p: DynProvider, n: u8, f: u8, seed: u64) -> Net {
+async fn deploy(_chain: &TestChain, p: DynProvider, n: u8, f: u8, seed: u64) -> Net {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-    let (secrets, committee) = new_committee(n, f, &mut rng).unwrap();
-    let key = GroupKey::of(&committee.public).unwrap();
     let owner = alara_chain::dev::dev_addresses()[0];
-    let c = OracleAggregator::deploy(p.clone(), owner, 8, "AAPL / USD".into()).await.unwrap();
-    let signers: Vec<Address> = secrets.iter().map(|s| s.key.address()).collect();
-    let r = c.setConfig(signers.clone(), f, key.to_contract()).send().await.unwrap();
-    assert!(r.get_receipt().await.unwrap().status());
     let mut model = QuoteModel::honest(10, 3);
     model.attacks.push(Attack::Manipulate { sources: vec![0, 1, 2], factor: 10.0 });
-    let committee = CommitteeFile {
-        feed: "AAPL / USD".into(),
-        series: "AAPL".into(),
-        model,
-        quorum: 3,
-        n,
-        f,
-        signers,
-        public: hex::encode(committee.public.serialize().unwrap()),
-        chain_id: chain.chain_id(),
-        aggregator: *c.address(),
-        config_digest: c.configDigest().call().await.unwrap(),
-    };
+    let (secrets, committee) =
+        deploy_committee(&p, owner, "AAPL / USD", ("AAPL", model), (n, f), &mut rng).await.unwrap();
     Net { p, committee, secrets }
 }
 
@@ -69,14 +51,7 @@ impl Net {
 
     /// Serves every node (node i behaving as `behaviour(i)`) on loopback; their URLs.
     async fn serve(&self, behaviour: impl Fn(usize) -> Behaviour) -> Vec<Option<String>> {
-        let mut urls = Vec::new();
-        for i in 0..self.secrets.len() {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            urls.push(Some(format!("http://{}", listener.local_addr().unwrap())));
-            let app = router(self.node(i, behaviour(i)));
-            tokio::spawn(async move { axum::serve(listener, app).await });
-        }
-        urls
+        serve_local(&self.committee, &self.secrets, behaviour).await.unwrap()
     }
 
     fn leader(&self, urls: Vec<Option<String>>) -> Leader {
@@ -134,6 +109,84 @@ async fn nodes_observe_and_sign_and_the_feed_answers_the_median() {
             }
         }
     }
+}
+
+/// Every reported round replays from its journal: each honest node's decision (with the
+/// learned stage) comes out bit for bit from its raw quotes and detector state, the lying
+/// node is named, the journal's entries are what the log holds, and the median is the
+/// feed's on-chain answer. A journal whose quotes were changed afterwards, or whose log
+/// entry disagrees, does not replay.
+#[tokio::test]
+async fn reported_rounds_replay_bit_for_bit_from_the_journal_and_the_log() {
+    use alara_oracle::journal::{check_log, replay, RoundJournal};
+    let chain = start(Backend::Embedded).await;
+    let net = deploy(&chain, chain.provider(0), 4, 1, 5).await;
+    let urls = net.serve(|i| if i == 3 { Behaviour::Lie(10.0) } else { Behaviour::Honest }).await;
+    let leader = net.leader(urls);
+    let dir = tempfile::tempdir().unwrap();
+    let trail = alara_audit::AuditTrail::open({
+        let mut c = alara_audit::TrailConfig::new(dir.path(), "replay-test");
+        c.key_work_factor = 10;
+        c
+    })
+    .unwrap();
+    let feed = OracleAggregator::new(net.committee.aggregator, net.p.clone());
+    let mut journals = Vec::new();
+    // Epochs 1-12, so the detectors have history (and the learned stage features with it).
+    for epoch in 1..=12u64 {
+        let out = leader.round(epoch, epoch as u32).await.unwrap();
+        let j = RoundJournal::new(&net.committee, &out);
+        let entries: Vec<alara_audit::entry::Entry> = j
+            .entries()
+            .into_iter()
+            .map(|body| alara_audit::entry::Entry { time_ms: 1, body })
+            .collect();
+        trail.append_batch(&entries).unwrap();
+        transmit_aggregate(&net.p, net.committee.aggregator, &out.report, &out.signature)
+            .await
+            .unwrap();
+        journals.push(j);
+    }
+    let rows = trail.query(&alara_audit::Query::default()).unwrap();
+    // One entry per observing node and one for the report (a node without a quorum of
+    // accepted quotes in an epoch does not observe).
+    let expected: usize = journals.iter().map(|j| j.observed.len() + 1).sum();
+    assert_eq!(rows.len(), expected);
+    assert!(journals.iter().all(|j| j.observed.len() >= 3));
+    for j in &journals {
+        // Through JSON, as the CLI reads it from disk.
+        let j: RoundJournal = serde_json::from_slice(&serde_json::to_vec(j).unwrap()).unwrap();
+        let r = replay(&j).unwrap();
+        assert!(r.answer_reproduced(), "{r:#?}");
+        for n in &r.nodes {
+            if n.observer == 3 {
+                assert!(n.verdict.contains("it lied"), "{n:?}");
+            } else {
+                assert!(n.bit_for_bit && n.recomputed == Some(n.signed), "{n:?}");
+            }
+        }
+        assert!(j.observed.iter().all(|o| o.detector.config.learned.is_some()));
+        let log = check_log(&j, &rows);
+        assert!(log.problems.is_empty(), "{:?}", log.problems);
+        assert_eq!(log.leaves.len(), j.observed.len() + 1);
+        let onchain = feed
+            .getRoundData(alloy::primitives::aliases::U80::from(j.round))
+            .call()
+            .await
+            .unwrap()
+            .answer;
+        assert_eq!(i128::try_from(onchain).unwrap(), j.answer);
+    }
+    // Tampering after the fact: a quote changed in the journal no longer matches its
+    // commitment, and a changed answer disagrees with the log and the signed median.
+    let mut forged = journals[5].clone();
+    forged.observed[0].quotes[4].1 *= 1.01;
+    let r = replay(&forged).unwrap();
+    assert!(!r.answer_reproduced() && !r.nodes[0].quotes_match, "{r:#?}");
+    let mut forged = journals[5].clone();
+    forged.answer += 1;
+    assert!(!replay(&forged).unwrap().answer_reproduced());
+    assert!(!check_log(&forged, &rows).problems.is_empty());
 }
 
 /// A node whose signature shares do not verify is named by FROST and the leader signs with

@@ -23,7 +23,7 @@ pub enum Command {
     Store(store::Args),
     /// Federated learning accuracy, robustness, scale and settlement gas.
     Fl(fl::Args),
-    /// Oracle error against the real series with k of 10 sources manipulated: median vs filter.
+    /// Oracle error under attack (median vs baselines vs learned), report gas, round latency.
     Oracle(oracle::Args),
 }
 
@@ -35,6 +35,6 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Store(args) => store::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
-        Command::Oracle(args) => oracle::run(ctx, args),
+        Command::Oracle(args) => oracle::run(ctx, args).await,
     }
 }

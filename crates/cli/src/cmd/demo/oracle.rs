@@ -5,7 +5,8 @@
 //! the detectors over the ten quotes), reports when the answer moves by more than 0.5% or
 //! the heartbeat is due, with one FROST signature by any two nodes; a consumer compiled
 //! against Chainlink's `AggregatorV3Interface` then reads the feed, checking staleness,
-//! `startedAt` and its bounds.
+//! `startedAt` and its bounds. Every report is journaled and its decisions logged in the
+//! demo's audit trail, so `alara oracle replay` recomputes any round.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,7 +52,7 @@ impl Drop for Nodes {
     }
 }
 
-fn spawn_nodes(ctx: &Context, dir: &Path, n: u8, liar: u8) -> eyre::Result<Nodes> {
+async fn spawn_nodes(ctx: &Context, dir: &Path, n: u8, liar: u8) -> eyre::Result<Nodes> {
     let exe = std::env::current_exe().wrap_err("finding the alara executable")?;
     let mut nodes = Nodes(Vec::new());
     for i in 0..n {
@@ -85,7 +86,7 @@ fn spawn_nodes(ctx: &Context, dir: &Path, n: u8, liar: u8) -> eyre::Result<Nodes
         if Instant::now() > deadline {
             bail!("{up} of {n} oracle nodes listening after 30 s");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -124,7 +125,12 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         );
         net::print_header();
     }
-    let nodes = spawn_nodes(ctx, &dir, n, n - 1)?;
+    let nodes = spawn_nodes(ctx, &dir, n, n - 1).await?;
+    let trail_dir = dir.join("audit");
+    let mut config = alara_audit::TrailConfig::new(&trail_dir, DEMO_PASSPHRASE);
+    config.key_work_factor = 10;
+    let trail = alara_audit::AuditTrail::open(config).wrap_err("opening the demo's audit trail")?;
+    let recorder = net::Recorder { dir: &dir, trail: &trail };
     let urls = net::node_urls(&dir, n);
     let trigger = Trigger { deviation: 0.005, heartbeat: 3600 };
     let decimals = alara_oracle::consensus::DECIMALS;
@@ -135,6 +141,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         args.epochs,
         trigger,
         Duration::from_secs(5),
+        &recorder,
         |row| {
             if human {
                 net::print_row(row, decimals);
@@ -175,6 +182,9 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         "reports": reported.len(),
         "worst_error": worst,
         "consumer": { "address": consumer.address(), "answer": answer.to_string(), "updated_at": read.updatedAt.to::<u64>() },
+        "replay": reported.last().and_then(|r| r.round).map(|round| format!(
+            "alara oracle replay --dir {} --trail {} --round {round}", dir.display(), trail_dir.display()
+        )),
     });
     ctx.emit(&out, || {
         println!(
@@ -193,5 +203,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             answer as f64 / scale as f64,
             read.updatedAt
         );
+        if let Some(cmd) = out["replay"].as_str() {
+            println!("Every report's decisions are in the audit log; recompute one with\n  {cmd}");
+        }
     })
 }
