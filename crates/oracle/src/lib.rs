@@ -16,12 +16,15 @@
 //! - [`node`]: the oracle network: node processes that observe and sign over HTTP, and
 //!   the leader that assembles a report and has f + 1 of them sign it;
 //! - [`threshold`]: the committee's FROST threshold key (distributed key generation) and
-//!   the one aggregate signature per report that `transmitAggregate` verifies.
+//!   the one aggregate signature per report that `transmitAggregate` verifies;
+//! - [`health`]: the network's status (up, or down for lack of quorum) that the leader
+//!   posts to `UptimeFeed`, which consumers check before trusting a feed.
 
 pub mod consensus;
 pub mod detect;
 mod error;
 pub mod feed;
+pub mod health;
 pub mod node;
 pub mod report;
 pub mod series;

@@ -7,3 +7,4 @@ mod crop;
 mod datasets;
 mod network;
 mod sources;
+mod uptime;
