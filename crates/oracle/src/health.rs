@@ -104,6 +104,35 @@ pub async fn post_status<P: Provider<Ethereum>>(
     send("updateStatus", &call.gas(gas + REPEAT_MARGIN), DECODERS).await
 }
 
+/// Reports `status` at `now` (the chain's latest block time) to the `UptimeFeed` at `feed` only
+/// when the feed says otherwise or has no status yet, as Chainlink's sequencer feeds are
+/// updated on change; `Ok(None)` when nothing needed posting, or when a report was already
+/// accepted at or after `now` (the next one goes in a later second). The leader calls it each
+/// epoch with [`Status::of`] its round.
+pub async fn post_if_changed<P: Provider<Ethereum>>(
+    provider: &P,
+    feed: Address,
+    status: Status,
+    now: u64,
+) -> std::result::Result<Option<TransactionReceipt>, CallError> {
+    let c = UptimeFeed::new(feed, provider);
+    let latest = c
+        .latestRoundData()
+        .call()
+        .await
+        .map_err(CallError::contract("latestRoundData", DECODERS))?;
+    let current = (!latest.startedAt.is_zero()).then(|| Status::from_answer(latest.answer));
+    if current == Some(Some(status)) {
+        return Ok(None);
+    }
+    let last =
+        c.latestReportAt().call().await.map_err(CallError::contract("latestReportAt", DECODERS))?;
+    if now <= last {
+        return Ok(None);
+    }
+    post_status(provider, feed, status, now).await.map(Some)
+}
+
 /// Gas added to `updateStatus`'s estimate: what writing a changed `updatedAt` costs more than
 /// rewriting the same one (2,900 − 100), rounded up.
 const REPEAT_MARGIN: u64 = 3_000;
