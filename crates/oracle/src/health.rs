@@ -9,6 +9,9 @@
 //! committee file, an RPC error) is the leader's own and says nothing of the network:
 //! [`Status::of`] gives `None` and nothing is posted.
 //!
+//! The leader posts with [`post_if_changed`] each epoch: only a change reaches the chain (as
+//! Chainlink's sequencer feeds are updated), through [`post_status`].
+//!
 //! Consumers (`CropInsurance`, `FeedConsumer`) refuse a data feed's answer while the status
 //! is down and for a grace period after it comes back up.
 //!
