@@ -6,31 +6,39 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 
+import {UptimeGuard} from "./UptimeGuard.sol";
+
 /// @title CropInsurance
 /// @notice Parametric drought cover paid in ETH from a pool funded by the insurer (the owner).
 /// The owner offers products: a region, a season [start, end] (unix seconds), trigger and
 /// exit levels of a rainfall index (exit < trigger), a sum insured and a premium. Anyone buys
 /// a policy of a product before its season starts by paying exactly its premium. The index is
-/// the answer of the region's `AggregatorV3Interface` feed (set by the owner): the cumulative
-/// precipitation over the season, in the feed's fixed point. The payout is linear between the
-/// levels, as in Etherisc's area-yield index formula: index >= trigger pays nothing, index <=
-/// exit pays the sum insured, and in between sumInsured * (trigger - index) / (trigger - exit),
-/// rounded down. It is computed here from the feed's signed answer; nobody sets it.
+/// the answer of the region's `AggregatorV3Interface` feed (set by the owner, with the largest
+/// index plausible for the region): the cumulative precipitation over the season, in the
+/// feed's fixed point. The payout is linear between the levels, as in Etherisc's area-yield
+/// index formula: index >= trigger pays nothing, index <= exit pays the sum insured, and in
+/// between sumInsured * (trigger - index) / (trigger - exit), rounded down. It is computed here from the feed's signed answer; nobody sets it.
 ///
 /// Capital: the pool never sells cover beyond what it holds. The sum of the sums insured of
-/// open (unsettled) policies never exceeds the balance minus what is owed to holders.
+/// open (unsettled) policies never exceeds the balance minus what is owed to holders. What
+/// lies beyond both (`freeCapital`: balance − totalOwed − exposure) the owner may take back
+/// with `withdrawCapital`; nothing that covers a policy or is owed to a holder.
 ///
 /// Settlement is by anyone, in batches of at most `MAX_BATCH` policies. Each policy settles
 /// once: a batch naming a settled policy reverts with `AlreadySettled` (never silently
 /// skipped). Payouts are recorded in `owed` and taken by `withdraw` (pull), so a holder that
 /// refuses ETH cannot block a batch or other holders.
 ///
-/// Settlement refuses an answer that a careful consumer must refuse: the season not over, a
-/// round never started, an answer carried over from an earlier round, an answer updated
-/// before the season's end, an answer older than `MAX_AGE`, and a negative answer. The index
-/// is the feed's latest answer: a region's feed reports one season at a time, and a policy is
-/// settled on the first answer after its season's end, within `MAX_AGE` of it being reported.
-contract CropInsurance is Ownable2Step, ReentrancyGuard {
+/// Settlement refuses an answer that a careful consumer must refuse: the oracle network down
+/// or back up for less than the grace period (`UptimeGuard`, when the pool has an uptime
+/// feed), the season not over, a round never started, an answer carried over from an earlier
+/// round, an answer updated before the season's end, an answer older than `MAX_AGE`, a
+/// negative answer, and an answer above the region's `maxIndex`, never clamped to it (an
+/// implausible rainfall is a broken feed, and paying on it as if it were the bound is how
+/// LUNA's floor price paid out). The index is the feed's latest answer: a region's feed
+/// reports one season at a time, and a policy is settled on the first answer after its
+/// season's end, within `MAX_AGE` of it being reported.
+contract CropInsurance is Ownable2Step, ReentrancyGuard, UptimeGuard {
     /// @notice The most policies one `settle` call takes.
     uint256 public constant MAX_BATCH = 50;
 
@@ -50,11 +58,17 @@ contract CropInsurance is Ownable2Step, ReentrancyGuard {
         bool settled;
     }
 
+    /// @notice A region's rainfall index feed and the largest index it plausibly answers.
+    struct RegionFeed {
+        AggregatorV3Interface feed;
+        uint96 maxIndex;
+    }
+
     /// @notice The largest age (seconds) of a feed answer that settlement accepts.
     uint256 public immutable MAX_AGE;
 
-    /// @notice The feed of each region's seasonal rainfall index.
-    mapping(uint32 region => AggregatorV3Interface) public feeds;
+    /// @notice The feed of each region's seasonal rainfall index, with its upper bound.
+    mapping(uint32 region => RegionFeed) public feeds;
     /// @notice What each holder may withdraw.
     mapping(address holder => uint256) public owed;
     /// @notice The sum of all `owed`.
@@ -66,11 +80,12 @@ contract CropInsurance is Ownable2Step, ReentrancyGuard {
     Policy[] private _policies;
 
     event Funded(address indexed from, uint256 amount);
-    event FeedSet(uint32 indexed region, address feed);
+    event FeedSet(uint32 indexed region, address feed, uint256 maxIndex);
     event Offered(uint256 indexed productId, uint32 indexed region, uint64 start, uint64 end);
     event Bought(uint256 indexed policyId, uint256 indexed productId, address indexed holder, uint256 premium);
     event Settled(uint256 indexed policyId, uint256 index, uint256 payout);
     event Withdrawn(address indexed holder, uint256 amount);
+    event CapitalWithdrawn(address indexed owner, uint256 amount);
 
     error ZeroAmount();
     error InvalidSeason(uint64 start, uint64 end);
@@ -89,10 +104,19 @@ contract CropInsurance is Ownable2Step, ReentrancyGuard {
     error AnswerBeforeSeasonEnd(uint256 updatedAt, uint256 end);
     error StaleAnswer(uint256 updatedAt, uint256 maxAge, uint256 now_);
     error NegativeAnswer(int256 answer);
+    error IndexOutOfBounds(int256 answer, uint256 max);
+    error InvalidMaxIndex(uint256 maxIndex);
+    error ExceedsFreeCapital(uint256 amount, uint256 free);
     error NothingOwed(address holder);
     error TransferFailed(address holder, uint256 amount);
 
-    constructor(address initialOwner, uint256 maxAge) Ownable(initialOwner) {
+    /// @param uptimeFeed the oracle network's uptime feed (zero: none), checked at settlement
+    /// @param gracePeriod seconds after the uptime feed came back up during which settlement
+    /// is still refused
+    constructor(address initialOwner, uint256 maxAge, AggregatorV3Interface uptimeFeed, uint256 gracePeriod)
+        Ownable(initialOwner)
+        UptimeGuard(uptimeFeed, gracePeriod)
+    {
         MAX_AGE = maxAge;
     }
 
@@ -102,10 +126,30 @@ contract CropInsurance is Ownable2Step, ReentrancyGuard {
         emit Funded(msg.sender, msg.value);
     }
 
-    /// @notice Sets (or replaces) the feed of `region`.
-    function setFeed(uint32 region, AggregatorV3Interface feed) external onlyOwner {
-        feeds[region] = feed;
-        emit FeedSet(region, address(feed));
+    /// @notice Sets (or replaces) the feed of `region` and the largest index it plausibly
+    /// answers (in the feed's fixed point, at least 1): settlement refuses any answer above it.
+    function setFeed(uint32 region, AggregatorV3Interface feed, uint96 maxIndex) external onlyOwner {
+        if (maxIndex == 0) revert InvalidMaxIndex(maxIndex);
+        feeds[region] = RegionFeed({feed: feed, maxIndex: maxIndex});
+        emit FeedSet(region, address(feed), maxIndex);
+    }
+
+    /// @notice Capital that covers no open policy and is owed to no holder: what
+    /// `withdrawCapital` may take.
+    function freeCapital() public view returns (uint256) {
+        uint256 locked = totalOwed + exposure;
+        uint256 balance = address(this).balance;
+        return balance > locked ? balance - locked : 0;
+    }
+
+    /// @notice Sends the owner `amount` of free capital (see `freeCapital`); more is refused.
+    function withdrawCapital(uint256 amount) external onlyOwner nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        uint256 free = freeCapital();
+        if (amount > free) revert ExceedsFreeCapital(amount, free);
+        emit CapitalWithdrawn(msg.sender, amount);
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert TransferFailed(msg.sender, amount);
     }
 
     /// @notice Offers a product; returns its id.
@@ -170,6 +214,8 @@ contract CropInsurance is Ownable2Step, ReentrancyGuard {
     function settle(uint256[] calldata ids) external {
         uint256 count = ids.length;
         if (count > MAX_BATCH) revert BatchTooLarge(count, MAX_BATCH);
+        // Once per batch: the network's status is the same for every policy in it.
+        _checkUptime();
         uint256 nPolicies = _policies.length;
         uint256 released = 0;
         uint256 credited = 0;
@@ -207,7 +253,8 @@ contract CropInsurance is Ownable2Step, ReentrancyGuard {
     /// @dev The region's latest answer, once it passes every check for a season ending `end`.
     function _index(uint32 region, uint256 end) private view returns (uint256) {
         if (block.timestamp < end) revert SeasonNotOver(end, block.timestamp);
-        AggregatorV3Interface feed = feeds[region];
+        RegionFeed memory rf = feeds[region];
+        AggregatorV3Interface feed = rf.feed;
         if (address(feed) == address(0)) revert FeedNotSet(region);
         (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound) =
             feed.latestRoundData();
@@ -218,6 +265,7 @@ contract CropInsurance is Ownable2Step, ReentrancyGuard {
             revert StaleAnswer(updatedAt, MAX_AGE, block.timestamp);
         }
         if (answer < 0) revert NegativeAnswer(answer);
+        if (uint256(answer) > rf.maxIndex) revert IndexOutOfBounds(answer, rf.maxIndex);
         return uint256(answer);
     }
 

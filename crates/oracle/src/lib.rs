@@ -21,13 +21,16 @@
 //!   the leader that assembles a report and has f + 1 of them sign it;
 //! - [`bench`]: what `alara bench oracle` measures on a chain (report gas, round latency);
 //! - [`threshold`]: the committee's FROST threshold key (distributed key generation) and
-//!   the one aggregate signature per report that `transmitAggregate` verifies.
+//!   the one aggregate signature per report that `transmitAggregate` verifies;
+//! - [`health`]: the network's status (up, or down for lack of quorum) that the leader
+//!   posts to `UptimeFeed`, which consumers check before trusting a feed.
 
 pub mod bench;
 pub mod consensus;
 pub mod detect;
 mod error;
 pub mod feed;
+pub mod health;
 pub mod journal;
 pub mod learned;
 pub mod node;

@@ -75,6 +75,10 @@ pub struct CommitteeFile {
     pub aggregator: Address,
     /// The digest reports must carry.
     pub config_digest: B256,
+    /// The `UptimeFeed` the leader reports the network's status to (up, or down when a round
+    /// lacks its quorum: [`crate::health`]); none in committee files made before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<Address>,
 }
 
 impl CommitteeFile {
@@ -237,6 +241,7 @@ pub async fn deploy_committee<R: rand::RngCore + rand::CryptoRng>(
         chain_id,
         aggregator: *c.address(),
         config_digest,
+        uptime: None,
     };
     Ok((secrets, file))
 }

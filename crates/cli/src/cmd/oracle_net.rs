@@ -1,15 +1,19 @@
 //! `alara oracle setup|node|report`: the oracle network. `setup` deploys an
-//! `OracleAggregator`, makes the committee's keys (ECDSA keys and a FROST threshold key)
-//! and writes them to a committee directory; `node` runs one node process; `report` is the
-//! leader: each epoch it has the nodes observe, and when the deviation threshold or the
-//! heartbeat says so, has f + 1 of them sign the report with the group key and sends it.
+//! `OracleAggregator` and the network's `UptimeFeed` (reported to by the setup account),
+//! makes the committee's keys (ECDSA keys and a FROST threshold key) and writes them to a
+//! committee directory; `node` runs one node process; `report` is the leader: each epoch it
+//! has the nodes observe, and when the deviation threshold or the heartbeat says so, has
+//! f + 1 of them sign the report with the group key and sends it; when the network's status
+//! changes (a round without its quorum is down, [`alara_oracle::health`]) it reports that to
+//! the uptime feed.
 //! Every report's round is journaled in the committee directory (`rounds/round-<N>.json`)
 //! and its decisions go into the audit log, so `alara oracle replay` can recompute it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alara_contracts::OracleAggregator;
+use alara_contracts::{OracleAggregator, UptimeFeed};
+use alara_oracle::health::{self, Status};
 use alara_oracle::journal::RoundJournal;
 use alara_oracle::node::{self, Behaviour, CommitteeFile, Leader, NodeSecret, Trigger};
 use alara_oracle::series::{Attack, QuoteModel};
@@ -209,6 +213,16 @@ pub async fn set_up(
     )
     .await?;
     let key = GroupKey::of(&file.public_package()?)?;
+    // The leader reports the network's status from the setup account, as it transmits.
+    let uptime = UptimeFeed::deploy(
+        p.clone(),
+        owner,
+        owner,
+        format!("{series} oracle uptime (alara oracle, {n} nodes)"),
+    )
+    .await
+    .wrap_err("deploying UptimeFeed")?;
+    let file = CommitteeFile { uptime: Some(*uptime.address()), ..file };
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     for s in &secrets {
         let path = secret_path(dir, s.index);
@@ -274,6 +288,9 @@ pub async fn setup(ctx: &Context, a: SetupArgs) -> eyre::Result<()> {
     ctx.emit(&done, || {
         let c = &done.committee;
         println!("feed      {} at {} (chain {})", c.feed, c.aggregator, c.chain_id);
+        if let Some(u) = c.uptime {
+            println!("uptime    {u} (UptimeFeed: 0 up, 1 down)");
+        }
         println!(
             "committee {} nodes, f = {}, threshold {} (FROST group key {})",
             c.n,
@@ -366,6 +383,13 @@ pub struct EpochRow {
     pub tx: Option<String>,
     /// Audit log leaves of the round's decisions and report.
     pub audit_leaves: Vec<u64>,
+    /// The network's status this epoch (`None`: no uptime feed, or a failure not about
+    /// quorum).
+    pub status: Option<Status>,
+    /// The uptime feed's transaction, when the status changed.
+    pub status_tx: Option<String>,
+    /// Why the status could not be reported.
+    pub status_error: Option<String>,
 }
 
 /// Runs the leader over `epochs` epochs against the nodes at `urls`, recording every
@@ -382,6 +406,7 @@ pub async fn lead(
     mut on_row: impl FnMut(&EpochRow),
 ) -> eyre::Result<Vec<EpochRow>> {
     let feed = OracleAggregator::new(committee.aggregator, p.clone());
+    let uptime = committee.uptime;
     let truth: Vec<f64> =
         alara_oracle::series::named(&committee.series)?.into_iter().map(|x| x.value).collect();
     let leader = Leader::new(committee, urls, timeout)?;
@@ -412,8 +437,20 @@ pub async fn lead(
             latency_ms: None,
             tx: None,
             audit_leaves: vec![],
+            status: None,
+            status_tx: None,
+            status_error: None,
         };
-        match leader.prepare(epoch, round).await {
+        let prepared = leader.prepare(epoch, round).await;
+        if let (Some(at), Some(status)) = (uptime, Status::of(&prepared)) {
+            row.status = Some(status);
+            // A status that cannot be reported does not stop the feed: the row says why.
+            match health::post_if_changed(p, at, status, now).await {
+                Ok(receipt) => row.status_tx = receipt.map(|r| r.transaction_hash.to_string()),
+                Err(e) => row.status_error = Some(e.to_string()),
+            }
+        }
+        match prepared {
             Err(e) => row.why = format!("no report: {e}"),
             Ok(prepared) => {
                 let answer = alara_oracle::report::median(&prepared.report.values()).unwrap_or(0);
@@ -510,6 +547,13 @@ pub fn print_row(row: &EpochRow, decimals: u8) {
     }
     if !failed.is_empty() {
         println!("{:>14}{}", "", failed.join("; "));
+    }
+    match (&row.status, &row.status_tx, &row.status_error) {
+        (Some(status), Some(tx), _) => println!("{:>14}uptime feed: {status} (tx {tx})", ""),
+        (Some(status), None, Some(why)) => {
+            println!("{:>14}uptime feed: {status} not reported: {why}", "")
+        }
+        _ => {}
     }
 }
 

@@ -186,6 +186,8 @@ async fn a_report_sets_the_median_and_a_consumer_checks_what_it_reads() {
                     U256::from(max_age),
                     alloy::primitives::I256::try_from(min).unwrap(),
                     alloy::primitives::I256::try_from(max).unwrap(),
+                    Address::ZERO,
+                    U256::ZERO,
                 )
                 .await
                 .unwrap()

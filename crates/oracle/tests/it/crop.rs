@@ -3,6 +3,7 @@
 //! reports and each season's payout against the Rust formula; every refusal by its named
 //! error; and the gas of settling batches of 1, 10 and 50 policies.
 
+use alloy::primitives::aliases::U96;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionReceipt;
@@ -17,11 +18,14 @@ use alara_contracts::RefusingHolder;
 use alara_oracle::report::{transmit, Observation, Report};
 use alara_oracle::series::season_rainfall;
 
-const DAY: u64 = 86_400;
+pub(crate) const DAY: u64 = 86_400;
 /// The largest age of a feed answer that settlement accepts.
 const MAX_AGE: u64 = DAY;
 /// The region id of Seattle's feed.
-const SEATTLE: u32 = 1;
+pub(crate) const SEATTLE: u32 = 1;
+/// The largest plausible May–September rainfall index of the region: 2,000.0 mm (Seattle's
+/// seasons of 2012–2015 had 127.4 to 284.8 mm).
+pub(crate) const MAX_INDEX: U96 = U96::from_limbs([20_000, 0]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
 
 /// The growing seasons: (year, May 1 00:00 UTC, October 1 00:00 UTC), unix seconds.
@@ -60,7 +64,7 @@ fn seasonal_indices() -> Vec<(u32, u128)> {
 }
 
 /// A rainfall feed: an aggregator with n = 4, f = 1, one decimal.
-struct Feed {
+pub(crate) struct Feed {
     p: DynProvider,
     c: OracleAggregatorInstance<DynProvider>,
     nodes: Vec<PrivateKeySigner>,
@@ -69,7 +73,7 @@ struct Feed {
 }
 
 impl Feed {
-    async fn deploy(p: DynProvider) -> Feed {
+    pub(crate) async fn deploy(p: DynProvider) -> Feed {
         let owner = alara_chain::dev::dev_addresses()[0];
         let c =
             OracleAggregator::deploy(p.clone(), owner, 1, "Seattle May-Sep rainfall (mm)".into())
@@ -85,7 +89,7 @@ impl Feed {
 
     /// Posts `index` as the next round: four nodes observe it (one a little low, one a
     /// little high; the median is `index`), two sign.
-    async fn post(&mut self, index: i128) -> TransactionReceipt {
+    pub(crate) async fn post(&mut self, index: i128) -> TransactionReceipt {
         self.round += 1;
         let obs = [index - 1, index, index, index + 2]
             .iter()
@@ -96,9 +100,13 @@ impl Feed {
         let sigs = r.sign_all(&self.nodes[..2]).unwrap();
         transmit(&self.p, *self.c.address(), &r, &sigs).await.unwrap()
     }
+
+    pub(crate) fn addr(&self) -> Address {
+        *self.c.address()
+    }
 }
 
-async fn now(p: &DynProvider) -> u64 {
+pub(crate) async fn now(p: &DynProvider) -> u64 {
     p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
         .await
         .unwrap()
@@ -108,7 +116,7 @@ async fn now(p: &DynProvider) -> u64 {
 }
 
 /// Moves the chain's clock to at least `t` and mines a block.
-async fn warp(chain: &TestChain, t: u64) {
+pub(crate) async fn warp(chain: &TestChain, t: u64) {
     let p = chain.provider(0);
     let at = now(&p).await;
     if t > at {
@@ -120,7 +128,7 @@ async fn warp(chain: &TestChain, t: u64) {
 }
 
 /// The named `CropInsurance` error of a refused transaction.
-fn named(e: &CallError) -> CropInsuranceErrors {
+pub(crate) fn named(e: &CallError) -> CropInsuranceErrors {
     let data = e.revert_data().unwrap_or_else(|| panic!("not a revert: {e}"));
     CropInsuranceErrors::abi_decode(data)
         .unwrap_or_else(|_| panic!("revert without a named CropInsurance error: {e}"))
@@ -130,28 +138,41 @@ fn ids(v: &[u64]) -> Vec<U256> {
     v.iter().map(|&i| U256::from(i)).collect()
 }
 
-struct Pool {
-    c: CropInsuranceInstance<DynProvider>,
+pub(crate) struct Pool {
+    pub(crate) c: CropInsuranceInstance<DynProvider>,
 }
 
 impl Pool {
-    async fn deploy(p: DynProvider, capital: u128) -> Pool {
+    /// A pool without an uptime feed.
+    pub(crate) async fn deploy(p: DynProvider, capital: u128) -> Pool {
+        Self::deploy_with(p, capital, Address::ZERO, 0).await
+    }
+
+    /// A pool checking the uptime feed at `uptime` with a grace period of `grace` seconds.
+    pub(crate) async fn deploy_with(
+        p: DynProvider,
+        capital: u128,
+        uptime: Address,
+        grace: u64,
+    ) -> Pool {
         let owner = alara_chain::dev::dev_addresses()[0];
-        let c = CropInsurance::deploy(p, owner, U256::from(MAX_AGE)).await.unwrap();
+        let c = CropInsurance::deploy(p, owner, U256::from(MAX_AGE), uptime, U256::from(grace))
+            .await
+            .unwrap();
         send("fund", &c.fund().value(U256::from(capital)), &[]).await.unwrap();
         Pool { c }
     }
 
-    fn addr(&self) -> Address {
+    pub(crate) fn addr(&self) -> Address {
         *self.c.address()
     }
 
-    fn as_(&self, p: &DynProvider) -> CropInsuranceInstance<DynProvider> {
+    pub(crate) fn as_(&self, p: &DynProvider) -> CropInsuranceInstance<DynProvider> {
         CropInsurance::new(self.addr(), p.clone())
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn offer(
+    pub(crate) async fn offer(
         &self,
         start: u64,
         end: u64,
@@ -166,14 +187,19 @@ impl Pool {
         id
     }
 
-    async fn buy(&self, p: &DynProvider, product: U256, premium: u128) -> Result<U256, CallError> {
+    pub(crate) async fn buy(
+        &self,
+        p: &DynProvider,
+        product: U256,
+        premium: u128,
+    ) -> Result<U256, CallError> {
         let c = self.as_(p);
         let call = c.buy(product).value(U256::from(premium));
         let r = send("buy", &call, &[]).await?;
         Ok(event_of::<CropInsurance::Bought>(&r, self.addr(), "buy")?.policyId)
     }
 
-    async fn settle(&self, v: &[u64]) -> Result<TransactionReceipt, CallError> {
+    pub(crate) async fn settle(&self, v: &[u64]) -> Result<TransactionReceipt, CallError> {
         send("settle", &self.c.settle(ids(v)), &[]).await
     }
 }
@@ -208,7 +234,7 @@ async fn real_seasons_pay_the_linear_formula() {
         let p0 = chain.provider(0);
         let mut feed = Feed::deploy(p0.clone()).await;
         let pool = Pool::deploy(p0.clone(), 4 * ETHER).await;
-        send("setFeed", &pool.c.setFeed(SEATTLE, *feed.c.address()), &[]).await.unwrap();
+        send("setFeed", &pool.c.setFeed(SEATTLE, *feed.c.address(), MAX_INDEX), &[]).await.unwrap();
         let shift = (now(&p0).await + DAY - SEASONS[0].1).div_ceil(DAY) * DAY;
         let holders: Vec<DynProvider> = (1..=4).map(|i| chain.provider(i)).collect();
         let mut policies = Vec::new();
@@ -278,11 +304,11 @@ async fn refusals_are_named_and_a_refusing_holder_blocks_nobody() {
         let pool = Pool::deploy(p0.clone(), 3 * ETHER).await;
 
         // Only the owner sets a feed.
-        let e = send("setFeed", &pool.as_(&p1).setFeed(SEATTLE, *feed.c.address()), &[])
+        let e = send("setFeed", &pool.as_(&p1).setFeed(SEATTLE, *feed.c.address(), MAX_INDEX), &[])
             .await
             .unwrap_err();
         assert!(matches!(named(&e), E::OwnableUnauthorizedAccount(_)), "[{backend}] {e}");
-        send("setFeed", &pool.c.setFeed(SEATTLE, *feed.c.address()), &[]).await.unwrap();
+        send("setFeed", &pool.c.setFeed(SEATTLE, *feed.c.address(), MAX_INDEX), &[]).await.unwrap();
 
         let t = now(&p0).await;
         let (s, end) = (t + DAY, t + 30 * DAY);
@@ -384,7 +410,7 @@ async fn settle_gas_per_policy() {
         let p1 = chain.provider(1);
         let mut feed = Feed::deploy(p0.clone()).await;
         let pool = Pool::deploy(p0.clone(), 61 * ETHER).await;
-        send("setFeed", &pool.c.setFeed(SEATTLE, *feed.c.address()), &[]).await.unwrap();
+        send("setFeed", &pool.c.setFeed(SEATTLE, *feed.c.address(), MAX_INDEX), &[]).await.unwrap();
         let t = now(&p0).await;
         let end = t + 2 * DAY;
         let product = pool.offer(t + DAY, end, 2500, 1400, ETHER, 1000).await;

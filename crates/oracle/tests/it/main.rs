@@ -8,3 +8,4 @@ mod datasets;
 mod learned;
 mod network;
 mod sources;
+mod uptime;

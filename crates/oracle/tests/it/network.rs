@@ -3,7 +3,8 @@
 //! observations; a node sending a bad signature share is named and routed around; a node
 //! refuses a forged observation, a second report for a round it signed, a report for another
 //! feed and a package for another message; without 2f + 1 nodes there is no report; a
-//! committee of 31 reports for at most 100,000 gas.
+//! committee of 31 reports for at most 100,000 gas; a round without quorum is reported down
+//! to the uptime feed, and a consumer refuses the feed until it is up past its grace period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -304,4 +305,99 @@ async fn thirty_one_nodes_with_ten_liars() {
         .collect();
     let answer = out.answer();
     assert!((*honest.iter().min().unwrap()..=*honest.iter().max().unwrap()).contains(&answer));
+}
+
+/// The leader's status on the uptime feed, end to end: a round with all four nodes is up; a
+/// round with two of them (fewer than 2f + 1 observations) is down, and a consumer refuses
+/// the feed's answer though it is fresh; back to four, up again, and the consumer waits out
+/// the grace period. The status is reported only when it changes.
+#[tokio::test]
+async fn a_round_without_quorum_reports_down_and_consumers_wait() {
+    use alara_contracts::FeedConsumer::{self, FeedConsumerErrors};
+    use alara_oracle::health::{post_if_changed, Status};
+    const GRACE: u64 = 60;
+    for backend in backends() {
+        let chain = start(backend).await;
+        let net = deploy(&chain, chain.provider(0), 4, 1, 4).await;
+        let owner = alara_chain::dev::dev_addresses()[0];
+        let uptime = alara_contracts::UptimeFeed::deploy(net.p.clone(), owner, owner, "up".into())
+            .await
+            .unwrap();
+        let at = *uptime.address();
+        let consumer = FeedConsumer::deploy(
+            net.p.clone(),
+            net.committee.aggregator,
+            alloy::primitives::U256::from(86_400),
+            alloy::primitives::I256::ZERO,
+            alloy::primitives::I256::MAX,
+            at,
+            alloy::primitives::U256::from(GRACE),
+        )
+        .await
+        .unwrap();
+        let refused = || async {
+            let e = consumer.read().call().await.unwrap_err();
+            e.as_decoded_interface_error::<FeedConsumerErrors>()
+                .unwrap_or_else(|| panic!("[{backend}] not a FeedConsumer error: {e}"))
+        };
+        let urls = net.serve(|_| Behaviour::Honest).await;
+        let half = vec![urls[0].clone(), None, urls[2].clone(), None];
+
+        // Four nodes: up, reported once.
+        let out = net.leader(urls.clone()).round(1, 1).await;
+        let status = Status::of(&out);
+        assert_eq!(status, Some(Status::Up), "[{backend}]");
+        let out = out.unwrap();
+        transmit_aggregate(&net.p, net.committee.aggregator, &out.report, &out.signature)
+            .await
+            .unwrap();
+        let t = now(&net.p).await;
+        assert!(post_if_changed(&net.p, at, Status::Up, t).await.unwrap().is_some());
+        advance(&chain, GRACE + 1).await;
+        let t = now(&net.p).await;
+        assert!(post_if_changed(&net.p, at, Status::Up, t).await.unwrap().is_none(), "no change");
+        assert_eq!(
+            i128::try_from(consumer.read().call().await.unwrap().answer).unwrap(),
+            out.answer()
+        );
+
+        // Two nodes: no report, down; the consumer refuses the still fresh answer.
+        let e = net.leader(half).prepare(2, 2).await;
+        assert_eq!(Status::of(&e), Some(Status::Down), "[{backend}]");
+        advance(&chain, 1).await;
+        let t = now(&net.p).await;
+        assert!(post_if_changed(&net.p, at, Status::Down, t).await.unwrap().is_some());
+        assert!(matches!(refused().await, FeedConsumerErrors::FeedDown(_)), "[{backend}]");
+        // A change in the same second as the last report waits for a later one.
+        let same = post_if_changed(&net.p, at, Status::Up, t).await.unwrap();
+        assert!(same.is_none(), "[{backend}] reported at {t} twice");
+
+        // Four again: up, and the consumer waits out the grace period.
+        let out = net.leader(urls).round(3, 2).await;
+        assert_eq!(Status::of(&out), Some(Status::Up), "[{backend}]");
+        advance(&chain, 1).await;
+        let t = now(&net.p).await;
+        assert!(post_if_changed(&net.p, at, Status::Up, t).await.unwrap().is_some());
+        assert!(matches!(refused().await, FeedConsumerErrors::GracePeriodNotOver(_)));
+        advance(&chain, GRACE + 1).await;
+        consumer.read().call().await.unwrap();
+        assert_eq!(uptime.latestRound().call().await.unwrap(), 3, "[{backend}] up, down, up");
+    }
+}
+
+async fn now(p: &DynProvider) -> u64 {
+    use alloy::providers::Provider;
+    p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp
+}
+
+async fn advance(chain: &TestChain, secs: u64) {
+    use alloy::providers::Provider;
+    let p = chain.provider(0);
+    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
+    chain.mine_blocks(1).await.unwrap();
 }

@@ -2,8 +2,10 @@
 //! directory's node, or its chain opened in this process), paid from Seattle's real rainfall
 //! (datasets/seattle_weather.csv, 2012–2015).
 //!
-//! An `OracleAggregator` rainfall feed (four oracle nodes, f = 1, reports signed by two) and a
-//! `CropInsurance` pool are deployed and funded. For each growing season (May–September) two
+//! An `OracleAggregator` rainfall feed (four oracle nodes, f = 1, reports signed by two), the
+//! network's `UptimeFeed` (reported up) and a `CropInsurance` pool are deployed and funded;
+//! the pool settles only while the network has been up for an hour, and refuses a rainfall
+//! index above 2,000 mm. For each growing season (May–September) two
 //! farmers buy cover, one standard (trigger 250 mm, exit 140 mm), one wider (trigger 300 mm,
 //! exit 200 mm). The chain's clock is moved past the season (a dev chain's
 //! `evm_increaseTime`; the seasons are replayed, shifted to the chain's present, whole
@@ -12,8 +14,10 @@
 //! trigger, all below the exit, linear between), and each farmer withdraws what is owed.
 
 use alara_contracts::call::{event_of, send};
-use alara_contracts::{CropInsurance, OracleAggregator};
+use alara_contracts::{CropInsurance, OracleAggregator, UptimeFeed};
+use alara_oracle::health::{post_status, Status};
 use alara_oracle::report::{transmit, Observation, Report};
+use alloy::primitives::aliases::U96;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
@@ -25,6 +29,11 @@ use crate::context::Context;
 const DAY: u64 = 86_400;
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const SEATTLE: u32 = 1;
+/// The largest May–September rainfall the pool accepts as an index: 2,000.0 mm, in tenths
+/// (the wettest of the shipped seasons had 284.8 mm).
+const MAX_INDEX: u64 = 20_000;
+/// How long after the oracle network comes back up the pool still refuses to settle.
+const GRACE: u64 = 3600;
 
 /// The demo's audit trail passphrase (public: the trail is a demonstration).
 pub const DEMO_PASSPHRASE: &str = "alara-demo-insurance";
@@ -64,6 +73,7 @@ struct Paid {
 struct Summary {
     audit_dir: String,
     feed: String,
+    uptime: String,
     pool: String,
     chain_id: u64,
     paid: Vec<Paid>,
@@ -145,12 +155,26 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     send("setConfig", &feed.setConfig(addrs, 1, none), &[]).await?;
     let digest = feed.configDigest().call().await?;
 
-    // The pool: 10 ETH of capital; answers older than a day are refused at settlement.
-    let pool = CropInsurance::deploy(p.clone(), owner, U256::from(DAY))
-        .await
-        .wrap_err("deploying CropInsurance")?;
+    // The network's status, reported by the demo's owner account (its leader): up from now.
+    let uptime =
+        UptimeFeed::deploy(p.clone(), owner, owner, "Seattle rainfall oracle uptime".into())
+            .await
+            .wrap_err("deploying the uptime feed (UptimeFeed)")?;
+    post_status(&p, *uptime.address(), Status::Up, now(&p).await?).await?;
+
+    // The pool: 10 ETH of capital; answers older than a day are refused at settlement, and so
+    // is settling within an hour of the network coming back up.
+    let pool = CropInsurance::deploy(
+        p.clone(),
+        owner,
+        U256::from(DAY),
+        *uptime.address(),
+        U256::from(GRACE),
+    )
+    .await
+    .wrap_err("deploying CropInsurance")?;
     send("fund", &pool.fund().value(U256::from(10 * ETHER)), &[]).await?;
-    send("setFeed", &pool.setFeed(SEATTLE, *feed.address()), &[]).await?;
+    send("setFeed", &pool.setFeed(SEATTLE, *feed.address(), U96::from(MAX_INDEX)), &[]).await?;
 
     let farmers: Vec<PrivateKeySigner> =
         (0..COVERS.len()).map(|i| key(&format!("farmer {i}"))).collect::<eyre::Result<_>>()?;
@@ -252,13 +276,17 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let summary = Summary {
         audit_dir: audit_dir.display().to_string(),
         feed: feed.address().to_string(),
+        uptime: uptime.address().to_string(),
         pool: pool.address().to_string(),
         chain_id: conn.chain_id,
         paid,
         pool_left_wei: left.to_string(),
     };
     ctx.emit(&summary, || {
-        println!("rainfall feed (OracleAggregator) {}, pool (CropInsurance) {}", summary.feed, summary.pool);
+        println!(
+            "rainfall feed (OracleAggregator) {}, uptime feed (UptimeFeed) {}, pool (CropInsurance) {}",
+            summary.feed, summary.uptime, summary.pool
+        );
         println!("{:>6}  {:>9}  {:<8}  {:>14}  why", "season", "rain mm", "cover", "paid");
         for x in &summary.paid {
             let eth = x.payout_wei.parse::<f64>().unwrap_or(0.0) / 1e18;

@@ -160,6 +160,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         U256::from(3600),
         I256::try_from(scale).unwrap_or(I256::ONE),
         I256::try_from(10_000 * scale).unwrap_or(I256::MAX),
+        alloy::primitives::Address::ZERO,
+        U256::ZERO,
     )
     .await
     .wrap_err("deploying the consumer")?;
