@@ -132,3 +132,99 @@ pub async fn round_latency(
     }
     Ok(out)
 }
+
+/// Settlement gas of `CropInsurance` for one batch size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SettleGas {
+    /// Policies in the batch.
+    pub batch: usize,
+    /// Gas of the `settle` call.
+    pub gas: u64,
+    /// Per policy.
+    pub per_policy: u64,
+}
+
+async fn chain_time(p: &DynProvider) -> Result<u64> {
+    use alloy::providers::Provider;
+    let block = p
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| Error::Source { source_id: "chain".into(), detail: e.to_string() })?;
+    Ok(block.map_or(0, |b| b.header.timestamp))
+}
+
+/// Moves the chain's clock forward by `seconds` and mines a block (both backends answer
+/// `evm_increaseTime` and `anvil_mine`).
+async fn advance(p: &DynProvider, seconds: u64) -> Result<()> {
+    use alloy::providers::Provider;
+    let rpc = |e: alloy::transports::TransportError| Error::Source {
+        source_id: "chain".into(),
+        detail: e.to_string(),
+    };
+    let _: serde_json::Value =
+        p.raw_request("evm_increaseTime".into(), (seconds,)).await.map_err(rpc)?;
+    let _: serde_json::Value = p
+        .raw_request("anvil_mine".into(), (alloy::primitives::U256::from(1),))
+        .await
+        .map_err(rpc)?;
+    Ok(())
+}
+
+/// Sells one season's cover to 61 policies, posts the season's index through a 4-node
+/// feed, and settles batches of 1, 10 and 50 policies: the payout gas per policy.
+pub async fn settle_gas(p: &DynProvider, owner: Address) -> Result<Vec<SettleGas>> {
+    use alara_contracts::call::send;
+    use alara_contracts::CropInsurance;
+    use alloy::primitives::U256;
+    const ETHER: u128 = 1_000_000_000_000_000_000;
+    const DAY: u64 = 86_400;
+    let deploy = |e: alloy::contract::Error| Error::Deploy {
+        contract: "CropInsurance",
+        detail: e.to_string(),
+    };
+    let (secrets, c) = deploy_committee(
+        p,
+        owner,
+        "bench rainfall",
+        ("seattle-rain", QuoteModel::honest(10, 1)),
+        (4, 1),
+        &mut rand::rngs::OsRng,
+    )
+    .await?;
+    let pool = CropInsurance::deploy(p.clone(), owner, U256::from(DAY), Address::ZERO, U256::ZERO)
+        .await
+        .map_err(deploy)?;
+    send("fund", &pool.fund().value(U256::from(61 * ETHER)), &[]).await?;
+    send(
+        "setFeed",
+        &pool.setFeed(1, c.aggregator, alloy::primitives::aliases::U96::from(1_000_000u64)),
+        &[],
+    )
+    .await?;
+    let t = chain_time(p).await?;
+    let (start, end) = (t + DAY, t + 2 * DAY);
+    let offer = pool.offer(1, start, end, 2500, 1400, ETHER, 1000);
+    let product = offer.call().await.map_err(deploy)?;
+    send("offer", &offer, &[]).await?;
+    let mut ids = Vec::new();
+    for _ in 0..61 {
+        let r = send("buy", &pool.buy(product).value(U256::from(1000)), &[]).await?;
+        let bought =
+            alara_contracts::call::event_of::<CropInsurance::Bought>(&r, *pool.address(), "buy")?;
+        ids.push(bought.policyId);
+    }
+    advance(p, end + 60 - chain_time(p).await?).await?;
+    let obs = (0..4u8).map(|i| Observation { observer: i, value: 2000 }).collect();
+    let r = Report::new(c.config_digest, 1, obs)?;
+    let keys: Vec<_> = secrets[..2].iter().map(|s| s.key.clone()).collect();
+    transmit(p, c.aggregator, &r, &r.sign_all(&keys)?).await?;
+    let mut out = Vec::new();
+    let mut rest = &ids[..];
+    for batch in [1usize, 10, 50] {
+        let (now, tail) = rest.split_at(batch);
+        rest = tail;
+        let gas = send("settle", &pool.settle(now.to_vec()), &[]).await?.gas_used;
+        out.push(SettleGas { batch, gas, per_policy: gas / batch as u64 });
+    }
+    Ok(out)
+}

@@ -6,6 +6,7 @@
 //! - the same for the other attacks (subtle collusion, spikes, a frozen source, drift);
 //! - report gas for n = 4, 10, 31, f + 1 ECDSA signatures beside one FROST aggregate
 //!   signature, with the published anchors (Chainlink OCR2, Chronicle Scribe);
+//! - `CropInsurance` payout gas per policy in batches of 1, 10 and 50;
 //! - round latency from observation to `latestRoundData`, embedded chain beside anvil.
 
 use alara_chain::testing::{Backend, TestChain};
@@ -99,11 +100,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-async fn chain_rows(
-    rounds: u32,
-) -> eyre::Result<(Vec<alara_oracle::bench::ReportGas>, Vec<Latency>)> {
+/// What the chain part of the benchmark measured.
+#[derive(Debug, Default, serde::Serialize)]
+struct ChainRows {
+    report_gas: Vec<alara_oracle::bench::ReportGas>,
+    settle_gas: Vec<alara_oracle::bench::SettleGas>,
+    latency: Vec<Latency>,
+}
+
+async fn chain_rows(rounds: u32) -> eyre::Result<ChainRows> {
     let owner = alara_chain::dev::dev_addresses()[0];
     let mut gas = Vec::new();
+    let mut settle = Vec::new();
     let mut latency = Vec::new();
     for backend in [Backend::Embedded, Backend::Anvil] {
         let chain = TestChain::start(backend)
@@ -114,6 +122,7 @@ async fn chain_rows(
             for (n, f) in [(4u8, 1u8), (10, 3), (31, 10)] {
                 gas.push(alara_oracle::bench::report_gas(&p, owner, n, f).await?);
             }
+            settle = alara_oracle::bench::settle_gas(&p, owner).await?;
         }
         for n in [4u8, 31] {
             let t = alara_oracle::bench::round_latency(&p, owner, n, rounds).await?;
@@ -126,7 +135,7 @@ async fn chain_rows(
             });
         }
     }
-    Ok((gas, latency))
+    Ok(ChainRows { report_gas: gas, settle_gas: settle, latency })
 }
 
 /// Runs `alara bench oracle`.
@@ -167,8 +176,8 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         .collect();
     let attack_rows: Vec<Row> =
         by_attack.iter().map(|(name, runs)| average(name.clone(), runs)).collect();
-    let (gas, latency) =
-        if args.no_chain { (vec![], vec![]) } else { chain_rows(args.rounds).await? };
+    let chain = if args.no_chain { ChainRows::default() } else { chain_rows(args.rounds).await? };
+    let (gas, latency) = (&chain.report_gas, &chain.latency);
     let out = serde_json::json!({
         "series": args.series,
         "sources": 10,
@@ -182,6 +191,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             "chronicle_scribe_poke_50_signers": 320_000,
             "chronicle_scribe_optimistic": 69_000,
         },
+        "settle_gas": chain.settle_gas,
         "latency": latency,
     });
     ctx.emit(&out, || {
@@ -202,7 +212,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                 "{:>3} {:>3}  {:>22}  {:>22}  {:>7}  {:>16}",
                 "n", "f", "f+1 ECDSA signatures", "one FROST signature", "ratio", "calldata bytes"
             );
-            for g in &gas {
+            for g in gas {
                 println!(
                     "{:>3} {:>3}  {:>10} / {:>9}  {:>10} / {:>9}  {:>6.2}×  {:>7} / {:>6}",
                     g.n,
@@ -221,6 +231,15 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                  274k-525k; Chronicle Scribe poke 159k at 20 signers, 320k at 50, ~69k optimistic."
             );
         }
+        if !chain.settle_gas.is_empty() {
+            println!("\nCropInsurance payout gas (settle, embedded chain):");
+            for s in &chain.settle_gas {
+                println!(
+                    "  batch of {:>2}: {:>8} gas, {:>7} per policy",
+                    s.batch, s.gas, s.per_policy
+                );
+            }
+        }
         if !latency.is_empty() {
             println!(
                 "\nRound latency, observation to latestRoundData (median of {} rounds):",
@@ -230,7 +249,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                 "{:<10} {:>5} {:>10} {:>10} {:>10}",
                 "chain", "nodes", "total ms", "observe", "sign"
             );
-            for l in &latency {
+            for l in latency {
                 println!(
                     "{:<10} {:>5} {:>10.1} {:>10.1} {:>10.1}",
                     l.backend, l.nodes, l.median_total_ms, l.median_observe_ms, l.median_sign_ms
