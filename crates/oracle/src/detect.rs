@@ -113,6 +113,9 @@ pub struct Dropped {
     pub reason: String,
 }
 
+/// One source's quote in a round: `(source, value)`.
+pub type Quote = (String, f64);
+
 /// Features per quote of the learned stage.
 pub const FEATURES: usize = 11;
 
@@ -195,7 +198,7 @@ impl Detector {
         &self,
         quotes: &[(String, f64)],
         keep: usize,
-    ) -> Result<(Vec<(String, f64)>, Vec<Dropped>)> {
+    ) -> Result<(Vec<Quote>, Vec<Dropped>)> {
         let mut dropped = Vec::new();
         let mut finite: Vec<(String, f64)> = Vec::new();
         for (s, v) in quotes {

@@ -395,12 +395,15 @@ pub enum Behaviour {
     BadShare,
 }
 
+/// An epoch decided: the decision, its quotes and the detector before it.
+type Decided = (Decision, Vec<crate::detect::Quote>, Detector);
+
 struct State {
     detector: Detector,
     quotes: Vec<Vec<Option<f64>>>,
     epoch: u64,
     /// Per epoch: the decision, its quotes and the detector before it.
-    decided: BTreeMap<u64, (Decision, Vec<(String, f64)>, Detector)>,
+    decided: BTreeMap<u64, Decided>,
     nonces: BTreeMap<u32, frost::round1::SigningNonces>,
     signed: u32,
 }
