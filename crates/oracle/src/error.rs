@@ -40,6 +40,12 @@ pub enum Error {
     /// Signing or recovering a signature failed.
     #[error("signature: {0}")]
     Signature(String),
+    /// The claims model could not be loaded or run.
+    #[error("claims model: {0}")]
+    Model(Box<alara_ml::Error>),
+    /// The content store refused to store or read evidence.
+    #[error("evidence store: {0}")]
+    Store(Box<alara_store::Error>),
     /// The audit trail refused an entry.
     #[error(transparent)]
     Audit(#[from] alara_audit::Error),

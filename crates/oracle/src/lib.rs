@@ -16,8 +16,12 @@
 //! - [`node`]: the oracle network: node processes that observe and sign over HTTP, and
 //!   the leader that assembles a report and has f + 1 of them sign it;
 //! - [`threshold`]: the committee's FROST threshold key (distributed key generation) and
-//!   the one aggregate signature per report that `transmitAggregate` verifies.
+//!   the one aggregate signature per report that `transmitAggregate` verifies;
+//! - [`claims`]: AI assessment of `ClaimsInsurance` claims with the pinned ONNX model
+//!   (tract), salted input commitments, `claim_assessment` audit entries that re-run, and
+//!   evidence encrypted in the store.
 
+pub mod claims;
 pub mod consensus;
 pub mod detect;
 mod error;
