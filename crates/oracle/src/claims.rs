@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use alara_audit::entry::{commit, ClaimAssessment};
 use alara_audit::Hash;
-use alara_contracts::call::{decoder, event_of, send, CallError, Decoder};
+use alara_contracts::call::{decoder, event_of, send, Decoder};
 use alara_contracts::ClaimsInsurance::{self, ClaimsInsuranceErrors, ClaimsInsuranceInstance};
 use alara_ml::OnnxModel;
 use alara_store::{AddOptions, Blockstore, Recipient, Store};
@@ -334,10 +334,22 @@ pub enum ReviewReason {
 }
 
 impl ReviewReason {
-    fn from_u8(v: u8) -> Option<Self> {
+    /// The reason with the contract's number, if this version knows it.
+    pub fn from_number(v: u8) -> Option<Self> {
         [Self::Fraud, Self::Confidence, Self::Amount, Self::DailyCap, Self::Challenge]
             .get(usize::from(v))
             .copied()
+    }
+
+    /// Name as the audit entry's decision carries it (`review_<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fraud => "fraud",
+            Self::Confidence => "confidence",
+            Self::Amount => "amount",
+            Self::DailyCap => "daily_cap",
+            Self::Challenge => "challenge",
+        }
     }
 }
 
@@ -356,10 +368,7 @@ impl Decision {
     pub fn name(self) -> String {
         match self {
             Decision::AutoApproved => "auto_approved".into(),
-            Decision::Review(r) => format!(
-                "review_{}",
-                serde_json::to_value(r).unwrap_or_default().as_str().unwrap_or("unknown")
-            ),
+            Decision::Review(r) => format!("review_{}", r.name()),
         }
     }
 }
@@ -437,12 +446,12 @@ impl Assessment {
 }
 
 /// Posts `a` as the assessment of `claim_id` and reads the contract's decision from its
-/// events.
+/// events. A refusal is [`Error::Contract`], naming the contract's error.
 pub async fn post_assessment<P: Provider>(
     pool: &ClaimsInsuranceInstance<P>,
     claim_id: U256,
     a: &Assessment,
-) -> std::result::Result<(TransactionReceipt, Decision), CallError> {
+) -> Result<(TransactionReceipt, Decision)> {
     let call = pool.assess(
         claim_id,
         a.fraud_bp,
@@ -457,7 +466,13 @@ pub async fn post_assessment<P: Provider>(
         return Ok((r, Decision::AutoApproved));
     }
     let ev = event_of::<ClaimsInsurance::ReviewRequired>(&r, at, "assess")?;
-    let reason = ReviewReason::from_u8(ev.reason).unwrap_or(ReviewReason::Fraud);
+    let reason = ReviewReason::from_number(ev.reason).ok_or_else(|| Error::Malformed {
+        what: "ReviewRequired event",
+        detail: format!(
+            "reason {}, this version knows 0 to 4: is the pool a ClaimsInsurance?",
+            ev.reason
+        ),
+    })?;
     Ok((r, Decision::Review(reason)))
 }
 
@@ -571,7 +586,8 @@ pub fn open_evidence<B: Blockstore>(
     Ok(plain)
 }
 
-/// Claims assessed per second by tract, one claim a call and in batches.
+/// Claims assessed per second by tract, one claim a call and in batches; each assessment
+/// includes its input commitment (the canonical JSON and its SHA-256), as in service.
 #[derive(Clone, Debug, Serialize)]
 pub struct Throughput {
     /// Claims assessed, each way.

@@ -46,6 +46,9 @@ pub enum Error {
     /// The content store refused to store or read evidence.
     #[error("evidence store: {0}")]
     Store(Box<alara_store::Error>),
+    /// A contract refused a call, or its receipt was not what was expected.
+    #[error(transparent)]
+    Contract(#[from] alara_contracts::call::CallError),
     /// The audit trail refused an entry.
     #[error(transparent)]
     Audit(#[from] alara_audit::Error),

@@ -73,6 +73,14 @@ fn named(e: &CallError) -> ClaimsInsuranceErrors {
         .unwrap_or_else(|_| panic!("revert without a named ClaimsInsurance error: {e}"))
 }
 
+/// The contract's refusal inside an oracle error.
+fn revert(e: alara_oracle::Error) -> CallError {
+    match e {
+        alara_oracle::Error::Contract(c) => c,
+        other => panic!("not a contract refusal: {other}"),
+    }
+}
+
 fn salt(i: u64) -> [u8; 32] {
     *alloy::primitives::keccak256(format!("claims test salt {i}"))
 }
@@ -494,7 +502,8 @@ async fn a_claim_over_the_automatic_maximum_goes_to_review() {
         assert_eq!(decision, Decision::Review(ReviewReason::Amount), "[{backend}]");
         assert_eq!(pool.status(claim).await, REVIEW);
         // A second assessment of a claim already in review is refused.
-        let e = post_assessment(&pool.assessor(&chain), claim, &a).await.unwrap_err();
+        let e =
+            post_assessment(&pool.assessor(&chain), claim, &a).await.map_err(revert).unwrap_err();
         assert!(matches!(named(&e), E::WrongStatus(_)), "[{backend}]");
         // Neither the claimant nor the assessor may review.
         for who in [2, ASSESSOR] {
@@ -624,7 +633,10 @@ async fn an_unauthorized_assessor_or_an_unpinned_model_is_refused() {
             .unwrap();
         let a = h.assessor.assess(&f.input).unwrap();
         for who in [1, ATTACKER, REVIEWER, OWNER] {
-            let e = post_assessment(&pool.as_(&chain.provider(who)), claim, &a).await.unwrap_err();
+            let e = post_assessment(&pool.as_(&chain.provider(who)), claim, &a)
+                .await
+                .map_err(revert)
+                .unwrap_err();
             match named(&e) {
                 E::NotAssessor(x) => assert_eq!(x.caller, dev(who)),
                 other => panic!("[{backend}] assessor {who}: {other:?}"),
@@ -632,20 +644,30 @@ async fn an_unauthorized_assessor_or_an_unpinned_model_is_refused() {
         }
         let other_model = Assessment { model: alara_audit::Hash([9; 32]), ..a.clone() };
         match named(
-            &post_assessment(&pool.assessor(&chain), claim, &other_model).await.unwrap_err(),
+            &post_assessment(&pool.assessor(&chain), claim, &other_model)
+                .await
+                .map_err(revert)
+                .unwrap_err(),
         ) {
             E::ModelNotPinned(x) => assert_eq!(hex::encode(x.pinned), CLAIMS_MODEL_SHA256),
             other => panic!("[{backend}] unpinned: {other:?}"),
         }
         let over = Assessment { fraud_bp: 10_001, ..a.clone() };
-        let e = post_assessment(&pool.assessor(&chain), claim, &over).await.unwrap_err();
+        let e = post_assessment(&pool.assessor(&chain), claim, &over)
+            .await
+            .map_err(revert)
+            .unwrap_err();
         assert!(matches!(named(&e), E::ScoreOutOfRange(_)), "[{backend}]");
         let more = Assessment { amount: a.amount + 1, ..a.clone() };
-        let e = post_assessment(&pool.assessor(&chain), claim, &more).await.unwrap_err();
+        let e = post_assessment(&pool.assessor(&chain), claim, &more)
+            .await
+            .map_err(revert)
+            .unwrap_err();
         assert!(matches!(named(&e), E::AssessedAboveClaim(_)), "[{backend}]");
         // A revoked assessor is refused too.
         send("setAssessor", &pool.c.setAssessor(dev(ASSESSOR), false), &[]).await.unwrap();
-        let e = post_assessment(&pool.assessor(&chain), claim, &a).await.unwrap_err();
+        let e =
+            post_assessment(&pool.assessor(&chain), claim, &a).await.map_err(revert).unwrap_err();
         assert!(matches!(named(&e), E::NotAssessor(_)), "[{backend}]");
         assert_eq!(pool.status(claim).await, FILED);
     }
