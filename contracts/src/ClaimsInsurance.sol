@@ -384,6 +384,10 @@ contract ClaimsInsurance is Ownable2Step, ReentrancyGuard {
         c.challenger = msg.sender;
         c.challengeBond = bond;
         c.status = Status.Review;
+        // The approval is withdrawn. Clearing its time also keeps the gas of a later approval
+        // from depending on whether it lands in the same second as this one (a rewrite of an
+        // unchanged slot costs less), which would make estimates taken a block early too low.
+        c.approvedAt = 0;
         totalBonds += bond;
         emit Challenged(claimId, msg.sender, bond);
         emit ReviewRequired(claimId, ReviewReason.Challenge);
