@@ -16,8 +16,9 @@ use alara_contracts::call::{event_of, send, CallError};
 use alara_contracts::ClaimsInsurance::{self, ClaimsInsuranceErrors, ClaimsInsuranceInstance};
 use alara_contracts::SameBlockClaimer;
 use alara_oracle::claims::{
-    bench_assess, dataset, post_assessment, seal_evidence, Assessment, ClaimFeatures, ClaimInput,
-    ClaimsAssessor, Decision, EvidenceManifest, ReviewReason, Rules, CLAIMS_MODEL_SHA256,
+    bench_assess, dataset, open_evidence, post_assessment, seal_evidence, Assessment,
+    ClaimFeatures, ClaimInput, ClaimsAssessor, Decision, EvidenceManifest, ReviewReason, Rules,
+    CLAIMS_MODEL_SHA256,
 };
 
 const DAY: u64 = 86_400;
@@ -238,6 +239,12 @@ struct Filing {
     description: B256,
     manifest: EvidenceManifest,
     input: ClaimInput,
+    /// The evidence store (deleted on drop) and the assessor's key to it.
+    store: tempfile::TempDir,
+    identity: alara_store::Identity,
+    /// The plaintexts, which must never reach the chain.
+    report: String,
+    description_text: String,
 }
 
 fn filing(
@@ -262,16 +269,18 @@ fn filing(
         holder,
     )
     .unwrap();
-    let description = format!("Back injury at work, claim row {row}");
-    let description =
-        B256::from(alara_audit::entry::commit(&salt(1000 + row as u64), description.as_bytes()).0);
+    let description_text = format!("Back injury at work, claim row {row}");
+    let description = B256::from(
+        alara_audit::entry::commit(&salt(1000 + row as u64), description_text.as_bytes()).0,
+    );
     let input = ClaimInput {
         features: features.clone(),
         salt: salt(row as u64),
         claimed: features.claimed_wei(),
         cover_left,
     };
-    Filing { description, manifest, input }
+    drop(store);
+    Filing { description, manifest, input, store: store_dir, identity, report, description_text }
 }
 
 /// tract's probabilities on every held-out claim agree with onnxruntime's within 1e-5, the
@@ -294,6 +303,9 @@ fn tract_agrees_with_onnxruntime_on_held_out_claims_and_the_model_is_pinned() {
         worst = worst.max((g[0] - w[0]).abs()).max((g[1] - w[1]).abs());
     }
     assert!(worst <= 1e-5, "tract and onnxruntime differ by {worst}");
+    let want_labels: Vec<i64> = serde_json::from_value(e["labels"].clone()).unwrap();
+    let got_labels: Vec<i64> = got.iter().map(|p| i64::from(p[1] > p[0])).collect();
+    assert_eq!(got_labels, want_labels);
     assert_eq!(got.len(), 1706);
     // AUC by the rank-sum formula on tract's scores.
     let mut scored: Vec<(f32, u8)> = got.iter().map(|p| p[1]).zip(labels.iter().copied()).collect();
@@ -390,8 +402,7 @@ fn claims_assessed_per_second() {
 /// An honest small claim from filing to withdrawal: the evidence encrypted in the store, the
 /// assessment posted with the pinned model hash, automatic approval, no payout inside the
 /// challenge window, payout and bond after it. Prints the gas of fileClaim, assess and
-/// finalize. Nothing personal reaches the chain: the transaction, the events and the stored
-/// claim hold only commitments.
+/// finalize.
 #[tokio::test]
 async fn an_honest_small_claim_is_approved_automatically_and_paid_after_the_window() {
     let h = HeldOut::load();
@@ -413,17 +424,6 @@ async fn an_honest_small_claim_is_approved_automatically_and_paid_after_the_wind
         assert_eq!(pool.status(claim).await, FILED);
         assert_eq!(pool.c.totalBonds().call().await.unwrap(), U256::from(RULES.claim_bond));
 
-        // No personal data on-chain: the call is the selector and four words, the event and
-        // the stored claim only commitments; no feature text appears anywhere.
-        let tx = p1.get_transaction_by_hash(filed.transaction_hash).await.unwrap().unwrap();
-        let input: Bytes = alloy::consensus::Transaction::input(&tx).clone();
-        assert_eq!(input.len(), 4 + 4 * 32, "[{backend}] fileClaim carries only commitments");
-        let json = f.input.features.canonical_json();
-        let logs: Vec<u8> =
-            filed.inner.logs().iter().flat_map(|l| l.data().data.to_vec()).collect();
-        for needle in [json.as_bytes(), b"medical report".as_slice(), b"Back injury".as_slice()] {
-            assert!(!contains(&input, needle) && !contains(&logs, needle), "[{backend}]");
-        }
         let stored = pool.c.claim(claim).call().await.unwrap();
         assert_eq!((stored.descriptionHash, stored.evidenceRoot), (f.description, root));
 
@@ -476,6 +476,88 @@ async fn an_honest_small_claim_is_approved_automatically_and_paid_after_the_wind
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// No personal data reaches the chain: the transactions of a claim's life (fileClaim,
+/// assess, finalize) carry only amounts, scores and hashes, as do their events and the stored
+/// claim; the description is a salted commitment, the evidence the root of a manifest of
+/// ciphertexts; the store holds only ciphertext, which the assessor's key opens.
+#[tokio::test]
+async fn no_personal_data_reaches_the_chain() {
+    let h = HeldOut::load();
+    let (row, features) = h.small(0);
+    for backend in backends() {
+        let chain = start(backend).await;
+        let pool = Pool::deploy(&chain, 10 * ETHER, RULES).await;
+        let p1 = chain.provider(1);
+        let policy = pool.buy(&p1).await.unwrap();
+        chain.mine_blocks(1).await.unwrap();
+        let f = filing(&pool, policy, dev(1), row, &features, SUM_INSURED);
+        let (claim, filed) = pool
+            .file(&p1, policy, f.input.claimed, f.description, f.manifest.root())
+            .await
+            .unwrap();
+        let a = h.assessor.assess(&f.input).unwrap();
+        let (assessed, _) = post_assessment(&pool.assessor(&chain), claim, &a).await.unwrap();
+        advance(&chain, DAY).await;
+        let finalized = pool.finalize(claim).await.unwrap();
+
+        let json = f.input.features.canonical_json();
+        let secrets: [&[u8]; 5] = [
+            json.as_bytes(),
+            f.report.as_bytes(),
+            f.description_text.as_bytes(),
+            b"Back injury",
+            &f.input.salt,
+        ];
+        let words =
+            [("fileClaim", &filed, 4), ("assess", &assessed, 6), ("finalize", &finalized, 1)];
+        for (call, r, n) in words {
+            let tx = p1.get_transaction_by_hash(r.transaction_hash).await.unwrap().unwrap();
+            let input: Bytes = alloy::consensus::Transaction::input(&tx).clone();
+            assert_eq!(input.len(), 4 + n * 32, "[{backend}] {call} is the selector and {n} words");
+            let logs: Vec<u8> = r
+                .inner
+                .logs()
+                .iter()
+                .flat_map(|l| {
+                    let topics = l.topics().iter().flat_map(|t| t.0);
+                    l.data().data.iter().copied().chain(topics).collect::<Vec<u8>>()
+                })
+                .collect();
+            for s in secrets {
+                assert!(!contains(&input, s) && !contains(&logs, s), "[{backend}] {call}");
+            }
+        }
+        let stored = pool.c.claim(claim).call().await.unwrap();
+        let description_commitment =
+            alara_audit::entry::commit(&salt(1000 + row as u64), f.description_text.as_bytes());
+        assert_eq!(stored.descriptionHash.0, description_commitment.0);
+        assert_eq!(stored.evidenceRoot, f.manifest.root());
+        assert_eq!(stored.inputCommitment.0, f.input.commitment().0);
+
+        // The store holds ciphertext only; the assessor's key opens it.
+        let mut stack = vec![f.store.path().to_path_buf()];
+        let mut files = 0;
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files += 1;
+                    let bytes = std::fs::read(&path).unwrap();
+                    assert!(!contains(&bytes, b"medical report"), "{}", path.display());
+                }
+            }
+        }
+        assert!(files > 0, "the evidence is in the store");
+        let store = alara_store::Store::open(f.store.path()).unwrap();
+        let opened = open_evidence(&store, &f.identity, &f.manifest.items[0]).unwrap();
+        assert_eq!(opened, f.report.as_bytes());
+        let stranger = alara_store::encrypt::generate_identity();
+        assert!(open_evidence(&store, &stranger, &f.manifest.items[0]).is_err());
+    }
 }
 
 /// A claim above the automatic maximum goes to review; only a reviewer decides it, for at
