@@ -163,6 +163,30 @@ pub struct OracleRound {
     pub confidence_bp: u32,
 }
 
+/// An AI assessment of an insurance claim: the model that ran, a commitment to what it saw,
+/// its scores and the decision they led to, so a disputed decision can be re-run from the
+/// opened input (`alara_oracle::claims`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimAssessment {
+    /// Pool-qualified policy id: `<chain id>/<contract>/<policy id>`.
+    pub policy: String,
+    /// Pool-qualified claim id: `<chain id>/<contract>/claim/<claim id>`.
+    pub claim: String,
+    /// SHA-256 of the model's bytes (the hash the policy pins).
+    pub model: Hash,
+    /// Salted commitment to the model's input (the claim's features in canonical JSON).
+    pub input: Hash,
+    /// Fraud (review-risk) probability in basis points.
+    pub fraud_bp: u32,
+    /// Confidence of the assessment in basis points.
+    pub confidence_bp: u32,
+    /// Assessed amount in base units.
+    #[serde(with = "dec_u128")]
+    pub amount: u128,
+    /// What the contract decided: `auto_approved` or `review_<reason>`.
+    pub decision: String,
+}
+
 /// Value moved to someone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
@@ -288,6 +312,8 @@ pub enum EntryBody {
     ComputeJob(ComputeJob),
     /// An oracle round decided.
     OracleRound(OracleRound),
+    /// An insurance claim assessed.
+    ClaimAssessment(ClaimAssessment),
     /// A kind this version does not know; kept as raw fields.
     Unknown {
         /// Kind number.
@@ -413,6 +439,9 @@ kinds! {
     11 "oracle_round" OracleRound {
         feed, round, value, decimals, quotes, accepted, dropped, detector, confidence_bp
     }
+    12 "claim_assessment" ClaimAssessment {
+        policy, claim, model, input, fraud_bp, confidence_bp, amount, decision
+    }
 }
 
 impl EntryBody {
@@ -436,6 +465,7 @@ impl EntryBody {
             EntryBody::ModelRegistered(m) => Some(m.model.version_hash),
             EntryBody::TrainingRound(t) => Some(t.model_hash),
             EntryBody::ComputeJob(j) => j.model,
+            EntryBody::ClaimAssessment(c) => Some(c.model),
             _ => None,
         }
     }
@@ -767,6 +797,24 @@ pub(crate) mod tests {
                         confidence_bp,
                     })
                 ),
+            ((text(), text(), hash(), hash()), (any::<u32>(), any::<u32>(), any::<u128>(), text()))
+                .prop_map(
+                    |(
+                        (policy, claim, model, input),
+                        (fraud_bp, confidence_bp, amount, decision),
+                    )| {
+                        EntryBody::ClaimAssessment(ClaimAssessment {
+                            policy,
+                            claim,
+                            model,
+                            input,
+                            fraud_bp,
+                            confidence_bp,
+                            amount,
+                            decision,
+                        })
+                    }
+                ),
             (text(), text(), text(), any::<u128>(), proptest::option::of(hash())).prop_map(
                 |(context, recipient, token, amount, tx)| EntryBody::Payout(Payout {
                     context,
@@ -1018,6 +1066,27 @@ mod golden {
                 signature: "0x1234".into(),
                 tx: None,
             }),
+            EntryBody::OracleRound(OracleRound {
+                feed: "f".into(),
+                round: 6,
+                value: 14,
+                decimals: 8,
+                quotes: h(0x12),
+                accepted: 7,
+                dropped: "[]".into(),
+                detector: h(0x13),
+                confidence_bp: 9_500,
+            }),
+            EntryBody::ClaimAssessment(ClaimAssessment {
+                policy: "1/0xp/2".into(),
+                claim: "1/0xp/claim/3".into(),
+                model: h(0x14),
+                input: h(0x15),
+                fraud_bp: 120,
+                confidence_bp: 9_880,
+                amount: 15,
+                decision: "auto_approved".into(),
+            }),
         ];
         let mut entries: Vec<Entry> = bodies
             .into_iter()
@@ -1034,7 +1103,7 @@ mod golden {
         r#"{"time_ms":1010,"type":"unknown","kind":300,"version":2,"fields":"00ff10"}"#;
 
     /// Hex of `samples()`, in order.
-    const GOLDEN: [&str; 11] = [
+    const GOLDEN: [&str; 13] = [
         "0100010100000000000003e8000373797300016d11111111111111111111111111111111111111111111111111111111111111110000000000000001000000000000000222222222222222222222222222222222222222222222222222222222222222223333333333333333333333333333333333333333333333333333333333333333014444444444444444444444444444444444444444444444444444444444444444000170",
         "0100020100000000000003e900016d11111111111111111111111111111111111111111111111111111111111111110008697066733a2f2f78000330786f00016c",
         "0100030100000000000003ea0001640001610008646f776e6c6f616400017000",
@@ -1045,6 +1114,8 @@ mod golden {
         "0100080100000000000003ef0007312f30786d2f32000462616679aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb00017300034554480000000000000000000000000000000c00",
         "0100090100000000000003f0000c312f30786d2f73616c652f3300046261667900047061696400016200017300034554480000000000000000000000000000000d01cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
         "01000a0100000000000003f1000b312f30786d2f6a6f622f34000462616679dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd0009636f6d706c6574656400016200016f01eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee0001ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff000630783132333400",
+        "01000b0100000000000003f200016600000000000000060000000000000000000000000000000e0812121212121212121212121212121212121212121212121212121212121212120000000700025b5d13131313131313131313131313131313131313131313131313131313131313130000251c",
+        "01000c0100000000000003f30007312f3078702f32000d312f3078702f636c61696d2f331414141414141414141414141414141414141414141414141414141414141414151515151515151515151515151515151515151515151515151515151515151500000078000026980000000000000000000000000000000f000d6175746f5f617070726f766564",
         "01012c0200000000000003f200ff10",
     ];
 

@@ -56,9 +56,15 @@ pub enum Error {
     /// Signing or recovering a signature failed.
     #[error("signature: {0}")]
     Signature(String),
-    /// A chain call failed or reverted (the revert decoded by name).
+    /// The claims model could not be loaded or run.
+    #[error("claims model: {0}")]
+    Model(Box<alara_ml::Error>),
+    /// The content store refused to store or read evidence.
+    #[error("evidence store: {0}")]
+    Store(Box<alara_store::Error>),
+    /// A contract refused a call, or its receipt was not what was expected.
     #[error(transparent)]
-    Chain(#[from] alara_contracts::call::CallError),
+    Contract(#[from] alara_contracts::call::CallError),
     /// Deploying a contract failed.
     #[error("deploying {contract}: {detail}")]
     Deploy {

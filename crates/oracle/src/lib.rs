@@ -23,9 +23,13 @@
 //! - [`threshold`]: the committee's FROST threshold key (distributed key generation) and
 //!   the one aggregate signature per report that `transmitAggregate` verifies;
 //! - [`health`]: the network's status (up, or down for lack of quorum) that the leader
-//!   posts to `UptimeFeed`, which consumers check before trusting a feed.
+//!   posts to `UptimeFeed`, which consumers check before trusting a feed;
+//! - [`claims`]: AI assessment of `ClaimsInsurance` claims with the pinned ONNX model
+//!   (tract), salted input commitments, `claim_assessment` audit entries that re-run, and
+//!   evidence encrypted in the store.
 
 pub mod bench;
+pub mod claims;
 pub mod consensus;
 pub mod detect;
 mod error;

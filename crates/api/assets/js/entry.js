@@ -18,6 +18,7 @@ export const KINDS = {
   9: ['data_sale', [['sale', 'str'], ['dataset', 'str'], ['event', 'str'], ['buyer', 'str'], ['seller', 'str'], ['token', 'str'], ['amount', 'u128'], ['tx', 'ohash']]],
   10: ['compute_job', [['job', 'str'], ['dataset', 'str'], ['algorithm', 'hash'], ['event', 'str'], ['buyer', 'str'], ['owner', 'str'], ['result', 'ohash'], ['model', 'ohash'], ['receipt', 'ohash'], ['signature', 'str'], ['tx', 'ohash']]],
   11: ['oracle_round', [['feed', 'str'], ['round', 'u64'], ['value', 'i128'], ['decimals', 'u8'], ['quotes', 'hash'], ['accepted', 'u32'], ['dropped', 'str'], ['detector', 'hash'], ['confidence_bp', 'u32']]],
+  12: ['claim_assessment', [['policy', 'str'], ['claim', 'str'], ['model', 'hash'], ['input', 'hash'], ['fraud_bp', 'u32'], ['confidence_bp', 'u32'], ['amount', 'u128'], ['decision', 'str']]],
 };
 
 export const KIND_NAMES = Object.values(KINDS).map(([n]) => n);
@@ -117,6 +118,7 @@ export function entrySummary(e) {
     case 'data_sale': return `${e.sale} ${e.event} ${e.amount} ${e.token}`;
     case 'compute_job': return `${e.job} ${e.event}`;
     case 'oracle_round': return `${e.feed} round ${e.round} = ${e.value}e-${e.decimals} (${e.accepted} sources, confidence ${e.confidence_bp / 100}%)`;
+    case 'claim_assessment': return `${e.claim} ${e.decision}: fraud ${e.fraud_bp / 100}%, confidence ${e.confidence_bp / 100}%, ${e.amount}`;
     default: return `kind ${e.kind ?? '?'} v${e.version ?? '?'}`;
   }
 }

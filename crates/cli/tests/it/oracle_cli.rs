@@ -121,3 +121,39 @@ fn demo_insurance_pays_farmers_from_real_rainfall() {
         .unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("1 to 4"));
 }
+
+/// `alara demo claims` on a data directory's own chain: three held-out real claims, one paid
+/// automatically, one over the automatic maximum approved on review, one the model scores as
+/// likely fraud rejected on review; the duplicate refused by name; every assessment and
+/// payout in the demo's audit log, each assessment naming the pinned model.
+#[test]
+fn demo_claims_pays_reviews_and_rejects_held_out_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let out: Value = serde_json::from_str(&run(alara()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--json", "demo", "claims"])))
+    .unwrap();
+    let claims = out["claims"].as_array().unwrap();
+    let decisions: Vec<&str> = claims.iter().map(|c| c["decision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["auto_approved", "review_amount", "review_fraud"], "{out}");
+    assert_eq!(claims[0]["paid_wei"], claims[0]["claimed_wei"], "{out}");
+    assert_eq!(claims[1]["paid_wei"], claims[1]["claimed_wei"], "{out}");
+    assert_eq!(claims[2]["paid_wei"], "0", "{out}");
+    assert_eq!(out["duplicate"], "ClaimOpen", "{out}");
+    let model = out["model_sha256"].as_str().unwrap().trim_start_matches("0x").to_string();
+    assert_eq!(model, alara_oracle::claims::CLAIMS_MODEL_SHA256);
+    let trail =
+        alara_audit::AuditTrail::open_read_only(&dir.path().join("claims-demo/audit")).unwrap();
+    let rows = trail.query(&alara_audit::Query::default()).unwrap();
+    let mut assessments = 0;
+    for r in &rows {
+        if let alara_audit::entry::EntryBody::ClaimAssessment(c) = &r.entry.body {
+            assert_eq!(c.model.to_string().trim_start_matches("0x"), model);
+            assessments += 1;
+        }
+    }
+    assert_eq!(assessments, 3);
+    let payouts = rows.iter().filter(|r| r.entry.body.kind_name() == "payout").count();
+    assert_eq!(payouts, 2);
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 mod aggregator;
+mod claims;
 mod crop;
 mod datasets;
 mod learned;

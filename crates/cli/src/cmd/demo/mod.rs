@@ -3,6 +3,7 @@
 use crate::context::Context;
 
 pub mod audit;
+pub mod claims;
 pub mod data;
 pub mod fl;
 pub mod insurance;
@@ -13,6 +14,9 @@ pub mod oracle;
 pub enum Command {
     /// Audited inference on the shipped breast-cancer model: log, anchor, receipt, verify on-chain.
     Audit(audit::Args),
+    /// Claims insurance assessed by an ONNX model on real workers' compensation claims:
+    /// automatic payouts, review, a rejected claim's bond, a duplicate refused.
+    Claims(claims::Args),
     /// Sell a hospital-style dataset twice: by download and by compute-to-data.
     Data(data::Args),
     /// Federated training across simulated hospitals, one settlement transaction per round.
@@ -26,8 +30,8 @@ pub enum Command {
 
 /// The audit trails the demonstrations keep for their simulated parties (the data
 /// demo's hospital, pharma company and lab; the FL demo's coordinator when
-/// `ALARA_LOG_KEY_PASSWORD` is unset; the audit demo's): name, directory and the fixed demo
-/// passphrase.
+/// `ALARA_LOG_KEY_PASSWORD` is unset; the audit, claims and insurance demos'): name,
+/// directory and the fixed demo passphrase.
 /// These passphrases are public: the trails are demonstrations, not records.
 pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBuf, String)> {
     let mut v: Vec<_> = ["hospital", "pharma", "lab"]
@@ -42,6 +46,11 @@ pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBu
         .collect();
     v.push(("fl-demo".into(), data_dir.join("fl-demo").join("audit"), "alara-demo-fl".into()));
     v.push(("audit-demo".into(), data_dir.join("audit-demo"), audit::DEMO_PASSPHRASE.into()));
+    v.push((
+        "claims-demo".into(),
+        claims::demo_trail_dir(data_dir),
+        claims::DEMO_PASSPHRASE.into(),
+    ));
     v.push((
         "insurance-demo".into(),
         insurance::demo_trail_dir(data_dir),
@@ -81,6 +90,7 @@ pub async fn fund_if_below(
 pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {
         Command::Audit(args) => audit::run(ctx, args).await,
+        Command::Claims(args) => claims::run(ctx, args).await,
         Command::Data(args) => data::run(ctx, args).await,
         Command::Oracle(args) => oracle::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
