@@ -69,6 +69,7 @@ fn oracle_feed_drops_manipulators_and_refuses_bad_flags() {
     let settle = bench["settle_gas"].as_array().unwrap();
     assert_eq!(settle.len(), 3, "batches of 1, 10, 50");
     assert!(settle[2]["per_policy"].as_u64().unwrap() < settle[0]["per_policy"].as_u64().unwrap());
+    assert!(bench["claims"]["batch_per_s"].as_f64().unwrap() > 0.0, "{}", bench["claims"]);
     let latency = bench["latency"].as_array().unwrap();
     assert_eq!(latency.len(), 4, "n = 4 and 31 on the embedded chain and anvil");
     assert!(latency.iter().all(|l| l["median_total_ms"].as_f64().unwrap() > 0.0));

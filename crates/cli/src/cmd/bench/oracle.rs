@@ -7,7 +7,8 @@
 //! - report gas for n = 4, 10, 31, f + 1 ECDSA signatures beside one FROST aggregate
 //!   signature, with the published anchors (Chainlink OCR2, Chronicle Scribe);
 //! - `CropInsurance` payout gas per policy in batches of 1, 10 and 50;
-//! - round latency from observation to `latestRoundData`, embedded chain beside anvil.
+//! - round latency from observation to `latestRoundData`, embedded chain beside anvil;
+//! - claims assessed per second by `ClaimsInsurance`'s model.
 
 use alara_chain::testing::{Backend, TestChain};
 use alara_oracle::feed::{attack_table, manipulation_table, Compared};
@@ -138,6 +139,22 @@ async fn chain_rows(rounds: u32) -> eyre::Result<ChainRows> {
     Ok(ChainRows { report_gas: gas, settle_gas: settle, latency })
 }
 
+/// Claims per second through the shipped claims assessor, on the held-out real claims.
+fn claims_throughput() -> eyre::Result<alara_oracle::claims::Throughput> {
+    use alara_oracle::claims::{bench_assess, held_out, ClaimInput, ClaimsAssessor};
+    let assessor = ClaimsAssessor::shipped()?;
+    let inputs: Vec<ClaimInput> = held_out()?
+        .into_iter()
+        .map(|c| ClaimInput {
+            salt: *alloy::primitives::keccak256(format!("bench claim {}", c.row)),
+            claimed: c.features.claimed_wei(),
+            cover_left: u128::MAX,
+            features: c.features,
+        })
+        .collect();
+    Ok(bench_assess(&assessor, &inputs, 2000, 64)?)
+}
+
 /// Runs `alara bench oracle`.
 pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     eyre::ensure!(args.seeds >= 1, "--seeds must be at least 1");
@@ -176,6 +193,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         .collect();
     let attack_rows: Vec<Row> =
         by_attack.iter().map(|(name, runs)| average(name.clone(), runs)).collect();
+    let claims = claims_throughput()?;
     let chain = if args.no_chain { ChainRows::default() } else { chain_rows(args.rounds).await? };
     let (gas, latency) = (&chain.report_gas, &chain.latency);
     let out = serde_json::json!({
@@ -192,6 +210,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             "chronicle_scribe_optimistic": 69_000,
         },
         "settle_gas": chain.settle_gas,
+        "claims": claims,
         "latency": latency,
     });
     ctx.emit(&out, || {
@@ -231,6 +250,11 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                  274k-525k; Chronicle Scribe poke 159k at 20 signers, 320k at 50, ~69k optimistic."
             );
         }
+        println!(
+            "\nClaims assessed per second (ClaimsInsurance's model in tract, {} held-out real \
+             claims, commitment included): one at a time {:.0}/s, in batches of {} {:.0}/s",
+            claims.claims, claims.single_per_s, claims.batch, claims.batch_per_s
+        );
         if !chain.settle_gas.is_empty() {
             println!("\nCropInsurance payout gas (settle, embedded chain):");
             for s in &chain.settle_gas {
