@@ -58,11 +58,7 @@ fn main() {
             let quotes = model.quotes(&truth).unwrap();
             let mut detector = Detector::new(DetectorConfig::rules());
             for (round, row) in quotes.iter().enumerate() {
-                let q: Vec<(String, f64)> = row
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, v)| v.map(|v| (format!("source-{i}"), v)))
-                    .collect();
+                let q = alara_oracle::series::named_quotes(row);
                 let features = detector.features(&q);
                 for ((name, _), f) in q.iter().zip(&features) {
                     let source: usize = name["source-".len()..].parse().unwrap();

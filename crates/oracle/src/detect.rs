@@ -145,6 +145,28 @@ fn relative(a: f64, b: f64) -> f64 {
     ((a - b) / b.abs().max(f64::MIN_POSITIVE)).clamp(-CLIP, CLIP)
 }
 
+/// Removes the `flagged` candidates (index, score) from `candidates`, the highest
+/// `severity(score)` first (ties by index, so the order is deterministic), until `keep`
+/// remain; the removed ones, as `why` says.
+fn drop_most_suspicious(
+    candidates: &mut Vec<usize>,
+    mut flagged: Vec<(usize, f64)>,
+    keep: usize,
+    severity: impl Fn(f64) -> f64,
+    why: impl Fn(usize, f64) -> Dropped,
+) -> std::vec::IntoIter<Dropped> {
+    flagged.sort_by(|a, b| severity(b.1).total_cmp(&severity(a.1)).then(a.0.cmp(&b.0)));
+    let mut out = Vec::new();
+    for (i, score) in flagged {
+        if candidates.len() <= keep {
+            break;
+        }
+        candidates.retain(|&c| c != i);
+        out.push(why(i, score));
+    }
+    out.into_iter()
+}
+
 /// A round's statistics: the median, the MAD stage's scale, and the median of the quotes
 /// the MAD stage keeps.
 struct RoundStats {
@@ -225,46 +247,40 @@ impl Detector {
             }
         }
         // Stage 3: the rolling z-score, most extreme first, never below `keep`.
-        let mut scored: Vec<(usize, f64)> = candidates
+        let scored: Vec<(usize, f64)> = candidates
             .iter()
             .filter_map(|&i| {
                 let z = self.z_score(&finite[i].0, finite[i].1, stats.kept_median)?;
                 (z.abs() > self.config.z_k).then_some((i, z))
             })
             .collect();
-        scored.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
-        for (i, z) in scored {
-            if candidates.len() <= keep {
-                break;
-            }
-            candidates.retain(|&c| c != i);
-            dropped.push(Dropped {
-                source: finite[i].0.clone(),
-                reason: format!("z-score: {z:+.1} of its own standard deviations"),
-            });
-        }
+        drop_most_suspicious(&mut candidates, scored, keep, f64::abs, |i, z| Dropped {
+            source: finite[i].0.clone(),
+            reason: format!("z-score: {z:+.1} of its own standard deviations"),
+        })
+        .for_each(|d| dropped.push(d));
         // Stage 4: the learned detector, most suspicious first, never below `keep`.
         if let Some(stage) = &self.config.learned {
             let features = self.features_with(&finite, &stats);
             let rows: Vec<[f32; FEATURES]> = candidates.iter().map(|&i| features[i]).collect();
             let scores = stage.scores(&rows)?;
-            let mut flagged: Vec<(usize, f64)> = candidates
+            let flagged: Vec<(usize, f64)> = candidates
                 .iter()
                 .zip(scores)
                 .filter(|(_, p)| *p > stage.threshold)
                 .map(|(&i, p)| (i, p))
                 .collect();
-            flagged.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            for (i, p) in flagged {
-                if candidates.len() <= keep {
-                    break;
-                }
-                candidates.retain(|&c| c != i);
-                dropped.push(Dropped {
+            drop_most_suspicious(
+                &mut candidates,
+                flagged,
+                keep,
+                |p| p,
+                |i, p| Dropped {
                     source: finite[i].0.clone(),
                     reason: format!("learned: attack probability {p:.2}"),
-                });
-            }
+                },
+            )
+            .for_each(|d| dropped.push(d));
         }
         let accepted = candidates.into_iter().map(|i| finite[i].clone()).collect();
         Ok((accepted, dropped))

@@ -57,11 +57,7 @@ pub fn run(
         no_report: 0,
     };
     for (r, row) in quotes.iter().enumerate() {
-        let q: Vec<(String, f64)> = row
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.map(|v| (format!("source-{i}"), v)))
-            .collect();
+        let q = crate::series::named_quotes(row);
         let Some(median) = plain_median(&q) else {
             s.no_report += 1;
             continue;

@@ -465,11 +465,7 @@ impl Node {
         while st.epoch < req.epoch {
             let e = st.epoch + 1;
             let row = &st.quotes[((e - 1) as usize) % st.quotes.len()];
-            let quotes: Vec<(String, f64)> = row
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| (format!("source-{i}"), v)))
-                .collect();
+            let quotes = crate::series::named_quotes(row);
             let quorum = self.committee.quorum;
             let st = &mut *st;
             let before = st.detector.clone();

@@ -222,6 +222,12 @@ impl QuoteModel {
     }
 }
 
+/// One round of [`QuoteModel::quotes`] as named quotes (`source-<i>`), leaving out the
+/// sources that did not answer.
+pub fn named_quotes(row: &[Option<f64>]) -> Vec<crate::detect::Quote> {
+    row.iter().enumerate().filter_map(|(i, v)| v.map(|v| (format!("source-{i}"), v))).collect()
+}
+
 impl Attack {
     fn apply(&self, source: usize, round: usize, q: f64) -> f64 {
         match self {

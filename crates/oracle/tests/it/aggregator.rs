@@ -4,9 +4,10 @@
 //! on-chain median against the Rust one, and the gas of a report with f + 1 ECDSA
 //! signatures for n = 4, 10 and 31.
 
+use crate::clock::{advance, block_time};
 use alloy::primitives::aliases::U80;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider};
+use alloy::providers::DynProvider;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolInterface;
 
@@ -147,17 +148,6 @@ fn named(e: &CallError) -> OracleAggregatorErrors {
 fn consumer_error(e: &alloy::contract::Error) -> FeedConsumerErrors {
     e.as_decoded_interface_error::<FeedConsumerErrors>()
         .unwrap_or_else(|| panic!("revert without a named FeedConsumer error: {e}"))
-}
-
-async fn block_time(p: &DynProvider, r: &alloy::rpc::types::TransactionReceipt) -> u64 {
-    let n = r.block_number.unwrap();
-    p.get_block_by_number(n.into()).await.unwrap().unwrap().header.timestamp
-}
-
-async fn advance(chain: &TestChain, secs: u64) {
-    let p = chain.provider(0);
-    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
-    chain.mine_blocks(1).await.unwrap();
 }
 
 fn values(spread: &[i128]) -> Vec<i128> {

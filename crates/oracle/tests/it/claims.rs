@@ -6,6 +6,7 @@
 //! tract agrees with onnxruntime on the held-out claims, the model is the pinned one, and an
 //! audit entry re-runs to the same assessment.
 
+use crate::clock::{advance, now};
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionReceipt;
@@ -49,22 +50,6 @@ async fn start(backend: Backend) -> TestChain {
 
 fn dev(i: usize) -> Address {
     alara_chain::dev::dev_addresses()[i]
-}
-
-async fn now(p: &DynProvider) -> u64 {
-    p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
-}
-
-/// Moves the chain's clock forward by `secs` and mines a block.
-async fn advance(chain: &TestChain, secs: u64) {
-    let p = chain.provider(0);
-    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
-    chain.mine_blocks(1).await.unwrap();
 }
 
 /// The named `ClaimsInsurance` error of a refused transaction.

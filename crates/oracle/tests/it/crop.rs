@@ -3,6 +3,7 @@
 //! reports and each season's payout against the Rust formula; every refusal by its named
 //! error; and the gas of settling batches of 1, 10 and 50 policies.
 
+use crate::clock::{now, warp};
 use alloy::primitives::aliases::U96;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -104,27 +105,6 @@ impl Feed {
     pub(crate) fn addr(&self) -> Address {
         *self.c.address()
     }
-}
-
-pub(crate) async fn now(p: &DynProvider) -> u64 {
-    p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
-}
-
-/// Moves the chain's clock to at least `t` and mines a block.
-pub(crate) async fn warp(chain: &TestChain, t: u64) {
-    let p = chain.provider(0);
-    let at = now(&p).await;
-    if t > at {
-        let _: serde_json::Value =
-            p.raw_request("evm_increaseTime".into(), (t - at,)).await.unwrap();
-    }
-    chain.mine_blocks(1).await.unwrap();
-    assert!(now(&p).await >= t);
 }
 
 /// The named `CropInsurance` error of a refused transaction.

@@ -4,6 +4,7 @@
 
 mod aggregator;
 mod claims;
+mod clock;
 mod crop;
 mod datasets;
 mod learned;

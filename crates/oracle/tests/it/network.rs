@@ -6,6 +6,7 @@
 //! committee of 31 reports for at most 100,000 gas; a round without quorum is reported down
 //! to the uptime feed, and a consumer refuses the feed until it is up past its grace period.
 
+use crate::clock::{advance, now};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -383,21 +384,4 @@ async fn a_round_without_quorum_reports_down_and_consumers_wait() {
         consumer.read().call().await.unwrap();
         assert_eq!(uptime.latestRound().call().await.unwrap(), 3, "[{backend}] up, down, up");
     }
-}
-
-async fn now(p: &DynProvider) -> u64 {
-    use alloy::providers::Provider;
-    p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
-}
-
-async fn advance(chain: &TestChain, secs: u64) {
-    use alloy::providers::Provider;
-    let p = chain.provider(0);
-    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
-    chain.mine_blocks(1).await.unwrap();
 }

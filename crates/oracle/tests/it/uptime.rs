@@ -7,6 +7,7 @@
 //! max + 1, accepted at max) and `withdrawCapital` (free capital only). The gas of a status
 //! report and of a consumer's read with the check.
 
+use crate::clock::{advance, block_time};
 use alloy::primitives::aliases::{U80, U96};
 use alloy::primitives::{Address, I256, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -20,24 +21,13 @@ use alara_contracts::FeedConsumer::{self, FeedConsumerErrors, FeedConsumerInstan
 use alara_contracts::UptimeFeed::{self, UptimeFeedErrors, UptimeFeedInstance};
 use alara_oracle::health::{post_status, Status};
 
-use crate::crop::{named as crop_error, now, warp, Feed, Pool, DAY, MAX_INDEX, SEATTLE};
+use crate::clock::{now, warp};
+use crate::crop::{named as crop_error, Feed, Pool, DAY, MAX_INDEX, SEATTLE};
 
 async fn start(backend: Backend) -> TestChain {
     TestChain::start(backend).await.unwrap_or_else(|e| {
         panic!("{backend} did not start: {e} (anvil comes from node_modules: run `npm ci`)")
     })
-}
-
-async fn block_time(p: &DynProvider, r: &TransactionReceipt) -> u64 {
-    let n = r.block_number.unwrap();
-    p.get_block_by_number(n.into()).await.unwrap().unwrap().header.timestamp
-}
-
-/// Moves the chain's clock forward by `secs` and mines a block.
-async fn advance(chain: &TestChain, secs: u64) {
-    let p = chain.provider(0);
-    let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await.unwrap();
-    chain.mine_blocks(1).await.unwrap();
 }
 
 /// The named `UptimeFeed` error of a refused call.

@@ -25,7 +25,7 @@ export async function render(root, parts, query, current) {
     location.hash = route(['oracle'], { series: f.get('series'), manipulate: f.get('manipulate'), seed: f.get('seed') });
   });
   mount(root, h('h1', null, 'Oracle feed'), h('p', { class: 'muted' },
-    'Ten sources quote a real series; the detectors (median/MAD within a round, each source\'s history across rounds) drop the ones that lie. Consensus = median of the accepted quotes.'),
+    'Ten sources quote a real series; the detectors (median/MAD within a round, each source\'s history and rolling z-score across rounds, and a learned random forest run with tract) drop the ones that lie. Consensus = median of the accepted quotes, reported only when a strict majority of the sources agree with it.'),
     form, tiles, body);
   let list, sim;
   try {
@@ -42,7 +42,7 @@ export async function render(root, parts, query, current) {
   const s = sim.summary;
   mount(tiles, stat('Mean error, consensus', pct(s.filter_mean)), stat('Mean error, plain median', pct(s.median_mean)),
     stat('Worst error, consensus', pct(s.filter_max)), stat('Worst error, plain median', pct(s.median_max)),
-    stat('Rounds without a quorum', String(s.no_report)));
+    stat('Rounds without a report', String(s.no_report)));
   const points = (f) => sim.rounds.map((r, i) => ({ x: r.decision.round, y: f(r), label: `${sim.dates[i]}: ${f(r).toFixed(4)}` }));
   const chart = lineChart({ id: 'oracle-chart', xLabel: 'round', yLabel: series === 'seattle-rain' ? 'mm' : 'USD',
     series: [
