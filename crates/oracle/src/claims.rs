@@ -373,6 +373,24 @@ impl Decision {
     }
 }
 
+/// 1 ETH in wei.
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+/// The rules `alara demo claims` deploys and the API quotes by: a bond of 0.01 ETH,
+/// automatic approval up to 0.1 ETH and 2 ETH a day, a day to challenge, a fraud score
+/// under 15% and a confidence of at least 90%.
+pub const DEMO_RULES: Rules = Rules {
+    claim_bond: ETHER / 100,
+    auto_max_amount: ETHER / 10,
+    daily_auto_cap: 2 * ETHER,
+    challenge_window: 86_400,
+    max_fraud_bp: 1500,
+    min_confidence_bp: 9000,
+};
+
+/// The sum insured of the demo's policies: 3 ETH.
+pub const DEMO_SUM_INSURED: u128 = 3 * ETHER;
+
 /// The rules of `ClaimsInsurance` (the constructor's `Rules`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {

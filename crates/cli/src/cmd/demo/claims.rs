@@ -44,15 +44,8 @@ pub fn demo_trail_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
 #[derive(clap::Args, Debug)]
 pub struct Args {}
 
-const RULES: Rules = Rules {
-    claim_bond: ETHER / 100,
-    auto_max_amount: ETHER / 10,
-    daily_auto_cap: 2 * ETHER,
-    challenge_window: DAY,
-    max_fraud_bp: 1500,
-    min_confidence_bp: 9000,
-};
-const SUM_INSURED: u128 = 3 * ETHER;
+const RULES: Rules = alara_oracle::claims::DEMO_RULES;
+const SUM_INSURED: u128 = alara_oracle::claims::DEMO_SUM_INSURED;
 const PREMIUM: u128 = ETHER / 10;
 
 #[derive(Serialize)]
