@@ -39,6 +39,7 @@ use crate::state::ApiState;
         (name = "market", description = "The data market from its audit entries: listings, sales, compute jobs, lineage"),
         (name = "fl", description = "Federated training: tasks, rounds, accuracy, scores and rewards"),
         (name = "oracle", description = "AI oracle feeds over the shipped real series: sources, dropped quotes and why, consensus"),
+        (name = "insurance", description = "Parametric crop insurance: each season's rainfall index and a cover's payout by CropInsurance's rule"),
         (name = "auth", description = "API keys and Sign-In with Ethereum (EIP-4361)"),
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod fl;
 pub mod info;
+pub mod insurance;
 pub mod market;
 pub mod oracle;
 pub mod store;
@@ -26,4 +27,5 @@ pub fn router() -> OpenApiRouter<Arc<ApiState>> {
         .merge(market::router())
         .merge(fl::router())
         .merge(oracle::router())
+        .merge(insurance::router())
 }
