@@ -38,6 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
+/// A round's quotes, `(source, value)`.
+pub type Quotes = Vec<(String, f64)>;
+
 /// The detectors' settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DetectorConfig {
@@ -191,11 +194,7 @@ impl Detector {
     /// accepted quotes (the quorum). Does not change the history; call
     /// [`Detector::record`] with the consensus afterwards. Fails only when the learned
     /// stage's model cannot be run (see [`crate::learned`]).
-    pub fn screen(
-        &self,
-        quotes: &[(String, f64)],
-        keep: usize,
-    ) -> Result<(Vec<(String, f64)>, Vec<Dropped>)> {
+    pub fn screen(&self, quotes: &[(String, f64)], keep: usize) -> Result<(Quotes, Vec<Dropped>)> {
         let mut dropped = Vec::new();
         let mut finite: Vec<(String, f64)> = Vec::new();
         for (s, v) in quotes {

@@ -20,7 +20,7 @@
 //! - [`report`]: the report a set of oracle nodes signs, its config digest and encoding;
 //! - [`node`]: the oracle network: node processes that observe and sign over HTTP, and
 //!   the leader that assembles a report and has f + 1 of them sign it;
-//! - [`bench`]: what `alara bench oracle` measures on a chain (report gas, round latency);
+//! - [`bench`](mod@bench): what `alara bench oracle` measures on a chain (report gas, round latency);
 //! - [`threshold`]: the committee's FROST threshold key (distributed key generation) and
 //!   the one aggregate signature per report that `transmitAggregate` verifies;
 //! - [`health`]: the network's status (up, or down for lack of quorum) that the leader

@@ -400,7 +400,7 @@ struct State {
     quotes: Vec<Vec<Option<f64>>>,
     epoch: u64,
     /// Per epoch: the decision, its quotes and the detector before it.
-    decided: BTreeMap<u64, (Decision, Vec<(String, f64)>, Detector)>,
+    decided: BTreeMap<u64, (Decision, crate::detect::Quotes, Detector)>,
     nonces: BTreeMap<u32, frost::round1::SigningNonces>,
     signed: u32,
 }
