@@ -485,6 +485,50 @@ def main():
             run.shot(page, "oracle")
             return f"{len(rows)} rounds; source-0 (x10) dropped in {shown}"
 
+        def insurance_page():
+            cover = "trigger=2500&exit=1400&sum_insured=1000000000000000000&months=5-9"
+            goto(page, run, f"/insurance?{cover}", "insurance")
+            page.wait_for_selector("#insurance-chart[data-points]")
+            n = int(page.get_attribute("#insurance-chart", "data-points"))
+            rules = page.eval_on_selector_all("#insurance-chart line.rule", "ls => ls.map(l => Number(l.dataset.y))")
+            shown = page.eval_on_selector_all(
+                "#insurance-seasons tbody tr", "trs => trs.map(t => [Number(t.dataset.year), t.dataset.payout, t.cells[5].textContent])"
+            )
+            code, api = run.api(f"/insurance/seasons?{cover}")
+            check(code == 200, f"GET /insurance/seasons: {code} {api}")
+            want = [[s["year"], s["payout"], s["reason"]] for s in api["seasons"]]
+            check(len(shown) == 4 and [r[0] for r in shown] == [2012, 2013, 2014, 2015], f"seasons shown: {shown}")
+            check(shown == want, f"the page shows {shown}, the API answers {want}")
+            paid = [r for r in shown if r[1] != "0"]
+            check(0 < len(paid) < len(shown), f"the cover pays in {len(paid)} of {len(shown)} seasons; expected some, not all")
+            check(n == 4, f"{n} bars for 4 seasons")
+            check(rules == [250.0, 140.0], f"trigger and exit lines at {rules} mm")
+            fields = {k: page.input_value(f"#insurance-{k}") for k in ("trigger", "exit", "sum-insured", "months")}
+            check(fields == {"trigger": "2500", "exit": "1400", "sum-insured": "1000000000000000000", "months": "5-9"}, f"the form shows {fields}")
+            run.shot(page, "insurance")
+            # The form writes the query string: a quote is a link.
+            page.fill("#insurance-trigger", "3000")
+            page.fill("#insurance-exit", "2000")
+            page.evaluate("() => { delete document.body.dataset.ready }")
+            page.click("#insurance-run")
+            page.wait_for_selector('body[data-ready="insurance"]', timeout=TIMEOUT_MS)
+            hash_ = page.evaluate("location.hash")
+            check("trigger=3000" in hash_ and "exit=2000" in hash_, f"the form did not write the query string: {hash_}")
+            wide = page.eval_on_selector_all("#insurance-seasons tbody tr", "trs => trs.map(t => t.dataset.payout)")
+            _, api = run.api("/insurance/seasons?trigger=3000&exit=2000")
+            check(wide == [s["payout"] for s in api["seasons"]], f"after the form: {wide}, the API: {api}")
+            return f"{len(paid)} of {len(shown)} seasons pay: {[(r[0], r[1]) for r in shown]}; {hash_}"
+
+        def insurance_error():
+            run.allow_http_errors = True
+            goto(page, run, "/insurance?trigger=1400&exit=2500", "insurance")
+            box = page.wait_for_selector("#view .error-box")
+            code = box.get_attribute("data-error-code")
+            text = box.inner_text()
+            check(code == "bad_request" and "not below trigger" in text, f"a cover with exit above trigger shows {code!r}: {text}")
+            check(page.query_selector("#insurance-seasons") is None, "a refused cover still shows a table")
+            return text.replace("\n", " ")[:160]
+
         def error_state():
             run.allow_http_errors = True
             goto(page, run, "/audit/entry/999999999", "entry")
@@ -515,6 +559,8 @@ def main():
         run.step("market: listings", market_page)
         run.step("models and datasets", models_page)
         run.step("oracle: a feed with four manipulators", oracle_page)
+        run.step("insurance: a cover that pays in some seasons", insurance_page)
+        run.step("insurance: a refused cover shows the API's error", insurance_error)
         run.step("error state shows the API's JSON error", error_state)
         ctx.close()
 

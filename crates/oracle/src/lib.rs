@@ -13,6 +13,7 @@
 //! - [`learned`]: the learned stage, a random forest in ONNX run with tract;
 //! - [`consensus`]: the median of the accepted sources, with a confidence, and the audit
 //!   entry that lets a round be recomputed from the log;
+//! - [`crop`]: each season's rainfall index and a cover's payout by `CropInsurance`'s rule;
 //! - [`feed`]: a run over a shipped series, and the error table of `alara bench oracle`;
 //! - [`journal`]: what the leader keeps of each reported round, its audit entries, and
 //!   the replay that recomputes the round bit for bit;
@@ -31,6 +32,7 @@
 pub mod bench;
 pub mod claims;
 pub mod consensus;
+pub mod crop;
 pub mod detect;
 mod error;
 pub mod feed;

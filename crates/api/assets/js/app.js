@@ -6,6 +6,7 @@ const PAGES = {
   anchors: () => import('./pages/anchors.js'),
   explorer: () => import('./pages/explorer.js'),
   fl: () => import('./pages/fl.js'),
+  insurance: () => import('./pages/insurance.js'),
   market: () => import('./pages/market.js'),
   models: () => import('./pages/models.js'),
   oracle: () => import('./pages/oracle.js'),

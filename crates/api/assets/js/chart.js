@@ -64,10 +64,12 @@ export function lineChart({ series, width = 640, height = 260, xLabel, yLabel, y
   return root;
 }
 
-/** Grouped bars. groups: [{label, values: [{series, value}]}]; series names give colors. */
-export function barChart({ groups, seriesNames, width = 640, height = 260, yLabel, yFormat, id }) {
+/** Grouped bars. groups: [{label, values: [{series, value}]}]; series names give colors.
+ * A value's own color overrides its series'. rules: horizontal reference lines
+ * [{value, label, color}] (class "rule", data-y). */
+export function barChart({ groups, seriesNames, width = 640, height = 260, yLabel, yFormat, id, rules = [] }) {
   const names = seriesNames || [...new Set(groups.flatMap((g) => g.values.map((v) => v.series)))];
-  const max = Math.max(0, ...groups.flatMap((g) => g.values.map((v) => v.value)));
+  const max = Math.max(0, ...groups.flatMap((g) => g.values.map((v) => v.value)), ...rules.map((r) => r.value));
   const yTicks = niceTicks(0, max || 1);
   const y1 = Math.max(max, yTicks.at(-1));
   const pad = { l: 64, r: 16, t: 22, b: 34 };
@@ -83,12 +85,18 @@ export function barChart({ groups, seriesNames, width = 640, height = 260, yLabe
     const left = pad.l + gi * gw + (gw - bw * names.length) / 2;
     for (const v of g.values) {
       const si = names.indexOf(v.series);
-      root.append(svg('rect', { class: 'point', x: left + si * bw, y: sy(v.value), width: bw - 1, height: Math.max(0, sy(0) - sy(v.value)), fill: COLORS[si % COLORS.length], 'data-y': v.value },
+      root.append(svg('rect', { class: 'point', x: left + si * bw, y: sy(v.value), width: bw - 1, height: Math.max(0, sy(0) - sy(v.value)), fill: v.color || COLORS[si % COLORS.length], 'data-y': v.value },
         svg('title', null, `${g.label} · ${v.series}: ${(yFormat || fmt)(v.value)}`)));
     }
     root.append(svg('text', { x: pad.l + gi * gw + gw / 2, y: height - pad.b + 16, 'text-anchor': 'middle' }, g.label));
   });
   root.append(svg('line', { class: 'axis', x1: pad.l, x2: width - pad.r, y1: sy(0), y2: sy(0) }));
+  for (const r of rules) {
+    const color = r.color || '#495057';
+    root.append(svg('line', { class: 'rule', x1: pad.l, x2: width - pad.r, y1: sy(r.value), y2: sy(r.value), stroke: color, 'stroke-dasharray': '6 4', 'data-y': r.value },
+      svg('title', null, `${r.label}: ${(yFormat || fmt)(r.value)}`)));
+    root.append(svg('text', { class: 'rule-label', x: width - pad.r - 4, y: sy(r.value) - 4, 'text-anchor': 'end' }, `${r.label} ${(yFormat || fmt)(r.value)}`));
+  }
   if (yLabel) root.append(svg('text', { x: 12, y: pad.t - 8 }, yLabel));
   return root;
 }

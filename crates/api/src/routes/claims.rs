@@ -9,8 +9,8 @@
 use std::sync::{Arc, OnceLock};
 
 use alara_oracle::claims::{
-    held_out, Assessment, ClaimFeatures, ClaimInput, ClaimsAssessor, DEMO_RULES,
-    DEMO_SUM_INSURED, FEATURES,
+    held_out, Assessment, ClaimFeatures, ClaimInput, ClaimsAssessor, DEMO_RULES, DEMO_SUM_INSURED,
+    FEATURES,
 };
 use axum::extract::Query;
 use serde::{Deserialize, Serialize};
@@ -181,7 +181,12 @@ async fn held_out_claims(
                 assessment: assessed(a),
             })
             .collect();
-        Ok(Json(HeldOutAnswer { model: model.model_hash().to_hex(), total, rules: rules_info(), claims }))
+        Ok(Json(HeldOutAnswer {
+            model: model.model_hash().to_hex(),
+            total,
+            rules: rules_info(),
+            claims,
+        }))
     })
     .await
 }
@@ -229,8 +234,10 @@ async fn assess(
         values[i] = x as f32;
     }
     if let Some(extra) = req.features.keys().find(|k| !FEATURES.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("features.{extra} is not a feature of the model"))
-            .hint(format!("the features are {}", FEATURES.join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "features.{extra} is not a feature of the model"
+        ))
+        .hint(format!("the features are {}", FEATURES.join(", "))));
     }
     if values[alara_oracle::claims::CLAIMED_USD] < 0.0 {
         return Err(ApiError::bad_request("features.claimed_usd is negative")
@@ -246,7 +253,11 @@ async fn assess(
             cover_left: DEMO_SUM_INSURED,
         };
         let a = assessor()?.assess(&input).map_err(ApiError::internal)?;
-        Ok(Json(AssessAnswer { assessment: assessed(&a), salt: hex::encode(salt), rules: rules_info() }))
+        Ok(Json(AssessAnswer {
+            assessment: assessed(&a),
+            salt: hex::encode(salt),
+            rules: rules_info(),
+        }))
     })
     .await
 }

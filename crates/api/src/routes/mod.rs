@@ -10,10 +10,11 @@ use crate::state::ApiState;
 
 pub mod audit;
 pub mod auth;
+pub mod claims;
 pub mod fl;
 pub mod info;
+pub mod insurance;
 pub mod market;
-pub mod claims;
 pub mod oracle;
 pub mod store;
 
@@ -28,4 +29,5 @@ pub fn router() -> OpenApiRouter<Arc<ApiState>> {
         .merge(fl::router())
         .merge(oracle::router())
         .merge(claims::router())
+        .merge(insurance::router())
 }

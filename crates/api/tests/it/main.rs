@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod insurance;
 mod openapi;
 mod store;
 mod support;

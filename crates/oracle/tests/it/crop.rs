@@ -16,6 +16,7 @@ use alara_contracts::call::{event_of, send, CallError};
 use alara_contracts::CropInsurance::{self, CropInsuranceErrors, CropInsuranceInstance};
 use alara_contracts::OracleAggregator::{self, OracleAggregatorInstance};
 use alara_contracts::RefusingHolder;
+use alara_oracle::crop::{Cover, DEMO_COVERS};
 use alara_oracle::report::{transmit, Observation, Report};
 use alara_oracle::series::season_rainfall;
 
@@ -47,15 +48,10 @@ fn node(i: usize) -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&B256::from(U256::from(0x0C40_0000 + i as u64))).unwrap()
 }
 
-/// The payout of a policy at `index`, with the contract's integer arithmetic and rounding.
+/// The payout of a policy at `index` by `alara_oracle::crop`, the off-chain formula the API
+/// and the dashboard quote, which these tests hold to the contract's.
 fn payout(trigger: u128, exit: u128, sum_insured: u128, index: u128) -> U256 {
-    if index >= trigger {
-        U256::ZERO
-    } else if index <= exit {
-        U256::from(sum_insured)
-    } else {
-        U256::from(sum_insured) * U256::from(trigger - index) / U256::from(trigger - exit)
-    }
+    U256::from(Cover::new(trigger, exit, sum_insured).unwrap().payout(index))
 }
 
 /// Each season's index: the May–September rainfall in tenths of a millimetre (the feed has
@@ -201,7 +197,10 @@ fn settled_events(r: &TransactionReceipt, pool: Address) -> Vec<CropInsurance::S
 /// payout is the Rust formula's, and each holder's balance grows by it less its gas.
 #[tokio::test]
 async fn real_seasons_pay_the_linear_formula() {
-    let (trigger, exit, sum, premium) = (2500u128, 1400u128, ETHER, ETHER / 10);
+    let standard = DEMO_COVERS[0].1;
+    let (trigger, exit, sum, premium) =
+        (standard.trigger, standard.exit, standard.sum_insured, ETHER / 10);
+    assert_eq!((trigger, exit, sum), (2500, 1400, ETHER));
     let indices = seasonal_indices();
     assert_eq!(indices, vec![(2012, 1545), (2013, 2848), (2014, 2211), (2015, 1274)]);
     let want: Vec<U256> = indices.iter().map(|&(_, i)| payout(trigger, exit, sum, i)).collect();
@@ -265,6 +264,29 @@ async fn real_seasons_pay_the_linear_formula() {
         let left = p0.get_balance(pool.addr()).await.unwrap();
         assert_eq!(left, U256::from(4 * ETHER + 4 * premium) - total, "[{backend}]");
         assert_eq!(pool.c.totalOwed().call().await.unwrap(), U256::ZERO);
+    }
+}
+
+/// The covers `alara demo insurance` sells quote, through `alara_oracle::crop`, what the
+/// contract's `payoutOf` pays at each real season's index and around their levels.
+#[tokio::test]
+async fn demo_covers_quote_what_the_contract_pays() {
+    for backend in backends() {
+        let chain = start(backend).await;
+        let p0 = chain.provider(0);
+        let pool = Pool::deploy(p0.clone(), ETHER).await;
+        let at = now(&p0).await;
+        for (name, cover) in DEMO_COVERS {
+            let product = pool
+                .offer(at + DAY, at + 2 * DAY, cover.trigger, cover.exit, cover.sum_insured, 1)
+                .await;
+            let levels = [cover.exit - 1, cover.exit, cover.exit + 1, cover.trigger - 1];
+            let around = levels.into_iter().chain([cover.trigger, cover.trigger + 1]);
+            for index in seasonal_indices().into_iter().map(|(_, i)| i).chain(around) {
+                let paid = pool.c.payoutOf(product, U256::from(index)).call().await.unwrap();
+                assert_eq!(paid, U256::from(cover.payout(index)), "[{backend}] {name} at {index}");
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 
 use alara_contracts::call::{event_of, send};
 use alara_contracts::{CropInsurance, OracleAggregator, UptimeFeed};
+use alara_oracle::crop::DEMO_COVERS;
 use alara_oracle::health::{post_status, Status};
 use alara_oracle::report::{transmit, Observation, Report};
 use alloy::primitives::aliases::U96;
@@ -51,9 +52,6 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     seasons: usize,
 }
-
-/// A cover a farmer can buy: (name, trigger, exit) in tenths of a millimetre.
-const COVERS: [(&str, u128, u128); 2] = [("standard", 2500, 1400), ("wide", 3000, 2000)];
 
 #[derive(Serialize)]
 struct Paid {
@@ -177,13 +175,13 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     send("setFeed", &pool.setFeed(SEATTLE, *feed.address(), U96::from(MAX_INDEX)), &[]).await?;
 
     let farmers: Vec<PrivateKeySigner> =
-        (0..COVERS.len()).map(|i| key(&format!("farmer {i}"))).collect::<eyre::Result<_>>()?;
+        (0..DEMO_COVERS.len()).map(|i| key(&format!("farmer {i}"))).collect::<eyre::Result<_>>()?;
     for f in &farmers {
         let gas_money = U256::from(2 * ETHER);
         super::fund_if_below(&p, f.address(), gas_money, gas_money).await?;
     }
 
-    let (sum, premium) = (ETHER, ETHER / 10);
+    let premium = ETHER / 10;
     let mut paid = Vec::new();
     for (round, year) in (2012u32..).take(args.seasons).enumerate() {
         // May-September, in tenths of a millimetre (what the oracle nodes report).
@@ -192,15 +190,23 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         let start = (now(&p).await? / DAY + 1) * DAY;
         let end = start + 153 * DAY;
         let mut policies = Vec::new();
-        for (i, (name, trigger, exit)) in COVERS.iter().enumerate() {
-            let offer = pool.offer(SEATTLE, start, end, *trigger, *exit, sum, premium);
+        for (i, (name, cover)) in DEMO_COVERS.iter().enumerate() {
+            let offer = pool.offer(
+                SEATTLE,
+                start,
+                end,
+                cover.trigger,
+                cover.exit,
+                cover.sum_insured,
+                premium,
+            );
             let product = offer.call().await?;
             send("offer", &offer, &[]).await?;
             let farmer = alara_chain::client::provider_for(&conn.url, farmers[i].clone())?;
             let as_farmer = CropInsurance::new(*pool.address(), farmer);
             let r = send("buy", &as_farmer.buy(product).value(U256::from(premium)), &[]).await?;
             let bought = event_of::<CropInsurance::Bought>(&r, *pool.address(), "buy")?;
-            policies.push((i, *name, *trigger, *exit, bought.policyId));
+            policies.push((i, *name, *cover, bought.policyId));
         }
         warp(&p, end + 1 - now(&p).await?).await?;
         let obs = [rain as i128 - 1, rain as i128, rain as i128, rain as i128 + 2]
@@ -232,9 +238,9 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                 confidence_bp: 10_000,
             }),
         })?;
-        let ids: Vec<U256> = policies.iter().map(|x| x.4).collect();
+        let ids: Vec<U256> = policies.iter().map(|x| x.3).collect();
         let settled = send("settle", &pool.settle(ids), &[]).await?;
-        for (i, name, trigger, exit, id) in policies {
+        for (i, name, cover, id) in policies {
             let amount = settled
                 .inner
                 .logs()
@@ -243,6 +249,14 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                 .find(|l| l.inner.data.policyId == id)
                 .map(|l| l.inner.data.payout)
                 .ok_or_else(|| eyre::eyre!("policy {id} was not settled"))?;
+            // The pool's payout is the one the API and the dashboard quote for this cover.
+            if amount != U256::from(cover.payout(rain)) {
+                bail!(
+                    "policy {id} ({name}, season {year}, index {rain}) was paid {amount} wei on-chain \
+                     but alara_oracle::crop computes {} wei: the contract and crop.rs disagree",
+                    cover.payout(rain)
+                );
+            }
             if amount > U256::ZERO {
                 let farmer = alara_chain::client::provider_for(&conn.url, farmers[i].clone())?;
                 send("withdraw", &CropInsurance::new(*pool.address(), farmer).withdraw(), &[])
@@ -263,11 +277,11 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
                 rainfall_mm: rain as f64 / 10.0,
                 farmer: farmers[i].address().to_string(),
                 cover: name,
-                trigger_mm: trigger as f64 / 10.0,
-                exit_mm: exit as f64 / 10.0,
-                sum_insured_wei: sum.to_string(),
+                trigger_mm: cover.trigger as f64 / 10.0,
+                exit_mm: cover.exit as f64 / 10.0,
+                sum_insured_wei: cover.sum_insured.to_string(),
                 payout_wei: amount.to_string(),
-                why: why(rain, trigger, exit),
+                why: why(rain, cover.trigger, cover.exit),
                 settle_tx: settled.transaction_hash.to_string(),
             });
         }
