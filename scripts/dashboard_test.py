@@ -529,6 +529,21 @@ def main():
             check(page.query_selector("#insurance-seasons") is None, "a refused cover still shows a table")
             return text.replace("\n", " ")[:160]
 
+        def claims_page():
+            goto(page, run, "/claims?offset=0&limit=40", "claims")
+            page.wait_for_selector("#claims-table tbody tr")
+            shown = page.eval_on_selector_all(
+                "#claims-table tbody tr", "trs => trs.map(t => [Number(t.dataset.row), t.dataset.decision, Number(t.dataset.fraudBp)])"
+            )
+            code, api = run.api("/claims/held-out?offset=0&limit=40")
+            check(code == 200, f"GET /claims/held-out: {code} {api}")
+            want = [[c["row"], c["assessment"]["decision"], c["assessment"]["fraud_bp"]] for c in api["claims"]]
+            check(shown == want, f"the page shows {shown[:3]}..., the API answers {want[:3]}...")
+            decisions = {d for _, d, _ in shown}
+            check("auto_approved" in decisions and len(decisions) > 1, f"decisions shown: {decisions}")
+            run.shot(page, "claims")
+            return f"{len(shown)} claims, decisions {sorted(decisions)}"
+
         def error_state():
             run.allow_http_errors = True
             goto(page, run, "/audit/entry/999999999", "entry")
@@ -561,6 +576,7 @@ def main():
         run.step("oracle: a feed with four manipulators", oracle_page)
         run.step("insurance: a cover that pays in some seasons", insurance_page)
         run.step("insurance: a refused cover shows the API's error", insurance_error)
+        run.step("claims: held-out real claims and the contract's decisions", claims_page)
         run.step("error state shows the API's JSON error", error_state)
         ctx.close()
 

@@ -7,6 +7,7 @@ const PAGES = {
   explorer: () => import('./pages/explorer.js'),
   fl: () => import('./pages/fl.js'),
   insurance: () => import('./pages/insurance.js'),
+  claims: () => import('./pages/claims.js'),
   market: () => import('./pages/market.js'),
   models: () => import('./pages/models.js'),
   oracle: () => import('./pages/oracle.js'),
