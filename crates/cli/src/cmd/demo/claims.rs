@@ -21,7 +21,7 @@ use alara_oracle::claims::{
     Decision, Rules, CLAIMED_USD, DECODERS,
 };
 use alloy::primitives::{keccak256, B256, U256};
-use alloy::providers::{DynProvider, Provider};
+use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use eyre::WrapErr;
 use serde::Serialize;
@@ -81,17 +81,6 @@ struct Summary {
 
 fn key(what: &str) -> eyre::Result<PrivateKeySigner> {
     super::demo_key(&format!("claims {what}"))
-}
-
-/// Moves a dev chain's clock forward by `secs` and mines a block.
-async fn warp(p: &DynProvider, secs: u64) -> eyre::Result<()> {
-    let r: Result<serde_json::Value, _> = p.raw_request("evm_increaseTime".into(), (secs,)).await;
-    r.wrap_err(
-        "the claims demo moves the chain's clock (evm_increaseTime): run it on the embedded \
-         chain or anvil",
-    )?;
-    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
-    Ok(())
 }
 
 /// The first held-out claim the model assesses as `want` asks.
@@ -261,7 +250,7 @@ pub async fn run(ctx: &Context, _args: Args) -> eyre::Result<()> {
         });
     }
 
-    warp(&p, RULES.challenge_window).await?;
+    super::warp(&p, RULES.challenge_window, "claims").await?;
     for (i, claim_id, _policy) in approved {
         let fin = send("finalize", &pool.finalize(claim_id), DECODERS).await?;
         let paid = event_of::<ClaimsInsurance::Paid>(&fin, at, "finalize")?;

@@ -90,17 +90,6 @@ async fn now(p: &DynProvider) -> eyre::Result<u64> {
         .timestamp)
 }
 
-/// Moves a dev chain's clock forward by `secs` and mines a block.
-async fn warp(p: &DynProvider, secs: u64) -> eyre::Result<()> {
-    let r: Result<serde_json::Value, _> = p.raw_request("evm_increaseTime".into(), (secs,)).await;
-    r.wrap_err(
-        "the insurance demo moves the chain's clock (evm_increaseTime): run it on the embedded \
-         chain or anvil",
-    )?;
-    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
-    Ok(())
-}
-
 fn why(rain: u128, trigger: u128, exit: u128) -> String {
     let mm = |x: u128| x as f64 / 10.0;
     if rain >= trigger {
@@ -208,7 +197,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             let bought = event_of::<CropInsurance::Bought>(&r, *pool.address(), "buy")?;
             policies.push((i, *name, *cover, bought.policyId));
         }
-        warp(&p, end + 1 - now(&p).await?).await?;
+        super::warp(&p, end + 1 - now(&p).await?, "insurance").await?;
         let obs = [rain as i128 - 1, rain as i128, rain as i128, rain as i128 + 2]
             .iter()
             .enumerate()

@@ -97,3 +97,19 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Insurance(args) => insurance::run(ctx, args).await,
     }
 }
+
+/// Moves a dev chain's clock forward by `secs` and mines a block, for the demo called
+/// `demo` (which says so when the chain refuses).
+pub async fn warp(p: &alloy::providers::DynProvider, secs: u64, demo: &str) -> eyre::Result<()> {
+    use alloy::providers::Provider;
+    use eyre::WrapErr;
+    let r: Result<serde_json::Value, _> = p.raw_request("evm_increaseTime".into(), (secs,)).await;
+    r.wrap_err_with(|| {
+        format!(
+            "the {demo} demo moves the chain's clock (evm_increaseTime): run it on the \
+             embedded chain or anvil"
+        )
+    })?;
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
+    Ok(())
+}
