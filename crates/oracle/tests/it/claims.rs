@@ -187,6 +187,25 @@ impl Pool {
         Ok((event_of::<ClaimsInsurance::ClaimFiled>(&r, self.addr(), "fileClaim")?.claimId, r))
     }
 
+    /// Buys a policy as account `holder`, lets a block pass (no claim in the purchase
+    /// block), and files `row`'s claim on it with its evidence: the policy, the claim, the
+    /// filing and the receipt.
+    async fn buy_and_file(
+        &self,
+        chain: &TestChain,
+        holder: usize,
+        row: usize,
+        features: &ClaimFeatures,
+    ) -> (U256, U256, Filing, TransactionReceipt) {
+        let p = chain.provider(holder);
+        let policy = self.buy(&p).await.unwrap();
+        chain.mine_blocks(1).await.unwrap();
+        let f = filing(self, policy, dev(holder), row, features, SUM_INSURED);
+        let (claim, r) =
+            self.file(&p, policy, f.input.claimed, f.description, f.manifest.root()).await.unwrap();
+        (policy, claim, f, r)
+    }
+
     fn assessor(&self, chain: &TestChain) -> ClaimsInsuranceInstance<DynProvider> {
         self.as_(&chain.provider(ASSESSOR))
     }
@@ -475,13 +494,7 @@ async fn no_personal_data_reaches_the_chain() {
         let chain = start(backend).await;
         let pool = Pool::deploy(&chain, 10 * ETHER, RULES).await;
         let p1 = chain.provider(1);
-        let policy = pool.buy(&p1).await.unwrap();
-        chain.mine_blocks(1).await.unwrap();
-        let f = filing(&pool, policy, dev(1), row, &features, SUM_INSURED);
-        let (claim, filed) = pool
-            .file(&p1, policy, f.input.claimed, f.description, f.manifest.root())
-            .await
-            .unwrap();
+        let (_, claim, f, filed) = pool.buy_and_file(&chain, 1, row, &features).await;
         let a = h.assessor.assess(&f.input).unwrap();
         let (assessed, _) = post_assessment(&pool.assessor(&chain), claim, &a).await.unwrap();
         advance(&chain, DAY).await;
@@ -555,14 +568,7 @@ async fn a_claim_over_the_automatic_maximum_goes_to_review() {
     for backend in backends() {
         let chain = start(backend).await;
         let pool = Pool::deploy(&chain, 10 * ETHER, RULES).await;
-        let p2 = chain.provider(2);
-        let policy = pool.buy(&p2).await.unwrap();
-        chain.mine_blocks(1).await.unwrap();
-        let f = filing(&pool, policy, dev(2), row, &features, SUM_INSURED);
-        let (claim, _) = pool
-            .file(&p2, policy, f.input.claimed, f.description, f.manifest.root())
-            .await
-            .unwrap();
+        let (_, claim, f, _) = pool.buy_and_file(&chain, 2, row, &features).await;
         let a = h.assessor.assess(&f.input).unwrap();
         assert!(a.amount > RULES.auto_max_amount);
         let (_, decision) = post_assessment(&pool.assessor(&chain), claim, &a).await.unwrap();
@@ -617,14 +623,7 @@ async fn a_challenge_within_the_window_stops_the_payout() {
             let (pool, chain, h) = (&pool, &chain, &h);
             async move {
                 let (row, features) = h.small(k);
-                let p = chain.provider(holder);
-                let policy = pool.buy(&p).await.unwrap();
-                chain.mine_blocks(1).await.unwrap();
-                let f = filing(pool, policy, dev(holder), row, &features, SUM_INSURED);
-                let (claim, _) = pool
-                    .file(&p, policy, f.input.claimed, f.description, f.manifest.root())
-                    .await
-                    .unwrap();
+                let (_, claim, f, _) = pool.buy_and_file(chain, holder, row, &features).await;
                 let a = h.assessor.assess(&f.input).unwrap();
                 let (_, d) = post_assessment(&pool.assessor(chain), claim, &a).await.unwrap();
                 assert_eq!(d, Decision::AutoApproved);
@@ -690,14 +689,7 @@ async fn an_unauthorized_assessor_or_an_unpinned_model_is_refused() {
     for backend in backends() {
         let chain = start(backend).await;
         let pool = Pool::deploy(&chain, 10 * ETHER, RULES).await;
-        let p1 = chain.provider(1);
-        let policy = pool.buy(&p1).await.unwrap();
-        chain.mine_blocks(1).await.unwrap();
-        let f = filing(&pool, policy, dev(1), row, &features, SUM_INSURED);
-        let (claim, _) = pool
-            .file(&p1, policy, f.input.claimed, f.description, f.manifest.root())
-            .await
-            .unwrap();
+        let (_, claim, f, _) = pool.buy_and_file(&chain, 1, row, &features).await;
         let a = h.assessor.assess(&f.input).unwrap();
         for who in [1, ATTACKER, REVIEWER, OWNER] {
             let e = post_assessment(&pool.as_(&chain.provider(who)), claim, &a)
@@ -787,12 +779,7 @@ async fn the_daily_cap_trips_the_circuit_breaker() {
         // The next day, the same kind of claim is approved automatically again.
         advance(&chain, DAY).await;
         let (row, features) = h.small(10);
-        let p = chain.provider(4);
-        let policy = pool.buy(&p).await.unwrap();
-        chain.mine_blocks(1).await.unwrap();
-        let f = filing(&pool, policy, dev(4), row, &features, SUM_INSURED);
-        let (claim, _) =
-            pool.file(&p, policy, f.input.claimed, f.description, f.manifest.root()).await.unwrap();
+        let (_, claim, f, _) = pool.buy_and_file(&chain, 4, row, &features).await;
         let a = h.assessor.assess(&f.input).unwrap();
         let (_, got) = post_assessment(&pool.assessor(&chain), claim, &a).await.unwrap();
         assert_eq!(got, Decision::AutoApproved, "[{backend}] next day");
