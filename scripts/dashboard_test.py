@@ -529,6 +529,27 @@ def main():
             check(page.query_selector("#insurance-seasons") is None, "a refused cover still shows a table")
             return text.replace("\n", " ")[:160]
 
+        def registry_page():
+            goto(page, run, "/registry", "registry")
+            page.wait_for_selector("#registry-table tbody tr")
+            rows = page.eval_on_selector_all(
+                "#registry-table tbody tr", "trs => trs.map(t => [Number(t.dataset.model), Number(t.dataset.calls)])"
+            )
+            code, reg = run.api("/registry")
+            check(code == 200 and reg["deployed"], f"GET /registry: {code} {reg}")
+            want = [[m["id"], m["detail"][-1]["calls"]] for m in reg["models"]]
+            check(rows == want, f"the page shows {rows}, the API answers {want}")
+            first = reg["models"][0]["detail"][-1]
+            check(first["calls"] >= 100, f"the market demo's paid calls are not in the served logs: {first['calls']}")
+            check(any(p["kind"] == "dataset" for p in first["parents"]), f"the demo model has no dataset parent: {first['parents']}")
+            goto(page, run, "/registry/1", "registry")
+            page.wait_for_selector("#registry-verified")
+            text = page.inner_text("#registry-verified")
+            verified, total = int(text.split()[0]), int(text.split()[2])
+            check(verified == total and total == first["calls"], f"receipts: {text}")
+            run.shot(page, "registry")
+            return f"{len(rows)} models, {total} paid calls with every receipt verified"
+
         def claims_page():
             goto(page, run, "/claims?offset=0&limit=40", "claims")
             page.wait_for_selector("#claims-table tbody tr")
@@ -577,6 +598,7 @@ def main():
         run.step("insurance: a cover that pays in some seasons", insurance_page)
         run.step("insurance: a refused cover shows the API's error", insurance_error)
         run.step("claims: held-out real claims and the contract's decisions", claims_page)
+        run.step("model market: a model with its dataset parent and verified usage", registry_page)
         run.step("error state shows the API's JSON error", error_state)
         ctx.close()
 

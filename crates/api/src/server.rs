@@ -40,6 +40,7 @@ use crate::state::ApiState;
         (name = "fl", description = "Federated training: tasks, rounds, accuracy, scores and rewards"),
         (name = "oracle", description = "AI oracle feeds over the shipped real series: sources, dropped quotes and why, consensus"),
         (name = "claims", description = "AI-assessed insurance claims: the pinned claims model on held-out real claims, and a claim assessed with the decision ClaimsInsurance would take"),
+        (name = "models", description = "The model marketplace: ModelRegistry models and versions with parents, shares and cards, and paid usage from the served audit logs"),
         (name = "insurance", description = "Parametric crop insurance: each season's rainfall index and a cover's payout by CropInsurance's rule"),
         (name = "auth", description = "API keys and Sign-In with Ethereum (EIP-4361)"),
     ),

@@ -286,6 +286,43 @@ pub struct ComputeJob {
     pub tx: Option<Hash>,
 }
 
+/// One paid inference served by `alara serve`: the same record as [`Inference`] plus the
+/// payment that bought it — the buyer's latest payment-channel voucher or licensed-call
+/// signature. The entry is durable before the answer leaves the server, so the log is
+/// both the usage record and the store of the vouchers the server claims with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidInference {
+    /// The serving deployment.
+    pub system: String,
+    /// Model (registry id and version) and the SHA-256 of its file.
+    pub model: ModelRef,
+    /// Start of the call, Unix ms.
+    pub started_ms: u64,
+    /// End of the call, Unix ms.
+    pub ended_ms: u64,
+    /// Commitment to the input.
+    pub input: Hash,
+    /// Commitment to the output.
+    pub output: Hash,
+    /// `channel` (a voucher) or `license` (a holder's signed call).
+    pub payment: String,
+    /// Contract-qualified payment account: `<chain id>/<contract>/channel/<id>` or
+    /// `<chain id>/<contract>/license/<id>`.
+    pub account: String,
+    /// Channel nonce of the voucher (0 for a licensed call).
+    pub nonce: u64,
+    /// Cumulative amount of the voucher in the asset's base units (0 for a licence).
+    #[serde(with = "dec_u128")]
+    pub amount: u128,
+    /// EIP-712 hash of the previous call's receipt the voucher acknowledges (zero for the
+    /// first call of a nonce, and for a licensed call the request hash).
+    pub prev_receipt: Hash,
+    /// The payer's signature (0x-hex).
+    pub signature: String,
+    /// The payer (account address that signed).
+    pub payer: String,
+}
+
 /// The kind-specific part of an entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -314,6 +351,8 @@ pub enum EntryBody {
     OracleRound(OracleRound),
     /// An insurance claim assessed.
     ClaimAssessment(ClaimAssessment),
+    /// A paid inference.
+    PaidInference(PaidInference),
     /// A kind this version does not know; kept as raw fields.
     Unknown {
         /// Kind number.
@@ -442,6 +481,10 @@ kinds! {
     12 "claim_assessment" ClaimAssessment {
         policy, claim, model, input, fraud_bp, confidence_bp, amount, decision
     }
+    14 "paid_inference" PaidInference {
+        system, model, started_ms, ended_ms, input, output, payment, account, nonce, amount,
+        prev_receipt, signature, payer
+    }
 }
 
 impl EntryBody {
@@ -466,6 +509,7 @@ impl EntryBody {
             EntryBody::TrainingRound(t) => Some(t.model_hash),
             EntryBody::ComputeJob(j) => j.model,
             EntryBody::ClaimAssessment(c) => Some(c.model),
+            EntryBody::PaidInference(i) => Some(i.model.version_hash),
             _ => None,
         }
     }
@@ -475,6 +519,7 @@ impl EntryBody {
         match self {
             EntryBody::Inference(i) => Some(&i.model.id),
             EntryBody::ModelRegistered(m) => Some(&m.model.id),
+            EntryBody::PaidInference(i) => Some(&i.model.id),
             _ => None,
         }
     }
@@ -487,6 +532,7 @@ impl EntryBody {
                 v.extend(i.verified_by);
                 v
             }
+            EntryBody::PaidInference(i) => vec![i.input, i.output],
             EntryBody::DataAccess(d) => d.subject.into_iter().collect(),
             EntryBody::Erasure(e) => vec![e.request],
             _ => vec![],
@@ -1087,6 +1133,21 @@ mod golden {
                 amount: 15,
                 decision: "auto_approved".into(),
             }),
+            EntryBody::PaidInference(PaidInference {
+                system: "serve".into(),
+                model: model(),
+                started_ms: 3,
+                ended_ms: 4,
+                input: h(0x16),
+                output: h(0x17),
+                payment: "channel".into(),
+                account: "1/0xc/channel/1".into(),
+                nonce: 2,
+                amount: 30,
+                prev_receipt: h(0x18),
+                signature: "0x5151".into(),
+                payer: "0xb".into(),
+            }),
         ];
         let mut entries: Vec<Entry> = bodies
             .into_iter()
@@ -1103,7 +1164,7 @@ mod golden {
         r#"{"time_ms":1010,"type":"unknown","kind":300,"version":2,"fields":"00ff10"}"#;
 
     /// Hex of `samples()`, in order.
-    const GOLDEN: [&str; 13] = [
+    const GOLDEN: [&str; 14] = [
         "0100010100000000000003e8000373797300016d11111111111111111111111111111111111111111111111111111111111111110000000000000001000000000000000222222222222222222222222222222222222222222222222222222222222222223333333333333333333333333333333333333333333333333333333333333333014444444444444444444444444444444444444444444444444444444444444444000170",
         "0100020100000000000003e900016d11111111111111111111111111111111111111111111111111111111111111110008697066733a2f2f78000330786f00016c",
         "0100030100000000000003ea0001640001610008646f776e6c6f616400017000",
@@ -1116,6 +1177,7 @@ mod golden {
         "01000a0100000000000003f1000b312f30786d2f6a6f622f34000462616679dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd0009636f6d706c6574656400016200016f01eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee0001ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff000630783132333400",
         "01000b0100000000000003f200016600000000000000060000000000000000000000000000000e0812121212121212121212121212121212121212121212121212121212121212120000000700025b5d13131313131313131313131313131313131313131313131313131313131313130000251c",
         "01000c0100000000000003f30007312f3078702f32000d312f3078702f636c61696d2f331414141414141414141414141414141414141414141414141414141414141414151515151515151515151515151515151515151515151515151515151515151500000078000026980000000000000000000000000000000f000d6175746f5f617070726f766564",
+        "01000e0100000000000003f40005736572766500016d1111111111111111111111111111111111111111111111111111111111111111000000000000000300000000000000041616161616161616161616161616161616161616161616161616161616161616171717171717171717171717171717171717171717171717171717171717171700076368616e6e656c000f312f3078632f6368616e6e656c2f3100000000000000020000000000000000000000000000001e181818181818181818181818181818181818181818181818181818181818181800063078353135310003307862",
         "01012c0200000000000003f200ff10",
     ];
 

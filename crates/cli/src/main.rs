@@ -76,6 +76,21 @@ enum Command {
         #[command(subcommand)]
         command: cmd::data::Command,
     },
+    /// Model marketplace: publish, list, show, pull, versions, usage, channels, licences.
+    Model {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::model::Command,
+    },
+    /// Serve a registered model over HTTP, paid per call (channels) or by licence, every
+    /// call audited.
+    Serve {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(flatten)]
+        args: cmd::model::ServeArgs,
+    },
     /// Lineage of a dataset or model: dataset CID → jobs → models → inferences.
     Lineage(cmd::lineage::Args),
     /// Federated learning: simulate, coordinate, join as a client, replay a round.
@@ -137,6 +152,10 @@ fn run(cli: Cli) -> eyre::Result<()> {
             Command::Data { chain, command } => {
                 cmd::data::run(&ctx.with_chain(chain), command).await
             }
+            Command::Model { chain, command } => {
+                cmd::model::run(&ctx.with_chain(chain), command).await
+            }
+            Command::Serve { chain, args } => cmd::model::serve(&ctx.with_chain(chain), args).await,
             Command::Lineage(args) => cmd::lineage::run(&ctx, args).await,
             Command::Fl { chain, command } => cmd::fl::run(&ctx.with_chain(chain), command).await,
             Command::Demo { chain, command } => {

@@ -37,6 +37,7 @@ pub mod guard;
 pub mod keys;
 pub mod lineage;
 pub mod logreg;
+pub mod model;
 pub mod party;
 pub mod receipt;
 pub mod sale;

@@ -11,6 +11,7 @@ const PAGES = {
   market: () => import('./pages/market.js'),
   models: () => import('./pages/models.js'),
   oracle: () => import('./pages/oracle.js'),
+  registry: () => import('./pages/registry.js'),
 };
 
 const view = document.getElementById('view');

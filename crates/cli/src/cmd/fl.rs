@@ -676,7 +676,8 @@ fn replay(ctx: &Context, args: ReplayArgs) -> eyre::Result<()> {
     })
 }
 
-fn progress(len: u64, hidden: bool) -> indicatif::ProgressBar {
+/// A progress bar for `len` steps (hidden for `--json` and quiet runs).
+pub(crate) fn progress(len: u64, hidden: bool) -> indicatif::ProgressBar {
     if hidden {
         return indicatif::ProgressBar::hidden();
     }

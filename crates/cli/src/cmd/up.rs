@@ -88,8 +88,8 @@ pub struct ApiArgs {
     /// Serve only JSON-RPC: no API (`/api/v1`), no docs (`/docs`), no dashboard (`/`).
     #[arg(long)]
     pub no_api: bool,
-    /// Run the demonstrations (audited inference, a data sale, federated rounds) against
-    /// this node before serving, so the dashboard has something to show.
+    /// Run the demonstrations (audited inference, a data sale, federated rounds, the model
+    /// market) against this node before serving, so the dashboard has something to show.
     #[arg(long)]
     pub demo: bool,
     /// Role of API requests without a token: reader or none. Default: reader when --host
@@ -376,14 +376,13 @@ fn serve_audit(ctx: &Context, state: &alara_api::ApiState) -> Option<String> {
     note
 }
 
-/// `alara up --demo`: the three demonstrations, against this node, into this data
-/// directory.
+/// `alara up --demo`: the demonstrations, against this node, into this data directory.
 async fn run_demos(ctx: &Context, url: &str) -> eyre::Result<()> {
     let chain = crate::context::ChainArgs { rpc_url: Some(url.to_string()), ..ctx.chain.clone() };
     // The demos' own output would mix with the summary on stdout: they run quietly.
     let mut demo_ctx = Context::new(ctx.global.clone())?.with_chain(chain);
     demo_ctx.quiet = true;
-    for name in ["audit", "data", "fl"] {
+    for name in ["audit", "data", "fl", "market"] {
         eprintln!("--demo: running `alara demo {name}`");
         let parser = <crate::cmd::demo::Command as clap::Subcommand>::augment_subcommands(
             clap::Command::new("demo"),

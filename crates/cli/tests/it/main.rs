@@ -13,5 +13,6 @@ mod newcomer;
 mod node_process;
 mod oracle_cli;
 mod readme;
+mod serve_cli;
 mod store_cli;
 mod support;

@@ -6,4 +6,6 @@ mod conservation;
 mod contract;
 mod flows;
 mod hardening;
+mod model_fixture;
+mod serve;
 mod support;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod audit;
 pub mod chain;
 pub mod fl;
+pub mod market;
 pub mod oracle;
 pub mod store;
 
@@ -23,6 +24,9 @@ pub enum Command {
     Store(store::Args),
     /// Federated learning accuracy, robustness, scale and settlement gas.
     Fl(fl::Args),
+    /// Model marketplace: voucher verification, paid audited calls through `alara serve`
+    /// beside bare tract, claim gas for 1 and 10,000 calls.
+    Market(market::Args),
     /// Oracle error under attack (median vs baselines vs learned), report gas, round latency.
     Oracle(oracle::Args),
 }
@@ -35,6 +39,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Store(args) => store::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
+        Command::Market(args) => market::run(ctx, args).await,
         Command::Oracle(args) => oracle::run(ctx, args).await,
     }
 }

@@ -113,14 +113,26 @@ async fn party(
     market: Address,
     name: &str,
 ) -> eyre::Result<Party<DynProvider>> {
-    let key = party_key(name)?;
+    party_in(ctx, url, market, "data", name).await
+}
+
+/// A party of demo `demo`: key `demo_key("<demo> <name>")`, store, keyring and audit trail
+/// under `<data-dir>/<demo>-demo/<name>`.
+pub(crate) async fn party_in(
+    ctx: &Context,
+    url: &str,
+    market: Address,
+    demo: &str,
+    name: &str,
+) -> eyre::Result<Party<DynProvider>> {
+    let key = super::demo_key(&format!("{demo} {name}"))?;
     let account = key.address();
     let provider = provider_for(url, key.clone())?;
-    let dir = ctx.data_dir.join("data-demo").join(name);
+    let dir = ctx.data_dir.join(format!("{demo}-demo")).join(name);
     let store = Arc::new(
         alara_store::Store::open(dir.join("store")).wrap_err("opening a demo party's store")?,
     );
-    let mut cfg = TrailConfig::new(dir.join("audit"), format!("alara-demo-data-{name}"));
+    let mut cfg = TrailConfig::new(dir.join("audit"), format!("alara-demo-{demo}-{name}"));
     cfg.key_work_factor = 10;
     let trail = Arc::new(AuditTrail::open(cfg).wrap_err("opening a demo party's audit trail")?);
     let market = DataMarket::new(market, provider, account).await?;

@@ -7,6 +7,7 @@ pub mod claims;
 pub mod data;
 pub mod fl;
 pub mod insurance;
+pub mod market;
 pub mod oracle;
 
 /// Demonstrations.
@@ -23,6 +24,10 @@ pub enum Command {
     Fl(fl::Args),
     /// Parametric drought cover paid from Seattle's real rainfall through a signed oracle feed.
     Insurance(insurance::Args),
+    /// The model marketplace: a model trained by compute-to-data, published with the
+    /// dataset as a parent, served and paid per call through a channel, claimed once,
+    /// the dataset's seller paid its share.
+    Market(market::Args),
     /// The oracle network: node processes, colluding exchanges, a malicious node, one
     /// aggregate signature per report, read through Chainlink's interface.
     Oracle(oracle::Args),
@@ -44,6 +49,18 @@ pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBu
             )
         })
         .collect();
+    for name in ["hospital", "lab"] {
+        v.push((
+            format!("market-{name}"),
+            data_dir.join("market-demo").join(name).join("audit"),
+            format!("alara-demo-market-{name}"),
+        ));
+    }
+    v.push((
+        "market-serve".into(),
+        market::serve_trail_dir(data_dir),
+        market::SERVE_PASSPHRASE.into(),
+    ));
     v.push(("fl-demo".into(), data_dir.join("fl-demo").join("audit"), "alara-demo-fl".into()));
     v.push(("audit-demo".into(), data_dir.join("audit-demo"), audit::DEMO_PASSPHRASE.into()));
     v.push((
@@ -95,6 +112,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Oracle(args) => oracle::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
         Command::Insurance(args) => insurance::run(ctx, args).await,
+        Command::Market(args) => market::run(ctx, args).await,
     }
 }
 
