@@ -77,6 +77,13 @@ pub enum Error {
     /// A signed job receipt does not verify.
     #[error("job receipt: {0}")]
     Receipt(String),
+    /// A payment voucher or licensed call is malformed or its signature does not verify.
+    #[error("payment voucher: {0}")]
+    Voucher(String),
+    /// A call to a model-marketplace contract (ModelRegistry, InferenceChannels,
+    /// ModelLicense, or the model's token) failed; reverts are decoded by name.
+    #[error("model marketplace: {0}")]
+    ModelContract(CallError),
     /// A value does not fit the field it goes into.
     #[error("{0}")]
     OutOfRange(String),
@@ -109,7 +116,15 @@ impl Error {
     /// when this is a revert.
     pub fn revert_name(&self) -> Option<String> {
         match self {
-            Error::Contract(c) => c.revert_name().map(str::to_owned),
+            Error::Contract(c) | Error::ModelContract(c) => c.revert_name().map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The raw revert data, when this is a revert of any contract call.
+    pub fn revert_data(&self) -> Option<&alloy::primitives::Bytes> {
+        match self {
+            Error::Contract(c) | Error::ModelContract(c) => c.revert_data(),
             _ => None,
         }
     }
@@ -120,9 +135,15 @@ impl Error {
     }
 }
 
-/// The errors a market call can revert with: DataMarket's, then the token's.
-pub const DECODERS: &[Decoder] =
-    &[decoder::<DataMarketErrors>, decoder::<alara_contracts::AlaraToken::AlaraTokenErrors>];
+/// The errors a market call can revert with: DataMarket's, the token's, then the model
+/// marketplace's (ModelRegistry, InferenceChannels, ModelLicense).
+pub const DECODERS: &[Decoder] = &[
+    decoder::<DataMarketErrors>,
+    decoder::<alara_contracts::AlaraToken::AlaraTokenErrors>,
+    decoder::<alara_contracts::ModelRegistry::ModelRegistryErrors>,
+    decoder::<alara_contracts::InferenceChannels::InferenceChannelsErrors>,
+    decoder::<alara_contracts::ModelLicense::ModelLicenseErrors>,
+];
 
 /// Attaches a path to an I/O error.
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
