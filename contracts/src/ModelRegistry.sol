@@ -256,13 +256,12 @@ contract ModelRegistry {
             publishedAt: uint64(block.timestamp),
             deprecated: false
         });
-        Parent[] storage stored = _parents[modelId][number];
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i = 0; i < refs.length; ++i) {
             ParentRef calldata p = refs[i];
             if (p.bps == 0) revert ZeroShare(i);
             sum += p.bps;
-            stored.push(Parent({kind: p.kind, id: p.id, payee: _payee(modelId, p), bps: p.bps}));
+            _parents[modelId][number].push(Parent({kind: p.kind, id: p.id, payee: _payee(modelId, p), bps: p.bps}));
         }
         if (sum > WHOLE) revert SharesAboveWhole(sum, WHOLE);
         emit VersionPublished(modelId, number, v.fileHash, v.cid, v.pricePerCall, v.licensePrice);
@@ -271,6 +270,7 @@ contract ModelRegistry {
     /// @dev Who a parent's share is paid to: the listing's seller, or the parent model's owner.
     function _payee(uint256 modelId, ParentRef calldata p) private view returns (address payee) {
         if (p.kind == ParentKind.Dataset) {
+            // slither-disable-next-line unused-return -- only the seller is needed: it is the payee, and zero means no such listing
             (payee,,,,,) = DATA_MARKET.listings(p.id);
             if (payee == address(0)) revert UnknownListing(p.id);
         } else {
