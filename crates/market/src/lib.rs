@@ -13,11 +13,14 @@
 //!   exported as ONNX;
 //! - [`receipt`]: EIP-712 job receipts signed by the data owner;
 //! - [`party`]: one participant's flows, writing an audit entry per step;
-//! - [`lineage`]: dataset → jobs → models → inferences, from audit entries.
+//! - [`lineage`]: dataset → jobs → models → inferences, from audit entries;
+//! - [`model`]: the model marketplace's contracts (`ModelRegistry`, `InferenceChannels`,
+//!   `ModelLicense`): receipt-bound payment vouchers and licensed calls, and their typed
+//!   client.
 //!
 //! What it does not own: the chain and the contract sources (`alara-chain`,
 //! `contracts/src/DataMarket.sol`), storage and encryption (`alara-store`), the audit log
-//! (`alara-audit`), model inference (`alara-ml`). The model marketplace is not here yet.
+//! (`alara-audit`), model inference (`alara-ml`).
 //!
 //! Nothing secret reaches the chain or a log: on-chain there are CIDs, SHA-256
 //! commitments, hashes of terms, recipes and results, public keys, and keys encrypted to

@@ -122,11 +122,7 @@ impl LicensedCall {
     }
 
     /// Signs the call with `signer` in `domain` (see [`license_domain`]).
-    pub fn sign(
-        self,
-        signer: &PrivateKeySigner,
-        domain: &Eip712Domain,
-    ) -> Result<SignedLicensedCall> {
+    pub fn sign(self, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<SignedLicensedCall> {
         let signature = sign_digest(signer, &self.digest(domain), "licensed call")?;
         Ok(SignedLicensedCall { call: self, signature })
     }
@@ -148,11 +144,7 @@ pub const VOUCHER_BYTES: usize = 32 + 8 + 32 + 32 + 65;
 
 impl SignedVoucher {
     /// Signs `voucher` with `signer` in `domain` (the same as [`Voucher::sign`]).
-    pub fn sign(
-        voucher: Voucher,
-        signer: &PrivateKeySigner,
-        domain: &Eip712Domain,
-    ) -> Result<Self> {
+    pub fn sign(voucher: Voucher, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<Self> {
         voucher.sign(signer, domain)
     }
 
@@ -230,11 +222,7 @@ pub const LICENSED_CALL_BYTES: usize = 32 + 32 + 8 + 65;
 
 impl SignedLicensedCall {
     /// Signs `call` with `signer` in `domain` (the same as [`LicensedCall::sign`]).
-    pub fn sign(
-        call: LicensedCall,
-        signer: &PrivateKeySigner,
-        domain: &Eip712Domain,
-    ) -> Result<Self> {
+    pub fn sign(call: LicensedCall, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<Self> {
         call.sign(signer, domain)
     }
 
@@ -300,9 +288,9 @@ fn decode_header(value: &str, header: &str) -> Result<Vec<u8>> {
             value.len()
         )));
     }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(value.trim())
-        .map_err(|e| Error::Voucher(format!("{header} must be unpadded URL-safe base64: {e}")))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim()).map_err(|e| {
+        Error::Voucher(format!("{header} must be unpadded URL-safe base64: {e}"))
+    })
 }
 
 fn sign_digest(signer: &PrivateKeySigner, digest: &B256, what: &str) -> Result<[u8; 65]> {

@@ -2,10 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
 mod capped;
+mod channels;
 mod conservation;
 mod contract;
 mod flows;
 mod hardening;
+mod license;
 mod model_fixture;
+mod registry;
 mod serve;
 mod support;
