@@ -68,6 +68,8 @@ pub const MAX_ROWS: usize = 256;
 pub const LICENSE_SKEW: Duration = Duration::from_secs(300);
 /// How long a licence holding read from the chain is trusted.
 const HOLDS_TTL: Duration = Duration::from_secs(30);
+/// Most licence holders remembered at once.
+const MAX_CACHED_HOLDERS: usize = 10_000;
 
 /// What is served and how it is paid for.
 #[derive(Clone, Debug)]
@@ -504,10 +506,15 @@ impl Server {
                 match self.fetch_channel(id).await? {
                     Some(c) => book.chain = Some(c),
                     None => {
+                        // Keep no book for a channel that does not exist: made-up ids must
+                        // not grow the server's memory.
+                        if book.last.is_none() {
+                            self.books.lock().remove(&id);
+                        }
                         return Err(Refusal::pay(format!(
                             "channel {id} does not exist on {:#x}: open one first",
                             self.cfg.channels
-                        )))
+                        )));
                     }
                 }
             }
@@ -717,7 +724,14 @@ impl Server {
             }
         }
         let h = self.market.holds(who, self.cfg.model_id, self.cfg.version).await?;
-        self.holds.lock().insert(who, (h, Instant::now()));
+        let mut cache = self.holds.lock();
+        // Signatures from made-up keys must not grow the cache without bound.
+        if cache.len() >= MAX_CACHED_HOLDERS {
+            cache.retain(|_, (held, at)| *held && at.elapsed() < HOLDS_TTL);
+        }
+        if h {
+            cache.insert(who, (h, Instant::now()));
+        }
         Ok(h)
     }
 
