@@ -387,10 +387,10 @@ impl<P: Provider + Clone> ModelMarket<P> {
         &self.license
     }
 
-    async fn mined<D: alloy::contract::CallDecoder>(
+    async fn mined<Q: Provider, D: alloy::contract::CallDecoder>(
         &self,
         call: &'static str,
-        builder: &alloy::contract::CallBuilder<P, D, Ethereum>,
+        builder: &alloy::contract::CallBuilder<Q, D, Ethereum>,
     ) -> Result<TransactionReceipt> {
         send(call, builder, DECODERS).await.map_err(Error::ModelContract)
     }
