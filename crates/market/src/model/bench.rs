@@ -65,8 +65,9 @@ pub fn chained_voucher(
         // The receipt of this call, which the next voucher acknowledges.
         let mut input = [0u8; 32];
         input[24..].copy_from_slice(&call.to_be_bytes());
-        prev = CallReceipt { model: model_file, input: B256::from(input), output: !B256::from(input) }
-            .hash();
+        prev =
+            CallReceipt { model: model_file, input: B256::from(input), output: !B256::from(input) }
+                .hash();
     }
     last.ok_or_else(|| Error::OutOfRange("a chained voucher covers at least one call".into()))
 }
@@ -126,12 +127,15 @@ pub async fn claim_gas<P: Provider + Clone>(provider: P, account: Address) -> Re
     for model in [plain, derived] {
         let channel =
             market.open_channel(model, 1, key.address(), deposit, latest + 86_400).await?.value;
-        let warm = chained_voucher(&key, &domain, channel, file(0).file_hash, 1, U256::from(PRICE))?;
+        let warm =
+            chained_voucher(&key, &domain, channel, file(0).file_hash, 1, U256::from(PRICE))?;
         market.claim(&warm, true).await?;
     }
     let mut gas = [0u64; 4];
     for (i, (model, calls)) in
-        [(plain, 1), (plain, MANY_CALLS), (derived, 1), (derived, MANY_CALLS)].into_iter().enumerate()
+        [(plain, 1), (plain, MANY_CALLS), (derived, 1), (derived, MANY_CALLS)]
+            .into_iter()
+            .enumerate()
     {
         let channel =
             market.open_channel(model, 1, key.address(), deposit, latest + 86_400).await?.value;

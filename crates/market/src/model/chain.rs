@@ -71,7 +71,10 @@ pub async fn ensure_deployed<P: Provider>(
 }
 
 /// Deploys a new set of the three contracts on `data_market` (no address book).
-pub async fn deploy<P: Provider>(provider: &P, data_market: Address) -> Result<ModelMarketAddresses> {
+pub async fn deploy<P: Provider>(
+    provider: &P,
+    data_market: Address,
+) -> Result<ModelMarketAddresses> {
     let registry = deploy_registry(provider, data_market).await?;
     let channels = deploy_channels(provider, registry).await?;
     let license = deploy_license(provider, registry).await?;
@@ -308,7 +311,11 @@ pub struct ModelMarket<P> {
 impl<P: Provider + Clone> ModelMarket<P> {
     /// A client of the contracts at `addresses` that sends as `account` (the provider's
     /// signer). Fails when one of them has no code.
-    pub async fn new(addresses: ModelMarketAddresses, provider: P, account: Address) -> Result<Self> {
+    pub async fn new(
+        addresses: ModelMarketAddresses,
+        provider: P,
+        account: Address,
+    ) -> Result<Self> {
         let chain_id = provider
             .get_chain_id()
             .await
@@ -424,9 +431,15 @@ impl<P: Provider + Clone> ModelMarket<P> {
         v: &VersionInput,
         parents: &[ParentRef],
     ) -> Result<Tx<u64>> {
-        let call = self.registry.publish(name.to_string(), token.address(), sol_version(v), sol_parents(parents));
+        let call = self.registry.publish(
+            name.to_string(),
+            token.address(),
+            sol_version(v),
+            sol_parents(parents),
+        );
         let r = self.mined("publish", &call).await?;
-        let ev: ModelRegistry::ModelPublished = Self::event(&r, self.addresses.registry, "publish")?;
+        let ev: ModelRegistry::ModelPublished =
+            Self::event(&r, self.addresses.registry, "publish")?;
         Ok(Tx::from_receipt(&r, id_u64(ev.modelId, "model id")?))
     }
 
@@ -437,7 +450,8 @@ impl<P: Provider + Clone> ModelMarket<P> {
         v: &VersionInput,
         parents: &[ParentRef],
     ) -> Result<Tx<u32>> {
-        let call = self.registry.publishVersion(U256::from(model), sol_version(v), sol_parents(parents));
+        let call =
+            self.registry.publishVersion(U256::from(model), sol_version(v), sol_parents(parents));
         let r = self.mined("publishVersion", &call).await?;
         let ev: ModelRegistry::VersionPublished =
             Self::event(&r, self.addresses.registry, "publishVersion")?;
@@ -446,7 +460,8 @@ impl<P: Provider + Clone> ModelMarket<P> {
 
     /// Deprecates a version (owner only): no new channels or licences.
     pub async fn deprecate(&self, model: u64, version: u32) -> Result<Tx<()>> {
-        let r = self.mined("deprecate", &self.registry.deprecate(U256::from(model), version)).await?;
+        let r =
+            self.mined("deprecate", &self.registry.deprecate(U256::from(model), version)).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
@@ -459,14 +474,22 @@ impl<P: Provider + Clone> ModelMarket<P> {
 
     /// Takes over `model` (the proposed owner only).
     pub async fn accept_ownership(&self, model: u64) -> Result<Tx<()>> {
-        let r = self.mined("acceptOwnership", &self.registry.acceptOwnership(U256::from(model))).await?;
+        let r = self
+            .mined("acceptOwnership", &self.registry.acceptOwnership(U256::from(model)))
+            .await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
     /// The model `model`.
     pub async fn model(&self, model: u64) -> Result<Model> {
-        let m = self.registry.model(U256::from(model)).call().await.map_err(model_error("model"))?;
-        Ok(Model { owner: m.owner, token: Token::from_address(m.token), versions: m.versions, name: m.name })
+        let m =
+            self.registry.model(U256::from(model)).call().await.map_err(model_error("model"))?;
+        Ok(Model {
+            owner: m.owner,
+            token: Token::from_address(m.token),
+            versions: m.versions,
+            name: m.name,
+        })
     }
 
     /// Version `version` of `model`.
@@ -511,7 +534,8 @@ impl<P: Provider + Clone> ModelMarket<P> {
 
     /// The model and version published with `file_hash`, if any.
     pub async fn by_file_hash(&self, file_hash: B256) -> Result<Option<(u64, u32)>> {
-        let r = self.registry.byFileHash(file_hash).call().await.map_err(model_error("byFileHash"))?;
+        let r =
+            self.registry.byFileHash(file_hash).call().await.map_err(model_error("byFileHash"))?;
         if r.modelId.is_zero() {
             return Ok(None);
         }
@@ -571,7 +595,8 @@ impl<P: Provider + Clone> ModelMarket<P> {
     pub async fn top_up(&self, channel: u64, amount: U256) -> Result<Tx<U256>> {
         let token = self.channel(channel).await?.token;
         self.ensure_allowance(token, self.addresses.channels, amount).await?;
-        let call = self.channels.topUp(U256::from(channel), amount).value(Self::value_for(token, amount));
+        let call =
+            self.channels.topUp(U256::from(channel), amount).value(Self::value_for(token, amount));
         let r = self.mined("topUp", &call).await?;
         let ev: InferenceChannels::ToppedUp = Self::event(&r, self.addresses.channels, "topUp")?;
         Ok(Tx::from_receipt(&r, ev.value))
@@ -579,7 +604,8 @@ impl<P: Provider + Clone> ModelMarket<P> {
 
     /// Moves the expiry of `channel` to `new_expiry` (sender only, later only).
     pub async fn extend(&self, channel: u64, new_expiry: u64) -> Result<Tx<()>> {
-        let r = self.mined("extend", &self.channels.extend(U256::from(channel), new_expiry)).await?;
+        let r =
+            self.mined("extend", &self.channels.extend(U256::from(channel), new_expiry)).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
@@ -600,9 +626,10 @@ impl<P: Provider + Clone> ModelMarket<P> {
             .into_iter()
             .map(|p| (p.payee, p.amount))
             .collect();
-        let refunded = Self::events::<InferenceChannels::ChannelClosed>(&r, self.addresses.channels)
-            .first()
-            .map(|c| c.refunded);
+        let refunded =
+            Self::events::<InferenceChannels::ChannelClosed>(&r, self.addresses.channels)
+                .first()
+                .map(|c| c.refunded);
         Ok(Tx::from_receipt(
             &r,
             Claim {
@@ -618,7 +645,8 @@ impl<P: Provider + Clone> ModelMarket<P> {
     /// Closes `channel` after its expiry (sender only); returns what was credited back.
     pub async fn refund(&self, channel: u64) -> Result<Tx<U256>> {
         let r = self.mined("refund", &self.channels.refund(U256::from(channel))).await?;
-        let ev: InferenceChannels::ChannelClosed = Self::event(&r, self.addresses.channels, "refund")?;
+        let ev: InferenceChannels::ChannelClosed =
+            Self::event(&r, self.addresses.channels, "refund")?;
         Ok(Tx::from_receipt(&r, ev.refunded))
     }
 
@@ -673,7 +701,8 @@ impl<P: Provider + Clone> ModelMarket<P> {
         let token = self.model(model).await?.token;
         let price = self.version(model, version).await?.license_price;
         self.ensure_allowance(token, self.addresses.license, price).await?;
-        let call = self.license.buy(U256::from(model), version).value(Self::value_for(token, price));
+        let call =
+            self.license.buy(U256::from(model), version).value(Self::value_for(token, price));
         let r = self.mined("buy", &call).await?;
         let ev: ModelLicense::LicenseBought = Self::event(&r, self.addresses.license, "buy")?;
         Ok(Tx::from_receipt(&r, ev.licenseId))
@@ -681,7 +710,11 @@ impl<P: Provider + Clone> ModelMarket<P> {
 
     /// Whether `account` holds a licence of exactly `version` of `model`.
     pub async fn holds(&self, account: Address, model: u64, version: u32) -> Result<bool> {
-        self.license.holds(account, U256::from(model), version).call().await.map_err(model_error("holds"))
+        self.license
+            .holds(account, U256::from(model), version)
+            .call()
+            .await
+            .map_err(model_error("holds"))
     }
 }
 
@@ -699,7 +732,11 @@ fn sol_version(v: &VersionInput) -> ModelRegistry::VersionInput {
 fn sol_parents(parents: &[ParentRef]) -> Vec<ModelRegistry::ParentRef> {
     parents
         .iter()
-        .map(|p| ModelRegistry::ParentRef { kind: p.kind.to_u8(), id: U256::from(p.id), bps: p.bps })
+        .map(|p| ModelRegistry::ParentRef {
+            kind: p.kind.to_u8(),
+            id: U256::from(p.id),
+            bps: p.bps,
+        })
         .collect()
 }
 

@@ -122,7 +122,11 @@ impl LicensedCall {
     }
 
     /// Signs the call with `signer` in `domain` (see [`license_domain`]).
-    pub fn sign(self, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<SignedLicensedCall> {
+    pub fn sign(
+        self,
+        signer: &PrivateKeySigner,
+        domain: &Eip712Domain,
+    ) -> Result<SignedLicensedCall> {
         let signature = sign_digest(signer, &self.digest(domain), "licensed call")?;
         Ok(SignedLicensedCall { call: self, signature })
     }
@@ -144,7 +148,11 @@ pub const VOUCHER_BYTES: usize = 32 + 8 + 32 + 32 + 65;
 
 impl SignedVoucher {
     /// Signs `voucher` with `signer` in `domain` (the same as [`Voucher::sign`]).
-    pub fn sign(voucher: Voucher, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<Self> {
+    pub fn sign(
+        voucher: Voucher,
+        signer: &PrivateKeySigner,
+        domain: &Eip712Domain,
+    ) -> Result<Self> {
         voucher.sign(signer, domain)
     }
 
@@ -222,7 +230,11 @@ pub const LICENSED_CALL_BYTES: usize = 32 + 32 + 8 + 65;
 
 impl SignedLicensedCall {
     /// Signs `call` with `signer` in `domain` (the same as [`LicensedCall::sign`]).
-    pub fn sign(call: LicensedCall, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<Self> {
+    pub fn sign(
+        call: LicensedCall,
+        signer: &PrivateKeySigner,
+        domain: &Eip712Domain,
+    ) -> Result<Self> {
         call.sign(signer, domain)
     }
 
@@ -288,9 +300,9 @@ fn decode_header(value: &str, header: &str) -> Result<Vec<u8>> {
             value.len()
         )));
     }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim()).map_err(|e| {
-        Error::Voucher(format!("{header} must be unpadded URL-safe base64: {e}"))
-    })
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value.trim())
+        .map_err(|e| Error::Voucher(format!("{header} must be unpadded URL-safe base64: {e}")))
 }
 
 fn sign_digest(signer: &PrivateKeySigner, digest: &B256, what: &str) -> Result<[u8; 65]> {

@@ -22,8 +22,10 @@ use crate::support::addr;
 async fn a_licence_is_bought_split_exactly_and_held_for_one_version() {
     for backend in backends() {
         let t = Models::start(backend).await;
-        let base = t.c(BASE_OWNER).publish("base", Token::Eth, &version(1), &[]).await.unwrap().value;
-        let base_b = t.c(STRANGER).publish("base b", Token::Eth, &version(2), &[]).await.unwrap().value;
+        let base =
+            t.c(BASE_OWNER).publish("base", Token::Eth, &version(1), &[]).await.unwrap().value;
+        let base_b =
+            t.c(STRANGER).publish("base b", Token::Eth, &version(2), &[]).await.unwrap().value;
         let parents = [
             ParentRef { kind: ParentKind::Dataset, id: t.listing, bps: 700 },
             ParentRef { kind: ParentKind::Model, id: base, bps: 1_100 },
@@ -32,7 +34,10 @@ async fn a_licence_is_bought_split_exactly_and_held_for_one_version() {
         let model = t.publish(3, Token::Eth, &parents).await;
         t.c(OWNER).publish_version(model, &version(4), &parents).await.unwrap();
         let client = t.c(CLIENT);
-        assert_eq!(client.license().licenseId(U256::from(model), 1).call().await.unwrap(), license_id(model, 1));
+        assert_eq!(
+            client.license().licenseId(U256::from(model), 1).call().await.unwrap(),
+            license_id(model, 1)
+        );
 
         let bought = client.buy_license(model, 1).await.unwrap();
         assert_eq!(bought.value, license_id(model, 1), "{backend}");
@@ -50,14 +55,31 @@ async fn a_licence_is_bought_split_exactly_and_held_for_one_version() {
             (STRANGER, shares[2]),
             (OWNER, rest),
         ] {
-            assert_eq!(t.c(0).owed(Payer::Licenses, addr(who), Token::Eth).await.unwrap(), U256::from(owed), "{backend}");
+            assert_eq!(
+                t.c(0).owed(Payer::Licenses, addr(who), Token::Eth).await.unwrap(),
+                U256::from(owed),
+                "{backend}"
+            );
         }
         assert_eq!(t.eth(t.addresses.license).await, U256::from(price), "{backend}");
-        assert_eq!(t.c(OWNER).withdraw(Payer::Licenses, Token::Eth).await.unwrap().value, U256::from(rest));
-        assert_err!(license_err(t.c(OWNER).withdraw(Payer::Licenses, Token::Eth).await, backend), E::NothingToWithdraw(_), backend);
+        assert_eq!(
+            t.c(OWNER).withdraw(Payer::Licenses, Token::Eth).await.unwrap().value,
+            U256::from(rest)
+        );
+        assert_err!(
+            license_err(t.c(OWNER).withdraw(Payer::Licenses, Token::Eth).await, backend),
+            E::NothingToWithdraw(_),
+            backend
+        );
 
         // Licences are transferable ERC-1155 tokens: the holder is whoever has it.
-        let transfer = client.license().safeTransferFrom(addr(CLIENT), addr(STRANGER), license_id(model, 1), U256::from(1), Default::default());
+        let transfer = client.license().safeTransferFrom(
+            addr(CLIENT),
+            addr(STRANGER),
+            license_id(model, 1),
+            U256::from(1),
+            Default::default(),
+        );
         send("safeTransferFrom", &transfer).await.unwrap();
         assert!(!client.holds(addr(CLIENT), model, 1).await.unwrap(), "{backend}");
         assert!(client.holds(addr(STRANGER), model, 1).await.unwrap(), "{backend}");
@@ -70,14 +92,31 @@ async fn licences_refuse_what_is_not_for_sale_deprecated_or_wrongly_paid() {
         let t = Models::start(backend).await;
         let mut free = version(1);
         free.license_price = U256::ZERO;
-        let not_for_sale = t.c(OWNER).publish("calls only", Token::Eth, &free, &[]).await.unwrap().value;
-        assert_err!(license_err(t.c(CLIENT).buy_license(not_for_sale, 1).await, backend), E::NotForSale(_), backend);
+        let not_for_sale =
+            t.c(OWNER).publish("calls only", Token::Eth, &free, &[]).await.unwrap().value;
+        assert_err!(
+            license_err(t.c(CLIENT).buy_license(not_for_sale, 1).await, backend),
+            E::NotForSale(_),
+            backend
+        );
         let model = t.publish(2, Token::Eth, &[]).await;
         let buy = t.c(CLIENT).license().buy(U256::from(model), 1);
-        assert_err!(license_err(send("buy", &buy.clone().value(U256::from(10 * PRICE - 1))).await, backend), E::WrongPayment(_), backend);
-        assert_err!(registry_err(t.c(CLIENT).buy_license(model, 2).await, backend), ModelRegistryErrors::UnknownVersion(_), backend);
+        assert_err!(
+            license_err(send("buy", &buy.clone().value(U256::from(10 * PRICE - 1))).await, backend),
+            E::WrongPayment(_),
+            backend
+        );
+        assert_err!(
+            registry_err(t.c(CLIENT).buy_license(model, 2).await, backend),
+            ModelRegistryErrors::UnknownVersion(_),
+            backend
+        );
         t.c(OWNER).deprecate(model, 1).await.unwrap();
-        assert_err!(license_err(send("buy", &buy.value(U256::from(10 * PRICE))).await, backend), E::VersionDeprecated(_), backend);
+        assert_err!(
+            license_err(send("buy", &buy.value(U256::from(10 * PRICE))).await, backend),
+            E::VersionDeprecated(_),
+            backend
+        );
         assert!(!t.c(CLIENT).holds(addr(CLIENT), model, 1).await.unwrap());
     }
 }
@@ -88,17 +127,33 @@ async fn licences_in_tokens_arrive_whole_or_not_at_all() {
         let t = Models::start(backend).await;
         let model = t.publish(1, Token::Erc20(t.m.token), &[]).await;
         let buy = t.c(CLIENT).license().buy(U256::from(model), 1);
-        assert_err!(license_err(send("buy", &buy.value(U256::from(1))).await, backend), E::WrongPayment(_), backend);
+        assert_err!(
+            license_err(send("buy", &buy.value(U256::from(1))).await, backend),
+            E::WrongPayment(_),
+            backend
+        );
         t.c(CLIENT).buy_license(model, 1).await.unwrap();
         let before = t.m.token_balance(addr(OWNER)).await;
         t.c(OWNER).withdraw(Payer::Licenses, Token::Erc20(t.m.token)).await.unwrap();
-        assert_eq!(t.m.token_balance(addr(OWNER)).await - before, U256::from(10 * PRICE), "{backend}");
+        assert_eq!(
+            t.m.token_balance(addr(OWNER)).await - before,
+            U256::from(10 * PRICE),
+            "{backend}"
+        );
 
-        let fot = FeeOnTransferToken::deploy(t.p(CLIENT).clone(), U256::from(100), U256::from(10u64).pow(U256::from(24)))
-            .await
-            .unwrap();
+        let fot = FeeOnTransferToken::deploy(
+            t.p(CLIENT).clone(),
+            U256::from(100),
+            U256::from(10u64).pow(U256::from(24)),
+        )
+        .await
+        .unwrap();
         let fot_model = t.publish(2, Token::Erc20(*fot.address()), &[]).await;
-        assert_err!(license_err(t.c(CLIENT).buy_license(fot_model, 1).await, backend), E::FeeOnTransfer(_), backend);
+        assert_err!(
+            license_err(t.c(CLIENT).buy_license(fot_model, 1).await, backend),
+            E::FeeOnTransfer(_),
+            backend
+        );
     }
 }
 
@@ -106,9 +161,18 @@ async fn licences_in_tokens_arrive_whole_or_not_at_all() {
 async fn the_licensed_call_digest_is_the_contracts() {
     for backend in backends() {
         let t = Models::start(backend).await;
-        let call = LicensedCall { licenseId: license_id(3, 2), request: B256::repeat_byte(0x42), issuedAt: 1_700_000_000 };
+        let call = LicensedCall {
+            licenseId: license_id(3, 2),
+            request: B256::repeat_byte(0x42),
+            issuedAt: 1_700_000_000,
+        };
         let c = t.c(CLIENT);
-        let on_chain = c.license().callDigest(call.licenseId, call.request, call.issuedAt).call().await.unwrap();
+        let on_chain = c
+            .license()
+            .callDigest(call.licenseId, call.request, call.issuedAt)
+            .call()
+            .await
+            .unwrap();
         assert_eq!(on_chain, call.digest(&c.license_domain()), "{backend}");
         assert_eq!(c.license_domain(), license_domain(c.chain_id(), t.addresses.license));
         let holder = PrivateKeySigner::from_bytes(&B256::repeat_byte(0x77)).unwrap();
@@ -123,7 +187,9 @@ async fn the_licensed_call_digest_is_the_contracts() {
 async fn withdraw_cannot_be_reentered_from_a_token_hook() {
     for backend in backends() {
         let t = Models::start(backend).await;
-        let hooked = HookedToken::deploy(t.p(OWNER).clone(), U256::from(10u64).pow(U256::from(24))).await.unwrap();
+        let hooked = HookedToken::deploy(t.p(OWNER).clone(), U256::from(10u64).pow(U256::from(24)))
+            .await
+            .unwrap();
         let token = *hooked.address();
         let payee = ReentrantPayee::deploy(t.p(OWNER).clone()).await.unwrap();
         // The payee owns the model, so the licence price is credited to it.
@@ -140,7 +206,9 @@ async fn withdraw_cannot_be_reentered_from_a_token_hook() {
             },
             parents_: vec![],
         };
-        send("execute", &payee.execute(t.addresses.registry, publish.abi_encode().into())).await.unwrap();
+        send("execute", &payee.execute(t.addresses.registry, publish.abi_encode().into()))
+            .await
+            .unwrap();
         let model = 1;
         send("transfer", &hooked.transfer(addr(CLIENT), U256::from(100 * PRICE))).await.unwrap();
         let client_token = HookedToken::new(token, t.p(CLIENT).clone());
@@ -157,7 +225,11 @@ async fn withdraw_cannot_be_reentered_from_a_token_hook() {
         assert!(!payee.reentrySucceeded().call().await.unwrap(), "{backend}");
         let data = payee.reentryRevertData().call().await.unwrap();
         assert_err!(E::abi_decode(&data), Ok(E::ReentrancyGuardReentrantCall(_)), backend);
-        assert_eq!(hooked.balanceOf(*payee.address()).call().await.unwrap(), U256::from(10 * PRICE), "{backend}: paid once");
+        assert_eq!(
+            hooked.balanceOf(*payee.address()).call().await.unwrap(),
+            U256::from(10 * PRICE),
+            "{backend}: paid once"
+        );
         assert_eq!(hooked.balanceOf(t.addresses.license).call().await.unwrap(), U256::ZERO);
     }
 }

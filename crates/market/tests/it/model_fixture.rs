@@ -6,7 +6,9 @@ use alara_chain::testing::Backend;
 use alara_contracts::InferenceChannels::InferenceChannelsErrors;
 use alara_contracts::ModelLicense::ModelLicenseErrors;
 use alara_contracts::ModelRegistry::ModelRegistryErrors;
-use alara_market::model::chain::{self, Format, ModelMarket, ModelMarketAddresses, ParentRef, VersionInput};
+use alara_market::model::chain::{
+    self, Format, ModelMarket, ModelMarketAddresses, ParentRef, VersionInput,
+};
 use alara_market::{DataMarket, Error, Token, DECODERS};
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -43,8 +45,9 @@ impl Models {
         for (i, p) in providers.iter().enumerate() {
             clients.push(ModelMarket::new(addresses, p.clone(), addr(i)).await.unwrap());
         }
-        let seller =
-            DataMarket::new(m.address, providers[DATA_SELLER].clone(), addr(DATA_SELLER)).await.unwrap();
+        let seller = DataMarket::new(m.address, providers[DATA_SELLER].clone(), addr(DATA_SELLER))
+            .await
+            .unwrap();
         let listing = seller.list(&terms(Token::Eth, 1)).await.unwrap().value;
         Self { m, addresses, clients, listing }
     }
@@ -61,7 +64,11 @@ impl Models {
 
     /// OWNER publishes a model paid in `token` whose version 1 is `version(tag)`.
     pub async fn publish(&self, tag: u8, token: Token, parents: &[ParentRef]) -> u64 {
-        self.c(OWNER).publish(&format!("model {tag}"), token, &version(tag), parents).await.unwrap().value
+        self.c(OWNER)
+            .publish(&format!("model {tag}"), token, &version(tag), parents)
+            .await
+            .unwrap()
+            .value
     }
 
     /// A channel of CLIENT on version 1 of `model`, signed by `signer`, holding `calls`
@@ -113,26 +120,41 @@ fn revert_data<T: std::fmt::Debug>(r: Result<T, Error>, backend: Backend) -> Vec
 
 /// The InferenceChannels error `r` reverted with.
 #[track_caller]
-pub fn channels_err<T: std::fmt::Debug>(r: Result<T, Error>, backend: Backend) -> InferenceChannelsErrors {
+pub fn channels_err<T: std::fmt::Debug>(
+    r: Result<T, Error>,
+    backend: Backend,
+) -> InferenceChannelsErrors {
     let data = revert_data(r, backend);
-    InferenceChannelsErrors::abi_decode(&data)
-        .unwrap_or_else(|_| panic!("{backend}: not an InferenceChannels error: {}", alara_market::describe_revert(&data)))
+    InferenceChannelsErrors::abi_decode(&data).unwrap_or_else(|_| {
+        panic!(
+            "{backend}: not an InferenceChannels error: {}",
+            alara_market::describe_revert(&data)
+        )
+    })
 }
 
 /// The ModelRegistry error `r` reverted with.
 #[track_caller]
-pub fn registry_err<T: std::fmt::Debug>(r: Result<T, Error>, backend: Backend) -> ModelRegistryErrors {
+pub fn registry_err<T: std::fmt::Debug>(
+    r: Result<T, Error>,
+    backend: Backend,
+) -> ModelRegistryErrors {
     let data = revert_data(r, backend);
-    ModelRegistryErrors::abi_decode(&data)
-        .unwrap_or_else(|_| panic!("{backend}: not a ModelRegistry error: {}", alara_market::describe_revert(&data)))
+    ModelRegistryErrors::abi_decode(&data).unwrap_or_else(|_| {
+        panic!("{backend}: not a ModelRegistry error: {}", alara_market::describe_revert(&data))
+    })
 }
 
 /// The ModelLicense error `r` reverted with.
 #[track_caller]
-pub fn license_err<T: std::fmt::Debug>(r: Result<T, Error>, backend: Backend) -> ModelLicenseErrors {
+pub fn license_err<T: std::fmt::Debug>(
+    r: Result<T, Error>,
+    backend: Backend,
+) -> ModelLicenseErrors {
     let data = revert_data(r, backend);
-    ModelLicenseErrors::abi_decode(&data)
-        .unwrap_or_else(|_| panic!("{backend}: not a ModelLicense error: {}", alara_market::describe_revert(&data)))
+    ModelLicenseErrors::abi_decode(&data).unwrap_or_else(|_| {
+        panic!("{backend}: not a ModelLicense error: {}", alara_market::describe_revert(&data))
+    })
 }
 
 /// Asserts that `e` matches `pattern`, naming the backend and what came instead.
@@ -140,6 +162,12 @@ pub fn license_err<T: std::fmt::Debug>(r: Result<T, Error>, backend: Backend) ->
 macro_rules! assert_err {
     ($e:expr, $pattern:pat, $backend:expr) => {{
         let e = $e;
-        assert!(matches!(e, $pattern), "{}: expected {}, got {:?}", $backend, stringify!($pattern), e);
+        assert!(
+            matches!(e, $pattern),
+            "{}: expected {}, got {:?}",
+            $backend,
+            stringify!($pattern),
+            e
+        );
     }};
 }
