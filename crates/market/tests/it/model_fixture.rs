@@ -52,10 +52,6 @@ impl Models {
         Self { m, addresses, clients, listing }
     }
 
-    pub fn backend(&self) -> Backend {
-        self.m.chain.backend()
-    }
-
     /// The client sending as dev account `i`.
     pub fn c(&self, i: usize) -> &ModelMarket<DynProvider> {
         &self.clients[i]
