@@ -309,10 +309,7 @@ pub async fn publish(
         file_hash: B256::from(artifact.sha256),
         card_hash: B256::from(artifact.card.sha256()),
         cid: cid.clone(),
-        format: match artifact.format {
-            artifact::Format::Onnx => market_chain::Format::Onnx,
-            artifact::Format::Safetensors => market_chain::Format::Safetensors,
-        },
+        format: artifact.format,
         price_per_call: price,
         license_price,
     };

@@ -19,39 +19,7 @@ use crate::{Error, Result};
 /// limit is 2 GiB).
 pub const MAX_MODEL_BYTES: u64 = 1 << 31;
 
-/// A model file format the registry accepts (the contract's `Format` enum, in order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// ONNX (a protobuf `ModelProto`).
-    Onnx = 0,
-    /// safetensors (an 8-byte little-endian header length, a JSON header, raw tensors).
-    Safetensors = 1,
-}
-
-impl Format {
-    /// The contract's enum value.
-    pub fn number(self) -> u8 {
-        self as u8
-    }
-
-    /// The format with this contract enum value.
-    pub fn from_number(n: u8) -> Option<Format> {
-        match n {
-            0 => Some(Format::Onnx),
-            1 => Some(Format::Safetensors),
-            _ => None,
-        }
-    }
-
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Onnx => "onnx",
-            Format::Safetensors => "safetensors",
-        }
-    }
-}
+pub use crate::model::chain::Format;
 
 const PICKLE_ADVICE: &str = "pickle-based files can run code when loaded and are not accepted; \
      export the model to ONNX (torch.onnx.export, skl2onnx, tf2onnx) or save its weights \

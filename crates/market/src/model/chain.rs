@@ -118,6 +118,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// Lower-case name (`onnx`, `safetensors`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Onnx => "onnx",
+            Format::Safetensors => "safetensors",
+        }
+    }
+
     fn to_u8(self) -> u8 {
         match self {
             Format::Onnx => 0,
