@@ -286,6 +286,29 @@ pub struct ComputeJob {
     pub tx: Option<Hash>,
 }
 
+/// A generative artwork minted as a token: what reproduces its image and where its
+/// provenance lives. The prompt appears only as its salted commitment, the one the token
+/// records on-chain; the vault can hold its opening until the artist reveals it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artwork {
+    /// Contract-qualified token id: `<chain id>/<contract>/<token id>`.
+    pub token: String,
+    /// The generator model: its CID and the SHA-256 of its file.
+    pub model: ModelRef,
+    /// `sha256(salt ‖ prompt)`, the commitment the token records.
+    pub prompt: Hash,
+    /// The generator's seed.
+    pub seed: u64,
+    /// CID of the image in the content store.
+    pub image: String,
+    /// SHA-256 of the image file.
+    pub image_hash: Hash,
+    /// SHA-256 of the provenance manifest written next to the image.
+    pub manifest: Hash,
+    /// Transaction hash of the mint.
+    pub tx: Option<Hash>,
+}
+
 /// The kind-specific part of an entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -314,6 +337,8 @@ pub enum EntryBody {
     OracleRound(OracleRound),
     /// An insurance claim assessed.
     ClaimAssessment(ClaimAssessment),
+    /// A generative artwork minted.
+    Artwork(Artwork),
     /// A kind this version does not know; kept as raw fields.
     Unknown {
         /// Kind number.
@@ -442,6 +467,7 @@ kinds! {
     12 "claim_assessment" ClaimAssessment {
         policy, claim, model, input, fraud_bp, confidence_bp, amount, decision
     }
+    13 "artwork" Artwork { token, model, prompt, seed, image, image_hash, manifest, tx }
 }
 
 impl EntryBody {
@@ -466,6 +492,7 @@ impl EntryBody {
             EntryBody::TrainingRound(t) => Some(t.model_hash),
             EntryBody::ComputeJob(j) => j.model,
             EntryBody::ClaimAssessment(c) => Some(c.model),
+            EntryBody::Artwork(a) => Some(a.model.version_hash),
             _ => None,
         }
     }
@@ -475,6 +502,7 @@ impl EntryBody {
         match self {
             EntryBody::Inference(i) => Some(&i.model.id),
             EntryBody::ModelRegistered(m) => Some(&m.model.id),
+            EntryBody::Artwork(a) => Some(&a.model.id),
             _ => None,
         }
     }
@@ -489,6 +517,7 @@ impl EntryBody {
             }
             EntryBody::DataAccess(d) => d.subject.into_iter().collect(),
             EntryBody::Erasure(e) => vec![e.request],
+            EntryBody::Artwork(a) => vec![a.prompt],
             _ => vec![],
         }
     }
@@ -824,6 +853,24 @@ pub(crate) mod tests {
                     tx
                 })
             ),
+            (
+                (text(), text(), hash(), hash()),
+                (any::<u64>(), text(), hash(), hash(), proptest::option::of(hash()))
+            )
+                .prop_map(
+                    |((token, id, version_hash, prompt), (seed, image, image_hash, manifest, tx))| {
+                        EntryBody::Artwork(Artwork {
+                            token,
+                            model: ModelRef { id, version_hash },
+                            prompt,
+                            seed,
+                            image,
+                            image_hash,
+                            manifest,
+                            tx,
+                        })
+                    }
+                ),
             (text(), hash(), any::<u64>()).prop_map(|(basis, request, commitments_erased)| {
                 EntryBody::Erasure(Erasure { basis, request, commitments_erased })
             }),
@@ -1087,6 +1134,16 @@ mod golden {
                 amount: 15,
                 decision: "auto_approved".into(),
             }),
+            EntryBody::Artwork(Artwork {
+                token: "1/0xn/1".into(),
+                model: ModelRef { id: "bafym".into(), version_hash: h(0x16) },
+                prompt: h(0x17),
+                seed: 42,
+                image: "Qmi".into(),
+                image_hash: h(0x18),
+                manifest: h(0x19),
+                tx: Some(h(0x1a)),
+            }),
         ];
         let mut entries: Vec<Entry> = bodies
             .into_iter()
@@ -1103,7 +1160,7 @@ mod golden {
         r#"{"time_ms":1010,"type":"unknown","kind":300,"version":2,"fields":"00ff10"}"#;
 
     /// Hex of `samples()`, in order.
-    const GOLDEN: [&str; 13] = [
+    const GOLDEN: [&str; 14] = [
         "0100010100000000000003e8000373797300016d11111111111111111111111111111111111111111111111111111111111111110000000000000001000000000000000222222222222222222222222222222222222222222222222222222222222222223333333333333333333333333333333333333333333333333333333333333333014444444444444444444444444444444444444444444444444444444444444444000170",
         "0100020100000000000003e900016d11111111111111111111111111111111111111111111111111111111111111110008697066733a2f2f78000330786f00016c",
         "0100030100000000000003ea0001640001610008646f776e6c6f616400017000",
@@ -1116,6 +1173,7 @@ mod golden {
         "01000a0100000000000003f1000b312f30786d2f6a6f622f34000462616679dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd0009636f6d706c6574656400016200016f01eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee0001ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff000630783132333400",
         "01000b0100000000000003f200016600000000000000060000000000000000000000000000000e0812121212121212121212121212121212121212121212121212121212121212120000000700025b5d13131313131313131313131313131313131313131313131313131313131313130000251c",
         "01000c0100000000000003f30007312f3078702f32000d312f3078702f636c61696d2f331414141414141414141414141414141414141414141414141414141414141414151515151515151515151515151515151515151515151515151515151515151500000078000026980000000000000000000000000000000f000d6175746f5f617070726f766564",
+        "01000d0100000000000003f40007312f30786e2f310005626166796d16161616161616161616161616161616161616161616161616161616161616161717171717171717171717171717171717171717171717171717171717171717000000000000002a0003516d6918181818181818181818181818181818181818181818181818181818181818181919191919191919191919191919191919191919191919191919191919191919011a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a",
         "01012c0200000000000003f200ff10",
     ];
 
