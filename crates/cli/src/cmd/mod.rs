@@ -9,6 +9,7 @@ pub mod demo;
 pub mod fl;
 pub mod infer;
 pub mod lineage;
+pub mod nft;
 pub mod oracle;
 pub mod oracle_net;
 pub mod store;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod audit;
 pub mod chain;
 pub mod fl;
+pub mod nft;
 pub mod oracle;
 pub mod store;
 
@@ -23,6 +24,8 @@ pub enum Command {
     Store(store::Args),
     /// Federated learning accuracy, robustness, scale and settlement gas.
     Fl(fl::Args),
+    /// ProvenanceNFT mint gas vs a plain ERC-721, images generated per second vs tract.
+    Nft(nft::Args),
     /// Oracle error under attack (median vs baselines vs learned), report gas, round latency.
     Oracle(oracle::Args),
 }
@@ -35,6 +38,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Store(args) => store::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
+        Command::Nft(args) => nft::run(ctx, args).await,
         Command::Oracle(args) => oracle::run(ctx, args).await,
     }
 }

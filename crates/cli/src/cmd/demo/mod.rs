@@ -7,6 +7,7 @@ pub mod claims;
 pub mod data;
 pub mod fl;
 pub mod insurance;
+pub mod nft;
 pub mod oracle;
 
 /// Demonstrations.
@@ -23,6 +24,9 @@ pub enum Command {
     Fl(fl::Args),
     /// Parametric drought cover paid from Seattle's real rainfall through a signed oracle feed.
     Insurance(insurance::Args),
+    /// Generative art: generate, mint by commit-reveal, list, resell with the artist's
+    /// 10% royalty paid, and verify the provenance by regenerating the image.
+    Nft(nft::Args),
     /// The oracle network: node processes, colluding exchanges, a malicious node, one
     /// aggregate signature per report, read through Chainlink's interface.
     Oracle(oracle::Args),
@@ -56,6 +60,7 @@ pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBu
         insurance::demo_trail_dir(data_dir),
         insurance::DEMO_PASSPHRASE.into(),
     ));
+    v.push(("nft-demo".into(), nft::demo_trail_dir(data_dir), nft::DEMO_PASSPHRASE.into()));
     v
 }
 
@@ -95,6 +100,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Oracle(args) => oracle::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
         Command::Insurance(args) => insurance::run(ctx, args).await,
+        Command::Nft(args) => nft::run(ctx, args).await,
     }
 }
 
