@@ -49,7 +49,7 @@ pub struct Collection<P> {
 impl<P: Provider + Clone> Collection<P> {
     /// Deploys a new ProvenanceNFT.
     pub async fn deploy(p: P) -> Result<Self> {
-        let c = ProvenanceNFT::deploy(p, ()).await.map_err(alara_contracts::Error::from)?;
+        let c = ProvenanceNFT::deploy(p).await.map_err(alara_contracts::Error::from)?;
         Ok(Collection { c })
     }
 

@@ -88,9 +88,10 @@ pub struct Scratch {
     slots: Vec<Vec<i64>>,
 }
 
-/// The largest magnitude any intermediate value may reach (products of two such values
-/// then stay below 2^62).
-const LIMIT: f64 = (1u64 << 31) as f64;
+/// The largest real magnitude any value may reach: 2^30, so a value is below 2^46 in
+/// Q16.16, and a product or a dot product of such values (Q32.32) and `x << 16` stay below
+/// 2^62.
+const LIMIT: f64 = (1u64 << 30) as f64;
 
 impl Graph {
     /// Parses `bytes` (an ONNX model) into a graph, refusing anything it cannot evaluate
@@ -394,7 +395,7 @@ fn tensor_q16(t: &pb::TensorProto) -> std::result::Result<Vec<i64>, String> {
             // is not a Q16.16 number.
             let scaled = f as f64 * ONE as f64;
             if !scaled.is_finite() || scaled.fract() != 0.0 || scaled.abs() >= LIMIT {
-                Err(format!("initializer {:?}: {f} is not exactly a Q16.16 number below 2^15", t.name))
+                Err(format!("initializer {:?}: {f} is not exactly a Q16.16 number below 2^14", t.name))
             } else {
                 Ok(scaled as i64)
             }

@@ -15,6 +15,7 @@ pub mod fl;
 pub mod info;
 pub mod insurance;
 pub mod market;
+pub mod nft;
 pub mod oracle;
 pub mod store;
 
@@ -30,4 +31,5 @@ pub fn router() -> OpenApiRouter<Arc<ApiState>> {
         .merge(oracle::router())
         .merge(claims::router())
         .merge(insurance::router())
+        .merge(nft::router())
 }
