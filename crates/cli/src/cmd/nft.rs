@@ -243,8 +243,8 @@ async fn show(ctx: &Context, args: ShowArgs) -> eyre::Result<()> {
         image_sha256: hex::encode(art.imageHash),
         token_uri: uri,
         minted_block: art.mintedBlock,
-        royalty_receiver: royalty._0.to_string(),
-        royalty_per_ether_wei: royalty._1.to_string(),
+        royalty_receiver: royalty.receiver.to_string(),
+        royalty_per_ether_wei: royalty.amount.to_string(),
     };
     ctx.emit(&s, || {
         println!("token {} of ProvenanceNFT {}", s.token_id, s.contract);

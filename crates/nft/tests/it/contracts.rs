@@ -155,7 +155,7 @@ async fn interfaces_records_and_commitment_agree() {
         assert_eq!(w.nft.owner_of(token).await.unwrap(), who(1));
         assert_eq!(w.nft.c.tokenOfImage(r.imageHash).call().await.unwrap(), token);
         let info = w.nft.c.royaltyInfo(token, eth(1000)).call().await.unwrap();
-        assert_eq!((info._0, info._1), (who(1), eth(100)), "[{backend}] 10% to the artist");
+        assert_eq!((info.receiver, info.amount), (who(1), eth(100)), "[{backend}] 10% to the artist");
         let e = w.nft.artwork(U256::from(9)).await.unwrap_err();
         assert!(matches!(nft_err(&e), ProvenanceNFTErrors::UnknownToken(_)), "[{backend}] {e}");
     }
