@@ -151,7 +151,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let mut parties = Vec::new();
     for (i, (role, k)) in roles.iter().enumerate() {
         parties.push(Party {
-            role,
+            role: *role,
             address: k.address().to_string(),
             credited_wei: credited[i].to_string(),
             balance_before_wei: before[i].to_string(),
