@@ -858,7 +858,10 @@ pub(crate) mod tests {
                 (any::<u64>(), text(), hash(), hash(), proptest::option::of(hash()))
             )
                 .prop_map(
-                    |((token, id, version_hash, prompt), (seed, image, image_hash, manifest, tx))| {
+                    |(
+                        (token, id, version_hash, prompt),
+                        (seed, image, image_hash, manifest, tx),
+                    )| {
                         EntryBody::Artwork(Artwork {
                             token,
                             model: ModelRef { id, version_hash },

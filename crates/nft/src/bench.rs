@@ -49,8 +49,12 @@ pub async fn mint_gas<P: Provider + Clone>(p: P, minter: Address, n: u64) -> Res
             metadataCid: format!("bafkreic{:0>51}", i),
         };
         let (_, c) = nft.commit(minter, &request).await?;
-        crate::chain::wait_past(&p, c.block_number.unwrap_or_default(), std::time::Duration::from_secs(30))
-            .await?;
+        crate::chain::wait_past(
+            &p,
+            c.block_number.unwrap_or_default(),
+            std::time::Duration::from_secs(30),
+        )
+        .await?;
         let (_, m) = nft.mint(&request).await?;
         if i > 0 {
             commit += c.gas_used;
@@ -100,9 +104,14 @@ pub fn throughput(cppn: &Cppn, images: usize) -> Result<Throughput> {
     }
     let tract_s = t.elapsed().as_secs_f64();
     if floats.len() != exact.len() {
-        return Err(Error::Tract(format!("{} channels from tract, {} exact", floats.len(), exact.len())));
+        return Err(Error::Tract(format!(
+            "{} channels from tract, {} exact",
+            floats.len(),
+            exact.len()
+        )));
     }
-    let max_channel_diff = exact.iter().zip(&floats).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+    let max_channel_diff =
+        exact.iter().zip(&floats).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
     Ok(Throughput {
         images,
         exact_per_s: images as f64 / exact_s.max(1e-9),

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use alara_contracts::call::{decoder, event_of, send, CallError, Decoder};
 use alara_contracts::NftMarket::{self, NftMarketErrors, NftMarketInstance};
-use alara_contracts::ProvenanceNFT::{self, MintRequest, ProvenanceNFTErrors, ProvenanceNFTInstance};
+use alara_contracts::ProvenanceNFT::{
+    self, MintRequest, ProvenanceNFTErrors, ProvenanceNFTInstance,
+};
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, TransactionReceipt};
@@ -64,7 +66,11 @@ impl<P: Provider + Clone> Collection<P> {
     }
 
     /// Commits to minting `request` as `minter` (the provider's sender).
-    pub async fn commit(&self, minter: Address, request: &MintRequest) -> Result<(B256, TransactionReceipt)> {
+    pub async fn commit(
+        &self,
+        minter: Address,
+        request: &MintRequest,
+    ) -> Result<(B256, TransactionReceipt)> {
         let commitment = commitment_of(minter, request);
         let receipt = send("commit", &self.c.commit(commitment), NFT_DECODERS).await?;
         Ok((commitment, receipt))
@@ -93,7 +99,12 @@ impl<P: Provider + Clone> Collection<P> {
     }
 
     /// Reveals the prompt of `token` (ERC-7007 `AigcData`).
-    pub async fn reveal(&self, token: U256, prompt: &str, salt: [u8; 32]) -> Result<TransactionReceipt> {
+    pub async fn reveal(
+        &self,
+        token: U256,
+        prompt: &str,
+        salt: [u8; 32],
+    ) -> Result<TransactionReceipt> {
         let call = self.c.revealPrompt(token, prompt.to_string(), B256::from(salt));
         Ok(send("revealPrompt", &call, NFT_DECODERS).await?)
     }
@@ -142,7 +153,12 @@ impl<P: Provider + Clone> Collection<P> {
 
     /// The owner of `token`.
     pub async fn owner_of(&self, token: U256) -> Result<Address> {
-        Ok(self.c.ownerOf(token).call().await.map_err(CallError::contract("ownerOf", NFT_DECODERS))?)
+        Ok(self
+            .c
+            .ownerOf(token)
+            .call()
+            .await
+            .map_err(CallError::contract("ownerOf", NFT_DECODERS))?)
     }
 }
 
@@ -155,7 +171,10 @@ pub async fn wait_past<P: Provider>(p: &P, block: u64, timeout: Duration) -> Res
             return Ok(head);
         }
         if start.elapsed() > timeout {
-            return Err(Error::Timeout { what: "a block after the commit", seconds: timeout.as_secs() });
+            return Err(Error::Timeout {
+                what: "a block after the commit",
+                seconds: timeout.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -200,7 +219,13 @@ impl<P: Provider + Clone> Market<P> {
     }
 
     /// Lists `token` of `nft` for `price` of `currency` (address(0) = ETH); the listing id.
-    pub async fn list(&self, nft: Address, token: U256, currency: Address, price: U256) -> Result<U256> {
+    pub async fn list(
+        &self,
+        nft: Address,
+        token: U256,
+        currency: Address,
+        price: U256,
+    ) -> Result<U256> {
         let r = send("list", &self.c.list(nft, token, currency, price), MARKET_DECODERS).await?;
         let ev: NftMarket::Listed = event_of(&r, self.address(), "list")?;
         Ok(ev.listingId)

@@ -166,8 +166,9 @@ impl Graph {
             let (step, width, bound) = match (node.op_type.as_str(), ins.as_slice()) {
                 ("MatMul", [x, w]) => {
                     let x = slot(x)?;
-                    let (dims, values) =
-                        consts.get(w).ok_or_else(|| bad(format!("MatMul weight {w:?} is not an initializer")))?;
+                    let (dims, values) = consts
+                        .get(w)
+                        .ok_or_else(|| bad(format!("MatMul weight {w:?} is not an initializer")))?;
                     let [k, n] = dims.as_slice() else {
                         return Err(bad(format!("MatMul weight {w:?} has shape {dims:?}")));
                     };
@@ -374,11 +375,18 @@ fn binary(slots: &mut [Vec<i64>], a: usize, b: &Operand, out: usize, f: impl Fn(
 fn tensor_q16(t: &pb::TensorProto) -> std::result::Result<Vec<i64>, String> {
     const FLOAT: i32 = 1;
     if t.data_type != FLOAT {
-        return Err(format!("initializer {:?} has data type {}, expected float32", t.name, t.data_type));
+        return Err(format!(
+            "initializer {:?} has data type {}, expected float32",
+            t.name, t.data_type
+        ));
     }
     let floats: Vec<f32> = if !t.raw_data.is_empty() {
         if t.raw_data.len() % 4 != 0 {
-            return Err(format!("initializer {:?}: raw data of {} bytes", t.name, t.raw_data.len()));
+            return Err(format!(
+                "initializer {:?}: raw data of {} bytes",
+                t.name,
+                t.raw_data.len()
+            ));
         }
         t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
     } else {
@@ -386,7 +394,12 @@ fn tensor_q16(t: &pb::TensorProto) -> std::result::Result<Vec<i64>, String> {
     };
     let expected: i64 = t.dims.iter().product::<i64>().max(1);
     if floats.len() as i64 != expected {
-        return Err(format!("initializer {:?}: {} values for shape {:?}", t.name, floats.len(), t.dims));
+        return Err(format!(
+            "initializer {:?}: {} values for shape {:?}",
+            t.name,
+            floats.len(),
+            t.dims
+        ));
     }
     floats
         .iter()
@@ -395,7 +408,10 @@ fn tensor_q16(t: &pb::TensorProto) -> std::result::Result<Vec<i64>, String> {
             // is not a Q16.16 number.
             let scaled = f as f64 * ONE as f64;
             if !scaled.is_finite() || scaled.fract() != 0.0 || scaled.abs() >= LIMIT {
-                Err(format!("initializer {:?}: {f} is not exactly a Q16.16 number below 2^14", t.name))
+                Err(format!(
+                    "initializer {:?}: {f} is not exactly a Q16.16 number below 2^14",
+                    t.name
+                ))
             } else {
                 Ok(scaled as i64)
             }

@@ -99,7 +99,11 @@ pub fn encode_rgb8(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>> {
     if rgb.len() != row * height as usize {
         return Err(Error::Invalid {
             what: "pixels",
-            detail: format!("{} bytes for {width} x {height} RGB, expected {}", rgb.len(), row * height as usize),
+            detail: format!(
+                "{} bytes for {width} x {height} RGB, expected {}",
+                rgb.len(),
+                row * height as usize
+            ),
         });
     }
     let mut raw = Vec::with_capacity((row + 1) * height as usize);
@@ -142,7 +146,10 @@ mod tests {
         let png = encode_rgb8(1, 1, &[255, 0, 0]).unwrap();
         assert_eq!(&png[..8], &SIGNATURE);
         assert_eq!(png.len(), 8 + 25 + (12 + 2 + 5 + 4 + 4) + 12);
-        assert_eq!(&png[png.len() - 12..], &[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82]);
+        assert_eq!(
+            &png[png.len() - 12..],
+            &[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82]
+        );
     }
 
     #[test]

@@ -101,9 +101,15 @@ impl Metadata {
             ),
             image: format!("ipfs://{image_cid}"),
             attributes: vec![
-                Attribute { trait_type: "generator".into(), value: provenance.generator.clone().into() },
+                Attribute {
+                    trait_type: "generator".into(),
+                    value: provenance.generator.clone().into(),
+                },
                 Attribute { trait_type: "seed".into(), value: provenance.seed.into() },
-                Attribute { trait_type: "model".into(), value: provenance.model_cid.clone().into() },
+                Attribute {
+                    trait_type: "model".into(),
+                    value: provenance.model_cid.clone().into(),
+                },
             ],
             prompt: prompt.unwrap_or_default().to_string(),
             aigc_type: "image".into(),
@@ -226,9 +232,8 @@ impl Manifest {
         if a.data.get("alg")?.as_str()? != "sha256" {
             return None;
         }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(a.data.get("hash")?.as_str()?)
-            .ok()?;
+        let bytes =
+            base64::engine::general_purpose::STANDARD.decode(a.data.get("hash")?.as_str()?).ok()?;
         bytes.try_into().ok()
     }
 }

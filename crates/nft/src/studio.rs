@@ -79,7 +79,8 @@ pub fn prepare<B: Blockstore>(
     let image_cid = add(store, &png)?;
     let model_cid = add(store, cppn.bytes())?;
     let commitment = prompt_commitment(&salt, prompt);
-    let manifest = Manifest::new(&png, &model_cid, &cppn.model_hash(), seed, &commitment).to_bytes()?;
+    let manifest =
+        Manifest::new(&png, &model_cid, &cppn.model_hash(), seed, &commitment).to_bytes()?;
     let manifest_cid = add(store, &manifest)?;
     let fields = ProvenanceFields {
         generator: GENERATOR.into(),
@@ -90,7 +91,8 @@ pub fn prepare<B: Blockstore>(
         image_sha256: hex::encode(image_sha256),
         manifest: format!("ipfs://{manifest_cid}"),
     };
-    let metadata = Metadata::new(publish_prompt.then_some(prompt), fields, &image_cid).to_bytes()?;
+    let metadata =
+        Metadata::new(publish_prompt.then_some(prompt), fields, &image_cid).to_bytes()?;
     let metadata_cid = add(store, &metadata)?;
     let request = MintRequest {
         modelHash: B256::from(cppn.model_hash()),
@@ -251,7 +253,9 @@ pub async fn verify<P: Provider + Clone, B: Blockstore>(
                 "prompt",
                 p.is_some(),
                 match &p {
-                    Some(_) => "revealed on-chain, checked against the commitment by the contract".into(),
+                    Some(_) => {
+                        "revealed on-chain, checked against the commitment by the contract".into()
+                    }
                     None => "not revealed on-chain: give the prompt and its salt".into(),
                 },
             );
@@ -263,18 +267,28 @@ pub async fn verify<P: Provider + Clone, B: Blockstore>(
             check(
                 "prompt",
                 ok,
-                format!("sha256(salt ‖ prompt) = {}, token records {}", B256::from(c), art.promptCommitment),
+                format!(
+                    "sha256(salt ‖ prompt) = {}, token records {}",
+                    B256::from(c),
+                    art.promptCommitment
+                ),
             );
             ok.then_some(prompt)
         }
     };
     let stored = fetch(store, &art.imageCid);
-    let stored_ok = matches!(&stored, Ok(b) if Sha256::digest(b).as_slice() == art.imageHash.as_slice());
+    let stored_ok =
+        matches!(&stored, Ok(b) if Sha256::digest(b).as_slice() == art.imageHash.as_slice());
     check(
         "stored image",
         stored_ok,
         match &stored {
-            Ok(b) => format!("{} ({} bytes), SHA-256 {}", art.imageCid, b.len(), hex::encode(Sha256::digest(b))),
+            Ok(b) => format!(
+                "{} ({} bytes), SHA-256 {}",
+                art.imageCid,
+                b.len(),
+                hex::encode(Sha256::digest(b))
+            ),
             Err(e) => format!("{}: {e}", art.imageCid),
         },
     );
@@ -289,12 +303,20 @@ pub async fn verify<P: Provider + Clone, B: Blockstore>(
                     "seed {}: SHA-256 {} ({}), token records {}",
                     art.seed,
                     hex::encode(hash),
-                    if same { "bytes equal the stored image" } else { "bytes differ from the stored image" },
+                    if same {
+                        "bytes equal the stored image"
+                    } else {
+                        "bytes differ from the stored image"
+                    },
                     art.imageHash
                 ),
             );
         }
-        _ => check("regenerated image", false, "not regenerated: needs the prompt and the token's model".into()),
+        _ => check(
+            "regenerated image",
+            false,
+            "not regenerated: needs the prompt and the token's model".into(),
+        ),
     }
     let metadata = fetch(store, &art.metadataCid).and_then(|b| Metadata::from_bytes(&b));
     let manifest_cid = match &metadata {
@@ -307,7 +329,11 @@ pub async fn verify<P: Provider + Clone, B: Blockstore>(
                 && p.prompt_commitment == hex::encode(art.promptCommitment)
                 && m.proof_type == provenance::PROOF_TYPE
                 && (m.prompt.is_empty() || prompt.as_ref().is_none_or(|p| *p == m.prompt));
-            check("metadata", ok, format!("ipfs://{} names image, model, seed and commitment", art.metadataCid));
+            check(
+                "metadata",
+                ok,
+                format!("ipfs://{} names image, model, seed and commitment", art.metadataCid),
+            );
             p.manifest.strip_prefix("ipfs://").map(String::from)
         }
         Err(e) => {
@@ -327,7 +353,11 @@ pub async fn verify<P: Provider + Clone, B: Blockstore>(
                 }
                 _ => false,
             };
-            check("manifest", ok, format!("ipfs://{cid}: c2pa.created by the model, c2pa.hash.data of the image"));
+            check(
+                "manifest",
+                ok,
+                format!("ipfs://{cid}: c2pa.created by the model, c2pa.hash.data of the image"),
+            );
         }
         Some((cid, Err(e))) => check("manifest", false, format!("{cid}: {e}")),
         None => check("manifest", false, "the metadata names no manifest".into()),
@@ -357,7 +387,10 @@ pub async fn verify<P: Provider + Clone, B: Blockstore>(
 }
 
 /// The latest `artwork` entry of `token` (`<chain>/<contract>/<id>`) in `trail`.
-pub fn find_entry(trail: &AuditTrail, token: &str) -> Result<Option<(u64, alara_audit::entry::Artwork)>> {
+pub fn find_entry(
+    trail: &AuditTrail,
+    token: &str,
+) -> Result<Option<(u64, alara_audit::entry::Artwork)>> {
     let query = alara_audit::Query { kinds: vec!["artwork".into()], ..Default::default() };
     let found = trail.query(&query)?;
     Ok(found.into_iter().rev().find_map(|row| match row.entry.body {

@@ -108,9 +108,14 @@ async fn tokens(
     let Some(addr) = book.get("ProvenanceNFT") else {
         return Ok(Json(TokensAnswer { contract: String::new(), total: 0, tokens: vec![] }));
     };
-    let from = alara_contracts::deploy::deployment_block(&provider, &s.config.data_dir, "ProvenanceNFT", addr)
-        .await
-        .map_err(|e| ApiError::chain(e.to_string()))?;
+    let from = alara_contracts::deploy::deployment_block(
+        &provider,
+        &s.config.data_dir,
+        "ProvenanceNFT",
+        addr,
+    )
+    .await
+    .map_err(|e| ApiError::chain(e.to_string()))?;
     let nft = Collection::at(provider, addr);
     let minted = nft.minted(from).await.map_err(chain)?;
     let shipped = cppn()?.model_hash();
@@ -118,7 +123,11 @@ async fn tokens(
     let mut out = Vec::new();
     for m in minted.iter().rev().take(limit) {
         let art = nft.artwork(m.tokenId).await.map_err(chain)?;
-        let prompt = if art.promptRevealed { nft.revealed_prompt(m.tokenId, from).await.map_err(chain)? } else { None };
+        let prompt = if art.promptRevealed {
+            nft.revealed_prompt(m.tokenId, from).await.map_err(chain)?
+        } else {
+            None
+        };
         out.push(Token {
             token_id: m.tokenId.to::<u64>(),
             artist: art.artist.to_string(),

@@ -77,13 +77,17 @@ pub fn open_store(ctx: &Context) -> eyre::Result<alara_store::Store<alara_store:
 
 /// The ProvenanceNFT of this chain, deployed (and recorded in the address book) on first
 /// use; its address and deployment block.
-pub async fn collection(ctx: &Context, p: &DynProvider) -> eyre::Result<(Collection<DynProvider>, u64)> {
+pub async fn collection(
+    ctx: &Context,
+    p: &DynProvider,
+) -> eyre::Result<(Collection<DynProvider>, u64)> {
     let addr = alara_contracts::deploy::ensure(p, &ctx.data_dir, "ProvenanceNFT", || async {
         let c = Collection::deploy(p.clone()).await?;
         Ok::<_, eyre::Report>(c.address())
     })
     .await?;
-    let from = alara_contracts::deploy::deployment_block(p, &ctx.data_dir, "ProvenanceNFT", addr).await?;
+    let from =
+        alara_contracts::deploy::deployment_block(p, &ctx.data_dir, "ProvenanceNFT", addr).await?;
     Ok((Collection::at(p.clone(), addr), from))
 }
 
@@ -120,13 +124,29 @@ async fn mint(ctx: &Context, args: MintArgs) -> eyre::Result<()> {
     let store = open_store(ctx)?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let salt = alara_nft::provenance::random_salt();
-    let draft = studio::prepare(&store, &cppn, &args.prompt, seed, salt, args.royalty_bps, !args.keep_prompt_secret)?;
+    let draft = studio::prepare(
+        &store,
+        &cppn,
+        &args.prompt,
+        seed,
+        salt,
+        args.royalty_bps,
+        !args.keep_prompt_secret,
+    )?;
     if let Some(out) = &args.out {
-        alara_store::write_atomic(out, &draft.png).wrap_err_with(|| format!("writing {}", out.display()))?;
+        alara_store::write_atomic(out, &draft.png)
+            .wrap_err_with(|| format!("writing {}", out.display()))?;
     }
     let subject = format!("artist-{}", conn.signer);
-    let r = studio::mint(&nft, conn.signer, &draft, !args.keep_prompt_secret, Some((&trail, &subject)), Duration::from_secs(120))
-        .await?;
+    let r = studio::mint(
+        &nft,
+        conn.signer,
+        &draft,
+        !args.keep_prompt_secret,
+        Some((&trail, &subject)),
+        Duration::from_secs(120),
+    )
+    .await?;
     let m = Minted {
         token_id: r.minted.token_id.to::<u64>(),
         contract: nft.address().to_string(),
@@ -149,7 +169,10 @@ async fn mint(ctx: &Context, args: MintArgs) -> eyre::Result<()> {
     };
     ctx.emit(&m, || {
         println!("minted token {} of ProvenanceNFT {}", m.token_id, m.contract);
-        println!("  committed in block {}, minted in block {} ({})", m.commit_block, m.mint_block, m.mint_tx);
+        println!(
+            "  committed in block {}, minted in block {} ({})",
+            m.commit_block, m.mint_block, m.mint_tx
+        );
         println!("  image    ipfs://{}  sha256 {}", m.image_cid, m.image_sha256);
         println!("  metadata {}", m.token_uri);
         println!("  manifest ipfs://{}", m.manifest_cid);
@@ -170,7 +193,9 @@ async fn mint(ctx: &Context, args: MintArgs) -> eyre::Result<()> {
 
 fn parse_salt(hex_salt: &str) -> eyre::Result<[u8; 32]> {
     let bytes = hex::decode(hex_salt.trim_start_matches("0x")).wrap_err("--salt is not hex")?;
-    bytes.try_into().map_err(|b: Vec<u8>| eyre::eyre!("--salt has {} bytes, expected 32 (64 hex digits)", b.len()))
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        eyre::eyre!("--salt has {} bytes, expected 32 (64 hex digits)", b.len())
+    })
 }
 
 async fn verify(ctx: &Context, args: VerifyArgs) -> eyre::Result<()> {
@@ -183,7 +208,8 @@ async fn verify(ctx: &Context, args: VerifyArgs) -> eyre::Result<()> {
         (Some(prompt), Some(salt)) => PromptSource::Given { prompt, salt: parse_salt(&salt)? },
         _ => PromptSource::Revealed { from_block },
     };
-    let v = studio::verify(&nft, U256::from(args.token), &store, &cppn, source, trail.as_ref()).await?;
+    let v =
+        studio::verify(&nft, U256::from(args.token), &store, &cppn, source, trail.as_ref()).await?;
     ctx.emit(&v, || {
         for c in &v.checks {
             println!("{} {:<18} {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
@@ -192,7 +218,10 @@ async fn verify(ctx: &Context, args: VerifyArgs) -> eyre::Result<()> {
             println!("(no audit log in this data directory: the audit entry was not checked)");
         }
         if v.ok {
-            println!("verified: token {} is the image its model, prompt and seed generate", v.token_id);
+            println!(
+                "verified: token {} is the image its model, prompt and seed generate",
+                v.token_id
+            );
         } else {
             println!("NOT verified: token {} fails the checks marked FAIL", v.token_id);
         }
@@ -249,7 +278,10 @@ async fn show(ctx: &Context, args: ShowArgs) -> eyre::Result<()> {
     ctx.emit(&s, || {
         println!("token {} of ProvenanceNFT {}", s.token_id, s.contract);
         println!("  owner      {}", s.owner);
-        println!("  artist     {} (royalty {} wei per ETH of a sale)", s.artist, s.royalty_per_ether_wei);
+        println!(
+            "  artist     {} (royalty {} wei per ETH of a sale)",
+            s.artist, s.royalty_per_ether_wei
+        );
         println!("  model      sha256 {}", s.model_sha256);
         println!("  seed       {}", s.seed);
         match &s.prompt {

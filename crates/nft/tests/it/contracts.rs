@@ -125,7 +125,8 @@ fn attacker_request(r: &MintRequest) -> alara_contracts::NftAttacker::MintReques
 #[tokio::test]
 async fn interfaces_records_and_commitment_agree() {
     use ProvenanceNFT::{addAigcDataCall, verifyCall};
-    let erc7007 = u32::from_be_bytes(addAigcDataCall::SELECTOR) ^ u32::from_be_bytes(verifyCall::SELECTOR);
+    let erc7007 =
+        u32::from_be_bytes(addAigcDataCall::SELECTOR) ^ u32::from_be_bytes(verifyCall::SELECTOR);
     assert_eq!(erc7007, 0x702c_55a6, "ERC-7007's interface id from its two functions");
     for backend in backends() {
         let w = World::new(backend).await;
@@ -148,14 +149,25 @@ async fn interfaces_records_and_commitment_agree() {
         assert_eq!(w.nft.c.tokenURI(token).call().await.unwrap(), "ipfs://bafkreimeta1");
         let art = w.nft.artwork(token).await.unwrap();
         assert_eq!(
-            (art.artist, art.seed, art.modelHash, art.promptCommitment, art.imageHash, art.promptRevealed),
+            (
+                art.artist,
+                art.seed,
+                art.modelHash,
+                art.promptCommitment,
+                art.imageHash,
+                art.promptRevealed
+            ),
             (who(1), 1, r.modelHash, r.promptCommitment, r.imageHash, false)
         );
         assert_eq!(art.imageCid, r.imageCid);
         assert_eq!(w.nft.owner_of(token).await.unwrap(), who(1));
         assert_eq!(w.nft.c.tokenOfImage(r.imageHash).call().await.unwrap(), token);
         let info = w.nft.c.royaltyInfo(token, eth(1000)).call().await.unwrap();
-        assert_eq!((info.receiver, info.amount), (who(1), eth(100)), "[{backend}] 10% to the artist");
+        assert_eq!(
+            (info.receiver, info.amount),
+            (who(1), eth(100)),
+            "[{backend}] 10% to the artist"
+        );
         let e = w.nft.artwork(U256::from(9)).await.unwrap_err();
         assert!(matches!(nft_err(&e), ProvenanceNFTErrors::UnknownToken(_)), "[{backend}] {e}");
     }
@@ -184,7 +196,11 @@ async fn front_running_and_bad_mints_are_refused() {
         match nft_err(&watcher.mint(&r).await.unwrap_err()) {
             E::NoCommitment(x) => {
                 assert_eq!(x.minter, who(2));
-                assert_eq!(x.commitment, commitment_of(who(2), &r), "[{backend}] recomputed for the copier");
+                assert_eq!(
+                    x.commitment,
+                    commitment_of(who(2), &r),
+                    "[{backend}] recomputed for the copier"
+                );
             }
             other => panic!("[{backend}] copied commitment: {other:?}"),
         }
@@ -196,7 +212,10 @@ async fn front_running_and_bad_mints_are_refused() {
             .input(calldata.into());
         let e = w.chain.provider(2).call(tx).await.unwrap_err();
         let data = e.as_error_resp().and_then(|r| r.as_revert_data()).unwrap();
-        assert!(matches!(E::abi_decode(&data).unwrap(), E::NoCommitment(_)), "[{backend}] copied calldata");
+        assert!(
+            matches!(E::abi_decode(&data).unwrap(), E::NoCommitment(_)),
+            "[{backend}] copied calldata"
+        );
 
         // A front-runner that commits and mints in one transaction: too fresh.
         let attacker = w.attacker(3).await;
@@ -277,7 +296,9 @@ async fn reveals_must_match_the_commitment() {
         let a = w.mint(1, &request(prompt, 1)).await;
         let b = w.mint(1, &request("another", 2)).await;
         let image = Bytes::from(request(prompt, 1).imageHash.to_vec());
-        let proof = |token: U256, salt: [u8; 32]| Bytes::from((token, B256::from(salt)).abi_encode_params());
+        let proof = |token: U256, salt: [u8; 32]| {
+            Bytes::from((token, B256::from(salt)).abi_encode_params())
+        };
         let verify = |p: &str, img: &Bytes, proof: Bytes| {
             let c = w.nft.c.clone();
             let (p, img) = (Bytes::from(p.as_bytes().to_vec()), img.clone());
@@ -297,11 +318,22 @@ async fn reveals_must_match_the_commitment() {
             }
         }
         // A valid proof of token `a`, presented as token `b`'s data.
-        let call = w.nft.c.addAigcData(b, prompt.as_bytes().to_vec().into(), image.clone(), proof(a, SALT));
+        let call = w.nft.c.addAigcData(
+            b,
+            prompt.as_bytes().to_vec().into(),
+            image.clone(),
+            proof(a, SALT),
+        );
         let e = send("addAigcData", &call, &[]).await.unwrap_err();
-        assert!(matches!(E::abi_decode(&call_err(&e)).unwrap(), E::ProofMismatch(_)), "[{backend}]");
+        assert!(
+            matches!(E::abi_decode(&call_err(&e)).unwrap(), E::ProofMismatch(_)),
+            "[{backend}]"
+        );
         let long = "x".repeat(1001);
-        assert!(matches!(nft_err(&w.nft.reveal(a, &long, SALT).await.unwrap_err()), E::PromptTooLong(_)));
+        assert!(matches!(
+            nft_err(&w.nft.reveal(a, &long, SALT).await.unwrap_err()),
+            E::PromptTooLong(_)
+        ));
         assert!(matches!(
             nft_err(&w.nft.reveal(U256::from(9), prompt, SALT).await.unwrap_err()),
             E::UnknownToken(_)
@@ -309,7 +341,12 @@ async fn reveals_must_match_the_commitment() {
 
         // Anyone holding prompt and salt may reveal: here a third account, through
         // ERC-7007's addAigcData.
-        let call = w.nft_as(3).c.addAigcData(a, prompt.as_bytes().to_vec().into(), image.clone(), proof(a, SALT));
+        let call = w.nft_as(3).c.addAigcData(
+            a,
+            prompt.as_bytes().to_vec().into(),
+            image.clone(),
+            proof(a, SALT),
+        );
         let r = send("addAigcData", &call, &[]).await.unwrap();
         let revealed: ProvenanceNFT::PromptRevealed =
             alara_contracts::call::event_of(&r, w.nft.address(), "addAigcData").unwrap();
@@ -340,7 +377,11 @@ async fn reentrant_receiver_cannot_mint_twice() {
         send("commit", &attacker.commit(c), &[]).await.unwrap();
         send("arm", &attacker.arm(1), &[]).await.unwrap(); // Mode.Mint
         send("mint", &attacker.mint(attacker_request(&r)), &[]).await.unwrap();
-        assert_eq!(attacker.reentries().call().await.unwrap(), U256::from(1), "[{backend}] re-entered");
+        assert_eq!(
+            attacker.reentries().call().await.unwrap(),
+            U256::from(1),
+            "[{backend}] re-entered"
+        );
         assert!(!attacker.reentrySucceeded().call().await.unwrap(), "[{backend}]");
         let data = attacker.reentryRevertData().call().await.unwrap();
         assert!(
@@ -365,13 +406,26 @@ async fn resale_pays_the_artist_ten_percent() {
         let (artist, b1, b2) = (1, 2, 3);
         let token = w.mint(artist, &request("royalty", 1)).await;
         w.nft_as(artist).approve(w.market.address(), token).await.unwrap();
-        let l1 = w.market_as(artist).list(w.nft.address(), token, Address::ZERO, eth(1000)).await.unwrap();
+        let l1 = w
+            .market_as(artist)
+            .list(w.nft.address(), token, Address::ZERO, eth(1000))
+            .await
+            .unwrap();
         let sale = w.market_as(b1).buy(l1, eth(1000)).await.unwrap();
         assert_eq!((sale.sold.royaltyReceiver, sale.sold.royalty), (who(artist), eth(100)));
         assert_eq!(w.market.owed(who(artist), Address::ZERO).await.unwrap(), eth(1000));
 
-        w.nft_as(b1).c.setApprovalForAll(w.market.address(), true).send().await.unwrap().get_receipt().await.unwrap();
-        let l2 = w.market_as(b1).list(w.nft.address(), token, Address::ZERO, eth(2000)).await.unwrap();
+        w.nft_as(b1)
+            .c
+            .setApprovalForAll(w.market.address(), true)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let l2 =
+            w.market_as(b1).list(w.nft.address(), token, Address::ZERO, eth(2000)).await.unwrap();
         let sale = w.market_as(b2).buy(l2, eth(2000)).await.unwrap();
         assert_eq!(
             (sale.sold.seller, sale.sold.price, sale.sold.royaltyReceiver, sale.sold.royalty),
@@ -379,8 +433,16 @@ async fn resale_pays_the_artist_ten_percent() {
             "[{backend}]"
         );
         assert_eq!(w.nft.owner_of(token).await.unwrap(), who(b2));
-        assert_eq!(w.market.owed(who(b1), Address::ZERO).await.unwrap(), eth(1800), "[{backend}] price − 10%");
-        assert_eq!(w.market.owed(who(artist), Address::ZERO).await.unwrap(), eth(1200), "[{backend}] 1 + 10% of 2");
+        assert_eq!(
+            w.market.owed(who(b1), Address::ZERO).await.unwrap(),
+            eth(1800),
+            "[{backend}] price − 10%"
+        );
+        assert_eq!(
+            w.market.owed(who(artist), Address::ZERO).await.unwrap(),
+            eth(1200),
+            "[{backend}] 1 + 10% of 2"
+        );
 
         for (i, want) in [(b1, eth(1800)), (artist, eth(1200))] {
             let p = w.chain.provider(i);
@@ -388,7 +450,11 @@ async fn resale_pays_the_artist_ten_percent() {
             let (amount, r) = w.market_as(i).withdraw(Address::ZERO).await.unwrap();
             assert_eq!(amount, want);
             let fee = U256::from(r.gas_used) * U256::from(r.effective_gas_price);
-            assert_eq!(p.get_balance(who(i)).await.unwrap(), before + want - fee, "[{backend}] account {i}");
+            assert_eq!(
+                p.get_balance(who(i)).await.unwrap(),
+                before + want - fee,
+                "[{backend}] account {i}"
+            );
         }
         assert_eq!(w.chain.provider(0).get_balance(w.market.address()).await.unwrap(), U256::ZERO);
         let e = w.market_as(b1).withdraw(Address::ZERO).await.unwrap_err();
@@ -408,23 +474,38 @@ async fn market_refusals_are_named() {
         let nft = w.nft.address();
         let token = w.mint(1, &request("for sale", 1)).await;
 
-        match market_err(&w.market_as(2).list(nft, token, Address::ZERO, eth(1000)).await.unwrap_err()) {
+        match market_err(
+            &w.market_as(2).list(nft, token, Address::ZERO, eth(1000)).await.unwrap_err(),
+        ) {
             E::NotTokenOwner(x) => assert_eq!((x.caller, x.owner), (who(2), who(1))),
             other => panic!("[{backend}] not owner: {other:?}"),
         }
-        match market_err(&w.market_as(1).list(nft, token, Address::ZERO, eth(1000)).await.unwrap_err()) {
+        match market_err(
+            &w.market_as(1).list(nft, token, Address::ZERO, eth(1000)).await.unwrap_err(),
+        ) {
             E::MarketNotApproved(x) => assert_eq!((x.owner, x.tokenId), (who(1), token)),
             other => panic!("[{backend}] not approved: {other:?}"),
         }
         w.nft_as(1).approve(w.market.address(), token).await.unwrap();
         assert!(matches!(
-            market_err(&w.market_as(1).list(nft, token, Address::ZERO, U256::ZERO).await.unwrap_err()),
+            market_err(
+                &w.market_as(1).list(nft, token, Address::ZERO, U256::ZERO).await.unwrap_err()
+            ),
             E::ZeroPrice(_)
         ));
         let l = w.market_as(1).list(nft, token, Address::ZERO, eth(1000)).await.unwrap();
-        assert!(matches!(market_err(&w.market_as(2).cancel(l).await.unwrap_err()), E::NotSeller(_)));
-        assert!(matches!(market_err(&w.market_as(2).buy(U256::from(99), eth(1000)).await.unwrap_err()), E::UnknownListing(_)));
-        assert!(matches!(market_err(&w.market_as(1).buy(l, eth(1000)).await.unwrap_err()), E::SellerIsBuyer(_)));
+        assert!(matches!(
+            market_err(&w.market_as(2).cancel(l).await.unwrap_err()),
+            E::NotSeller(_)
+        ));
+        assert!(matches!(
+            market_err(&w.market_as(2).buy(U256::from(99), eth(1000)).await.unwrap_err()),
+            E::UnknownListing(_)
+        ));
+        assert!(matches!(
+            market_err(&w.market_as(1).buy(l, eth(1000)).await.unwrap_err()),
+            E::SellerIsBuyer(_)
+        ));
         for paid in [eth(999), eth(1001), U256::ZERO] {
             match market_err(&w.market_as(2).buy(l, paid).await.unwrap_err()) {
                 E::WrongPayment(x) => assert_eq!((x.expected, x.sent), (eth(1000), paid)),
@@ -433,8 +514,14 @@ async fn market_refusals_are_named() {
         }
         // Cancelled: nobody can buy it.
         w.market_as(1).cancel(l).await.unwrap();
-        assert!(matches!(market_err(&w.market_as(2).buy(l, eth(1000)).await.unwrap_err()), E::ListingNotActive(_)));
-        assert!(matches!(market_err(&w.market_as(1).cancel(l).await.unwrap_err()), E::ListingNotActive(_)));
+        assert!(matches!(
+            market_err(&w.market_as(2).buy(l, eth(1000)).await.unwrap_err()),
+            E::ListingNotActive(_)
+        ));
+        assert!(matches!(
+            market_err(&w.market_as(1).cancel(l).await.unwrap_err()),
+            E::ListingNotActive(_)
+        ));
 
         // Listed again, then the seller gives the token away: the listing is stale.
         let l = w.market_as(1).list(nft, token, Address::ZERO, eth(1000)).await.unwrap();
@@ -449,7 +536,10 @@ async fn market_refusals_are_named() {
         w.nft_as(4).approve(w.market.address(), token).await.unwrap();
         let l = w.market_as(4).list(nft, token, Address::ZERO, eth(500)).await.unwrap();
         w.nft_as(4).approve(Address::ZERO, token).await.unwrap();
-        assert!(matches!(market_err(&w.market_as(2).buy(l, eth(500)).await.unwrap_err()), E::MarketNotApproved(_)));
+        assert!(matches!(
+            market_err(&w.market_as(2).buy(l, eth(500)).await.unwrap_err()),
+            E::MarketNotApproved(_)
+        ));
 
         // Approved again: sold once; the second buy of the same listing is refused.
         w.nft_as(4).approve(w.market.address(), token).await.unwrap();
@@ -478,13 +568,16 @@ async fn reentrant_royalty_receiver_and_buyer_are_stopped() {
         // The attacker is artist and royalty receiver; it sells, then its token is resold.
         let attacker = w.attacker(3).await;
         let r = request("reentrant artist", 1);
-        send("commit", &attacker.commit(commitment_of(*attacker.address(), &r)), &[]).await.unwrap();
+        send("commit", &attacker.commit(commitment_of(*attacker.address(), &r)), &[])
+            .await
+            .unwrap();
         send("mint", &attacker.mint(attacker_request(&r)), &[]).await.unwrap();
         let token = U256::from(1);
         send("approveAndList", &attacker.approveAndList(token, eth(1000)), &[]).await.unwrap();
         w.market_as(1).buy(U256::from(1), eth(1000)).await.unwrap();
         w.nft_as(1).approve(w.market.address(), token).await.unwrap();
-        let l = w.market_as(1).list(w.nft.address(), token, Address::ZERO, eth(2000)).await.unwrap();
+        let l =
+            w.market_as(1).list(w.nft.address(), token, Address::ZERO, eth(2000)).await.unwrap();
         w.market_as(2).buy(l, eth(2000)).await.unwrap();
         let owed = w.market.owed(*attacker.address(), Address::ZERO).await.unwrap();
         assert_eq!(owed, eth(1200), "[{backend}] first sale + 10% of the resale");
@@ -493,9 +586,16 @@ async fn reentrant_royalty_receiver_and_buyer_are_stopped() {
         send("withdraw", &attacker.withdraw(), &[]).await.unwrap();
         assert_eq!(attacker.reentries().call().await.unwrap(), U256::from(1));
         assert!(!attacker.reentrySucceeded().call().await.unwrap());
-        assert!(reentrant(&attacker.reentryRevertData().call().await.unwrap()), "[{backend}] withdraw re-entry");
+        assert!(
+            reentrant(&attacker.reentryRevertData().call().await.unwrap()),
+            "[{backend}] withdraw re-entry"
+        );
         let p = w.chain.provider(0);
-        assert_eq!(p.get_balance(*attacker.address()).await.unwrap(), eth(1200), "[{backend}] paid once");
+        assert_eq!(
+            p.get_balance(*attacker.address()).await.unwrap(),
+            eth(1200),
+            "[{backend}] paid once"
+        );
 
         // The attacker buys, and from onERC721Received buys the same listing again.
         w.nft_as(2).approve(w.market.address(), token).await.unwrap();
@@ -504,9 +604,16 @@ async fn reentrant_royalty_receiver_and_buyer_are_stopped() {
         send("buy", &attacker.buy(l, eth(100)).value(eth(200)), &[]).await.unwrap();
         assert_eq!(attacker.reentries().call().await.unwrap(), U256::from(1));
         assert!(!attacker.reentrySucceeded().call().await.unwrap());
-        assert!(reentrant(&attacker.reentryRevertData().call().await.unwrap()), "[{backend}] buy re-entry");
+        assert!(
+            reentrant(&attacker.reentryRevertData().call().await.unwrap()),
+            "[{backend}] buy re-entry"
+        );
         assert_eq!(w.nft.owner_of(token).await.unwrap(), *attacker.address());
-        assert_eq!(w.market.owed(who(2), Address::ZERO).await.unwrap(), eth(90), "[{backend}] one sale");
+        assert_eq!(
+            w.market.owed(who(2), Address::ZERO).await.unwrap(),
+            eth(90),
+            "[{backend}] one sale"
+        );
     }
 }
 
@@ -518,17 +625,21 @@ async fn erc20_payment_and_royalty_cap() {
     for backend in backends() {
         let w = World::new(backend).await;
         let p0 = w.chain.provider(0);
-        let alr = AlaraToken::deploy(p0.clone(), who(0), U256::from(1_000_000u64) * U256::from(ETHER))
-            .await
-            .unwrap();
+        let alr =
+            AlaraToken::deploy(p0.clone(), who(0), U256::from(1_000_000u64) * U256::from(ETHER))
+                .await
+                .unwrap();
         send("transfer", &alr.transfer(who(2), eth(10_000)), &[]).await.unwrap();
         let token = w.mint(1, &request("priced in ALR", 1)).await;
         w.nft_as(1).approve(w.market.address(), token).await.unwrap();
-        let l = w.market_as(1).list(w.nft.address(), token, *alr.address(), eth(5000)).await.unwrap();
+        let l =
+            w.market_as(1).list(w.nft.address(), token, *alr.address(), eth(5000)).await.unwrap();
         let alr2 = AlaraToken::new(*alr.address(), w.chain.provider(2));
         send("approve", &alr2.approve(w.market.address(), eth(5000)), &[]).await.unwrap();
         match market_err(&w.market_as(2).buy(l, U256::from(1)).await.unwrap_err()) {
-            NftMarketErrors::WrongPayment(x) => assert_eq!((x.expected, x.sent), (U256::ZERO, U256::from(1))),
+            NftMarketErrors::WrongPayment(x) => {
+                assert_eq!((x.expected, x.sent), (U256::ZERO, U256::from(1)))
+            }
             other => panic!("[{backend}] ETH with ALR: {other:?}"),
         }
         w.market_as(2).buy(l, U256::ZERO).await.unwrap();
@@ -538,19 +649,31 @@ async fn erc20_payment_and_royalty_cap() {
         assert_eq!(alr.balanceOf(who(1)).call().await.unwrap(), eth(5000), "[{backend}]");
         assert_eq!(alr.balanceOf(who(2)).call().await.unwrap(), eth(5000));
 
-        let greedy = GreedyRoyaltyERC721::deploy(p0.clone(), who(5), U96::from(10_000)).await.unwrap();
+        let greedy =
+            GreedyRoyaltyERC721::deploy(p0.clone(), who(5), U96::from(10_000)).await.unwrap();
         let plain = PlainERC721::deploy(p0.clone()).await.unwrap();
         let (r, v) = {
-            let x = w.market.c.royaltyOf(*greedy.address(), U256::from(1), eth(1000)).call().await.unwrap();
+            let x = w
+                .market
+                .c
+                .royaltyOf(*greedy.address(), U256::from(1), eth(1000))
+                .call()
+                .await
+                .unwrap();
             (x.receiver, x.royalty)
         };
         assert_eq!((r, v), (who(5), eth(250)), "[{backend}] 100% capped at 25%");
-        let x = w.market.c.royaltyOf(*plain.address(), U256::from(1), eth(1000)).call().await.unwrap();
+        let x =
+            w.market.c.royaltyOf(*plain.address(), U256::from(1), eth(1000)).call().await.unwrap();
         assert_eq!((x.receiver, x.royalty), (Address::ZERO, U256::ZERO));
         // A sale of the greedy token credits the capped royalty.
         send("mint", &greedy.mint(who(0)), &[]).await.unwrap();
         send("approve", &greedy.approve(w.market.address(), U256::from(1)), &[]).await.unwrap();
-        let l = w.market.list(*greedy.address(), U256::from(1), Address::ZERO, eth(1000)).await.unwrap();
+        let l = w
+            .market
+            .list(*greedy.address(), U256::from(1), Address::ZERO, eth(1000))
+            .await
+            .unwrap();
         w.market_as(2).buy(l, eth(1000)).await.unwrap();
         assert_eq!(w.market.owed(who(5), Address::ZERO).await.unwrap(), eth(250));
         assert_eq!(w.market.owed(who(0), Address::ZERO).await.unwrap(), eth(750), "[{backend}]");

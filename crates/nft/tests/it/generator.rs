@@ -35,7 +35,8 @@ fn golden_image_is_unchanged() {
 #[test]
 fn two_runs_and_two_loads_give_the_same_bytes() {
     let a = Cppn::shipped().unwrap();
-    let b = Cppn::from_bytes(&std::fs::read("../../models/cppn.onnx").unwrap(), "models/cppn.onnx").unwrap();
+    let b = Cppn::from_bytes(&std::fs::read("../../models/cppn.onnx").unwrap(), "models/cppn.onnx")
+        .unwrap();
     assert_eq!(a.model_hash(), b.model_hash());
     let one = a.generate_png("a red fox at dawn", 1).unwrap();
     let two = a.generate_png("a red fox at dawn", 1).unwrap();
@@ -62,7 +63,8 @@ fn shipped_model_file_is_the_pinned_one() {
 #[test]
 fn tract_agrees_within_one_step_on_every_channel() {
     let cppn = Cppn::shipped().unwrap();
-    for (prompt, seed) in [("a lighthouse in a storm", 7), ("ocean", 42), ("über-straße 東京", 0)] {
+    for (prompt, seed) in [("a lighthouse in a storm", 7), ("ocean", 42), ("über-straße 東京", 0)]
+    {
         let exact = cppn.generate(prompt, seed).unwrap().rgb;
         let floats = tract_pixels(cppn.bytes(), prompt, seed).unwrap();
         assert_eq!(exact.len(), floats.len());

@@ -35,7 +35,16 @@ fn metadata_and_manifest_follow_their_schemas() {
     let cppn = Cppn::shipped().unwrap();
     let d = studio::prepare(&s, &cppn, "a lighthouse in a storm", 7, [3; 32], 1000, true).unwrap();
     let meta: serde_json::Value = serde_json::from_slice(&d.metadata).unwrap();
-    for key in ["name", "description", "image", "attributes", "prompt", "aigc_type", "aigc_data", "proof_type"] {
+    for key in [
+        "name",
+        "description",
+        "image",
+        "attributes",
+        "prompt",
+        "aigc_type",
+        "aigc_data",
+        "proof_type",
+    ] {
         assert!(meta.get(key).is_some(), "metadata lacks {key}: {meta}");
     }
     assert_eq!(meta["image"], format!("ipfs://{}", d.image_cid));
@@ -56,13 +65,19 @@ fn metadata_and_manifest_follow_their_schemas() {
     let model_cid = s.add_reader(cppn.bytes(), &AddOptions::v1()).unwrap().cid.to_string();
     assert_eq!(model_cid, d.model_cid);
     assert_eq!(studio::fetch(&s, &d.image_cid).unwrap(), d.png);
-    assert_eq!(Metadata::from_bytes(&studio::fetch(&s, &d.metadata_cid).unwrap()).unwrap().provenance.seed, 7);
+    assert_eq!(
+        Metadata::from_bytes(&studio::fetch(&s, &d.metadata_cid).unwrap()).unwrap().provenance.seed,
+        7
+    );
     // Without publishing, the metadata carries no prompt (the commitment is in provenance).
     let hidden = studio::prepare(&s, &cppn, "a secret", 7, [4; 32], 1000, false).unwrap();
     let meta = Metadata::from_bytes(&hidden.metadata).unwrap();
     assert_eq!(meta.prompt, "");
     assert!(!String::from_utf8(hidden.metadata.clone()).unwrap().contains("a secret"));
-    assert!(studio::prepare(&s, &cppn, "ok", 1, [0; 32], 2501, true).is_ok(), "prepare does not judge royalties");
+    assert!(
+        studio::prepare(&s, &cppn, "ok", 1, [0; 32], 2501, true).is_ok(),
+        "prepare does not judge royalties"
+    );
     assert!(studio::check_royalty(2501).is_err());
 }
 
@@ -80,19 +95,30 @@ async fn minted_art_verifies_and_tampering_does_not() {
         let nft = Collection::deploy(chain.provider(1)).await.unwrap();
         let salt = provenance::random_salt();
         let d = studio::prepare(&s, &cppn, "a lighthouse in a storm", 7, salt, 1000, true).unwrap();
-        let r = studio::mint(&nft, artist, &d, true, Some((&t, "artist-1")), Duration::from_secs(30))
-            .await
-            .unwrap();
+        let r =
+            studio::mint(&nft, artist, &d, true, Some((&t, "artist-1")), Duration::from_secs(30))
+                .await
+                .unwrap();
         let token = r.minted.token_id;
         assert!(r.reveal_tx.is_some());
-        assert!(r.minted.mint.block_number > r.minted.commit.block_number, "[{backend}] mint in a later block");
+        assert!(
+            r.minted.mint.block_number > r.minted.commit.block_number,
+            "[{backend}] mint in a later block"
+        );
         // The prompt's opening is in the vault, under the artist's subject.
         let (_, index) = r.audit.clone().unwrap();
         assert_eq!(index, 0);
 
-        let v = studio::verify(&nft, token, &s, &cppn, PromptSource::Revealed { from_block: 0 }, Some(&t))
-            .await
-            .unwrap();
+        let v = studio::verify(
+            &nft,
+            token,
+            &s,
+            &cppn,
+            PromptSource::Revealed { from_block: 0 },
+            Some(&t),
+        )
+        .await
+        .unwrap();
         assert!(v.ok, "[{backend}] {:#?}", v.checks);
         assert_eq!(v.checks.len(), 7);
         assert_eq!(v.prompt.as_deref(), Some("a lighthouse in a storm"));
@@ -105,21 +131,41 @@ async fn minted_art_verifies_and_tampering_does_not() {
         let wrong = PromptSource::Given { prompt: "a lighthouse in a calm".into(), salt };
         let v = studio::verify(&nft, token, &s, &cppn, wrong, None).await.unwrap();
         assert_eq!(failed(&v), ["prompt", "regenerated image"], "[{backend}]");
-        let bad_salt = PromptSource::Given { prompt: "a lighthouse in a storm".into(), salt: [0; 32] };
+        let bad_salt =
+            PromptSource::Given { prompt: "a lighthouse in a storm".into(), salt: [0; 32] };
         assert!(!studio::verify(&nft, token, &s, &cppn, bad_salt, None).await.unwrap().ok);
         let other = tempfile::tempdir().unwrap();
         let (empty_store, empty_trail) = (store(other.path()), trail(other.path()));
-        let v = studio::verify(&nft, token, &empty_store, &cppn, PromptSource::Revealed { from_block: 0 }, Some(&empty_trail))
-            .await
-            .unwrap();
-        assert_eq!(failed(&v), ["stored image", "regenerated image", "metadata", "manifest", "audit entry"], "[{backend}]");
+        let v = studio::verify(
+            &nft,
+            token,
+            &empty_store,
+            &cppn,
+            PromptSource::Revealed { from_block: 0 },
+            Some(&empty_trail),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            failed(&v),
+            ["stored image", "regenerated image", "metadata", "manifest", "audit entry"],
+            "[{backend}]"
+        );
 
         // A token minted without revealing: verify asks for the prompt.
         let d2 = studio::prepare(&s, &cppn, "kept secret", 8, salt, 1000, false).unwrap();
-        let r2 = studio::mint(&nft, artist, &d2, false, None, Duration::from_secs(30)).await.unwrap();
-        let v = studio::verify(&nft, r2.minted.token_id, &s, &cppn, PromptSource::Revealed { from_block: 0 }, None)
-            .await
-            .unwrap();
+        let r2 =
+            studio::mint(&nft, artist, &d2, false, None, Duration::from_secs(30)).await.unwrap();
+        let v = studio::verify(
+            &nft,
+            r2.minted.token_id,
+            &s,
+            &cppn,
+            PromptSource::Revealed { from_block: 0 },
+            None,
+        )
+        .await
+        .unwrap();
         assert!(!v.ok);
         assert_eq!(failed(&v), ["prompt", "regenerated image"]);
         let v = studio::verify(
@@ -137,14 +183,26 @@ async fn minted_art_verifies_and_tampering_does_not() {
         // Resold on the market: 10% to the artist.
         let market = Market::deploy(chain.provider(0)).await.unwrap();
         nft.approve(market.address(), token).await.unwrap();
-        let l = market.as_(chain.provider(1)).list(nft.address(), token, Address::ZERO, U256::from(1000)).await.unwrap();
+        let l = market
+            .as_(chain.provider(1))
+            .list(nft.address(), token, Address::ZERO, U256::from(1000))
+            .await
+            .unwrap();
         market.as_(chain.provider(2)).buy(l, U256::from(1000)).await.unwrap();
         let b = Collection::at(chain.provider(2), nft.address());
         b.approve(market.address(), token).await.unwrap();
-        let l = market.as_(chain.provider(2)).list(nft.address(), token, Address::ZERO, U256::from(5000)).await.unwrap();
+        let l = market
+            .as_(chain.provider(2))
+            .list(nft.address(), token, Address::ZERO, U256::from(5000))
+            .await
+            .unwrap();
         let sale = market.as_(chain.provider(3)).buy(l, U256::from(5000)).await.unwrap();
         assert_eq!((sale.sold.royaltyReceiver, sale.sold.royalty), (artist, U256::from(500)));
         let seller = alara_chain::dev::dev_addresses()[2];
-        assert_eq!(market.owed(seller, Address::ZERO).await.unwrap(), U256::from(4500), "[{backend}]");
+        assert_eq!(
+            market.owed(seller, Address::ZERO).await.unwrap(),
+            U256::from(4500),
+            "[{backend}]"
+        );
     }
 }

@@ -46,10 +46,10 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
             if let Some(b) = &bar {
                 b.set_message(format!("minting on {backend}"));
             }
-            let chain = TestChain::start(backend)
-                .await
-                .map_err(|e| eyre::eyre!("{e}"))
-                .wrap_err_with(|| format!("starting {backend} (anvil comes from node_modules: run `npm ci`)"))?;
+            let chain =
+                TestChain::start(backend).await.map_err(|e| eyre::eyre!("{e}")).wrap_err_with(
+                    || format!("starting {backend} (anvil comes from node_modules: run `npm ci`)"),
+                )?;
             let minter = alara_chain::dev::dev_addresses()[0];
             let g = mint_gas(chain.provider(0), minter, args.mints).await?;
             gas.push((backend.to_string(), g));

@@ -95,7 +95,11 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let trail = alara_audit::AuditTrail::open(config).wrap_err("opening the demo's audit trail")?;
     let store = crate::cmd::nft::open_store(ctx)?;
 
-    let roles = [("artist", key("artist")?), ("collector 1", key("collector 1")?), ("collector 2", key("collector 2")?)];
+    let roles = [
+        ("artist", key("artist")?),
+        ("collector 1", key("collector 1")?),
+        ("collector 2", key("collector 2")?),
+    ];
     for (_, k) in &roles {
         super::fund_if_below(&p, k.address(), U256::from(3 * ETHER), U256::from(5 * ETHER)).await?;
     }
@@ -114,10 +118,19 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     let salt = alara_nft::provenance::random_salt();
     let draft = studio::prepare(&store, &cppn, &args.prompt, seed, salt, 1000, true)?;
     if let Some(out) = &args.out {
-        alara_store::write_atomic(out, &draft.png).wrap_err_with(|| format!("writing {}", out.display()))?;
+        alara_store::write_atomic(out, &draft.png)
+            .wrap_err_with(|| format!("writing {}", out.display()))?;
     }
     let art = Collection::at(pa.clone(), nft.address());
-    let receipt = studio::mint(&art, artist, &draft, true, Some((&trail, "demo-artist")), Duration::from_secs(120)).await?;
+    let receipt = studio::mint(
+        &art,
+        artist,
+        &draft,
+        true,
+        Some((&trail, "demo-artist")),
+        Duration::from_secs(120),
+    )
+    .await?;
     let token = receipt.minted.token_id;
 
     // First sale by the artist, then a resale between collectors.
@@ -147,7 +160,15 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
     }
 
     // Verify: regenerate from what the chain records, compare with the stored bytes.
-    let verdict = studio::verify(&nft, token, &store, &cppn, PromptSource::Revealed { from_block }, Some(&trail)).await?;
+    let verdict = studio::verify(
+        &nft,
+        token,
+        &store,
+        &cppn,
+        PromptSource::Revealed { from_block },
+        Some(&trail),
+    )
+    .await?;
     let mut parties = Vec::new();
     for (i, (role, k)) in roles.iter().enumerate() {
         parties.push(Party {
