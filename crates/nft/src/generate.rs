@@ -195,7 +195,7 @@ pub fn tract_pixels(model: &[u8], prompt: &str, seed: u64) -> Result<Vec<u8>> {
             .into_runnable()?;
         let input = Tensor::from_shape(&[rows, FEATURES], &floats)?;
         let out = plan.run(tvec!(input.into_tvalue()))?;
-        let view = out[0].to_array_view::<f32>()?;
+        let view = out[0].to_plain_array_view::<f32>()?;
         Ok(view.iter().map(|&v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect())
     };
     std::panic::catch_unwind(run)
