@@ -107,8 +107,8 @@ impl World {
     }
 }
 
-fn attacker_request(r: &MintRequest) -> alara_contracts::NftAttacker::MintRequest {
-    alara_contracts::NftAttacker::MintRequest {
+fn attacker_request(r: &MintRequest) -> alara_contracts::IProvenanceNFT::MintRequest {
+    alara_contracts::IProvenanceNFT::MintRequest {
         modelHash: r.modelHash,
         promptCommitment: r.promptCommitment,
         seed: r.seed,
@@ -341,7 +341,8 @@ async fn reveals_must_match_the_commitment() {
 
         // Anyone holding prompt and salt may reveal: here a third account, through
         // ERC-7007's addAigcData.
-        let call = w.nft_as(3).c.addAigcData(
+        let third = w.nft_as(3);
+        let call = third.c.addAigcData(
             a,
             prompt.as_bytes().to_vec().into(),
             image.clone(),
@@ -525,7 +526,8 @@ async fn market_refusals_are_named() {
 
         // Listed again, then the seller gives the token away: the listing is stale.
         let l = w.market_as(1).list(nft, token, Address::ZERO, eth(1000)).await.unwrap();
-        let gift = w.nft_as(1).c.transferFrom(who(1), who(4), token);
+        let seller = w.nft_as(1);
+        let gift = seller.c.transferFrom(who(1), who(4), token);
         send("transferFrom", &gift, &[]).await.unwrap();
         match market_err(&w.market_as(2).buy(l, eth(1000)).await.unwrap_err()) {
             E::StaleListing(x) => assert_eq!((x.seller, x.owner), (who(1), who(4))),
