@@ -49,7 +49,7 @@ pub async fn mint_gas<P: Provider + Clone>(p: P, minter: Address, n: u64) -> Res
             metadataCid: format!("bafkreic{:0>51}", i),
         };
         let (_, c) = nft.commit(minter, &request).await?;
-        crate::chain::wait_past(
+        crate::chain::wait_until(
             &p,
             c.block_number.unwrap_or_default(),
             std::time::Duration::from_secs(30),

@@ -92,8 +92,11 @@ impl<P: Provider + Clone> Collection<P> {
         timeout: Duration,
     ) -> Result<Minted> {
         let (commitment, commit) = self.commit(minter, request).await?;
+        // The commit's receipt exists only once its block is sealed, so the mint sent now
+        // lands in a later block (on automining chains the mint's own block). `timeout`
+        // bounds the wait for a node that reports the receipt before its head moves.
         let at = commit.block_number.unwrap_or_default();
-        wait_past(self.c.provider(), at, timeout).await?;
+        wait_until(self.c.provider(), at, timeout).await?;
         let (token_id, mint) = self.mint(request).await?;
         Ok(Minted { token_id, commitment, commit, mint })
     }
@@ -162,12 +165,12 @@ impl<P: Provider + Clone> Collection<P> {
     }
 }
 
-/// Waits until the head is past `block` (on an automining chain the next transaction is).
-pub async fn wait_past<P: Provider>(p: &P, block: u64, timeout: Duration) -> Result<u64> {
+/// Waits until the head is at `block` or later.
+pub async fn wait_until<P: Provider>(p: &P, block: u64, timeout: Duration) -> Result<u64> {
     let start = Instant::now();
     loop {
         let head = p.get_block_number().await.map_err(CallError::rpc("eth_blockNumber"))?;
-        if head > block {
+        if head >= block {
             return Ok(head);
         }
         if start.elapsed() > timeout {
