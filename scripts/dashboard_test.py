@@ -565,6 +565,38 @@ def main():
             run.shot(page, "claims")
             return f"{len(shown)} claims, decisions {sorted(decisions)}"
 
+        def art_page():
+            goto(page, run, "/art?prompt=a%20lighthouse%20in%20a%20storm&seed=7", "art")
+            img = page.wait_for_selector("#art-image")
+            shown = img.get_attribute("data-sha256")
+            code, api = run.api("/nft/preview", "POST", {"prompt": "a lighthouse in a storm", "seed": 7})
+            check(code == 200, f"POST /nft/preview: {code} {api}")
+            check(shown == api["sha256"], f"the page shows image {shown}, the API generates {api['sha256']}")
+            png = base64.b64decode(api["png_base64"])
+            check(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 190_000, f"preview is not a 256x256 PNG ({len(png)} bytes)")
+            natural = page.eval_on_selector("#art-image", "i => [i.naturalWidth, i.naturalHeight]")
+            check(natural == [256, 256], f"the browser decoded the preview as {natural}")
+            code, tokens = run.api("/nft/tokens")
+            check(code == 200, f"GET /nft/tokens: {code} {tokens}")
+            if tokens["tokens"]:
+                page.wait_for_selector("#art-table tbody tr")
+                ids = page.eval_on_selector_all("#art-table tbody tr", "trs => trs.map(t => Number(t.dataset.token))")
+                check(ids == [t["token_id"] for t in tokens["tokens"]], f"tokens shown {ids}, API {tokens['tokens'][:3]}")
+            else:
+                page.wait_for_selector("#art-tokens [data-empty]")
+            run.shot(page, "art")
+            return f"preview {shown[:16]}…, {len(tokens['tokens'])} tokens"
+
+        def art_error():
+            run.allow_http_errors = True
+            goto(page, run, "/art?prompt=%20&seed=7", "art")
+            box = page.wait_for_selector("#art-preview .error-box")
+            code = box.get_attribute("data-error-code")
+            check(code == "bad_request", f"a blank prompt shows {code!r}")
+            code, _ = run.api("/nft/preview", "POST", {"prompt": "ok", "seed": "not a number"})
+            check(code == 400, f"a bad seed answers {code}")
+            return box.inner_text().replace("\n", " ")[:160]
+
         def error_state():
             run.allow_http_errors = True
             goto(page, run, "/audit/entry/999999999", "entry")
@@ -599,6 +631,8 @@ def main():
         run.step("insurance: a refused cover shows the API's error", insurance_error)
         run.step("claims: held-out real claims and the contract's decisions", claims_page)
         run.step("model market: a model with its dataset parent and verified usage", registry_page)
+        run.step("art: a preview the API generates, and the minted tokens", art_page)
+        run.step("art: a blank prompt shows the API's error", art_error)
         run.step("error state shows the API's JSON error", error_state)
         ctx.close()
 

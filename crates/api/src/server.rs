@@ -42,6 +42,7 @@ use crate::state::ApiState;
         (name = "claims", description = "AI-assessed insurance claims: the pinned claims model on held-out real claims, and a claim assessed with the decision ClaimsInsurance would take"),
         (name = "models", description = "The model marketplace: ModelRegistry models and versions with parents, shares and cards, and paid usage from the served audit logs"),
         (name = "insurance", description = "Parametric crop insurance: each season's rainfall index and a cover's payout by CropInsurance's rule"),
+        (name = "nft", description = "Generative art: ProvenanceNFT tokens with their provenance, and a preview of the image a prompt and seed generate"),
         (name = "auth", description = "API keys and Sign-In with Ethereum (EIP-4361)"),
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

@@ -286,6 +286,29 @@ pub struct ComputeJob {
     pub tx: Option<Hash>,
 }
 
+/// A generative artwork minted as a token: what reproduces its image and where its
+/// provenance lives. The prompt appears only as its salted commitment, the one the token
+/// records on-chain; the vault can hold its opening until the artist reveals it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artwork {
+    /// Contract-qualified token id: `<chain id>/<contract>/<token id>`.
+    pub token: String,
+    /// The generator model: its CID and the SHA-256 of its file.
+    pub model: ModelRef,
+    /// `sha256(salt ‖ prompt)`, the commitment the token records.
+    pub prompt: Hash,
+    /// The generator's seed.
+    pub seed: u64,
+    /// CID of the image in the content store.
+    pub image: String,
+    /// SHA-256 of the image file.
+    pub image_hash: Hash,
+    /// SHA-256 of the provenance manifest written next to the image.
+    pub manifest: Hash,
+    /// Transaction hash of the mint.
+    pub tx: Option<Hash>,
+}
+
 /// One paid inference served by `alara serve`: the same record as [`Inference`] plus the
 /// payment that bought it — the buyer's latest payment-channel voucher or licensed-call
 /// signature. The entry is durable before the answer leaves the server, so the log is
@@ -351,6 +374,8 @@ pub enum EntryBody {
     OracleRound(OracleRound),
     /// An insurance claim assessed.
     ClaimAssessment(ClaimAssessment),
+    /// A generative artwork minted.
+    Artwork(Artwork),
     /// A paid inference.
     PaidInference(PaidInference),
     /// A kind this version does not know; kept as raw fields.
@@ -481,6 +506,7 @@ kinds! {
     12 "claim_assessment" ClaimAssessment {
         policy, claim, model, input, fraud_bp, confidence_bp, amount, decision
     }
+    13 "artwork" Artwork { token, model, prompt, seed, image, image_hash, manifest, tx }
     14 "paid_inference" PaidInference {
         system, model, started_ms, ended_ms, input, output, payment, account, nonce, amount,
         prev_receipt, signature, payer
@@ -509,6 +535,7 @@ impl EntryBody {
             EntryBody::TrainingRound(t) => Some(t.model_hash),
             EntryBody::ComputeJob(j) => j.model,
             EntryBody::ClaimAssessment(c) => Some(c.model),
+            EntryBody::Artwork(a) => Some(a.model.version_hash),
             EntryBody::PaidInference(i) => Some(i.model.version_hash),
             _ => None,
         }
@@ -519,6 +546,7 @@ impl EntryBody {
         match self {
             EntryBody::Inference(i) => Some(&i.model.id),
             EntryBody::ModelRegistered(m) => Some(&m.model.id),
+            EntryBody::Artwork(a) => Some(&a.model.id),
             EntryBody::PaidInference(i) => Some(&i.model.id),
             _ => None,
         }
@@ -535,6 +563,7 @@ impl EntryBody {
             EntryBody::PaidInference(i) => vec![i.input, i.output],
             EntryBody::DataAccess(d) => d.subject.into_iter().collect(),
             EntryBody::Erasure(e) => vec![e.request],
+            EntryBody::Artwork(a) => vec![a.prompt],
             _ => vec![],
         }
     }
@@ -870,6 +899,27 @@ pub(crate) mod tests {
                     tx
                 })
             ),
+            (
+                (text(), text(), hash(), hash()),
+                (any::<u64>(), text(), hash(), hash(), proptest::option::of(hash()))
+            )
+                .prop_map(
+                    |(
+                        (token, id, version_hash, prompt),
+                        (seed, image, image_hash, manifest, tx),
+                    )| {
+                        EntryBody::Artwork(Artwork {
+                            token,
+                            model: ModelRef { id, version_hash },
+                            prompt,
+                            seed,
+                            image,
+                            image_hash,
+                            manifest,
+                            tx,
+                        })
+                    }
+                ),
             (text(), hash(), any::<u64>()).prop_map(|(basis, request, commitments_erased)| {
                 EntryBody::Erasure(Erasure { basis, request, commitments_erased })
             }),
@@ -1133,6 +1183,16 @@ mod golden {
                 amount: 15,
                 decision: "auto_approved".into(),
             }),
+            EntryBody::Artwork(Artwork {
+                token: "1/0xn/1".into(),
+                model: ModelRef { id: "bafym".into(), version_hash: h(0x16) },
+                prompt: h(0x17),
+                seed: 42,
+                image: "Qmi".into(),
+                image_hash: h(0x18),
+                manifest: h(0x19),
+                tx: Some(h(0x1a)),
+            }),
             EntryBody::PaidInference(PaidInference {
                 system: "serve".into(),
                 model: model(),
@@ -1164,7 +1224,7 @@ mod golden {
         r#"{"time_ms":1010,"type":"unknown","kind":300,"version":2,"fields":"00ff10"}"#;
 
     /// Hex of `samples()`, in order.
-    const GOLDEN: [&str; 14] = [
+    const GOLDEN: [&str; 15] = [
         "0100010100000000000003e8000373797300016d11111111111111111111111111111111111111111111111111111111111111110000000000000001000000000000000222222222222222222222222222222222222222222222222222222222222222223333333333333333333333333333333333333333333333333333333333333333014444444444444444444444444444444444444444444444444444444444444444000170",
         "0100020100000000000003e900016d11111111111111111111111111111111111111111111111111111111111111110008697066733a2f2f78000330786f00016c",
         "0100030100000000000003ea0001640001610008646f776e6c6f616400017000",
@@ -1177,7 +1237,8 @@ mod golden {
         "01000a0100000000000003f1000b312f30786d2f6a6f622f34000462616679dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd0009636f6d706c6574656400016200016f01eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee0001ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff000630783132333400",
         "01000b0100000000000003f200016600000000000000060000000000000000000000000000000e0812121212121212121212121212121212121212121212121212121212121212120000000700025b5d13131313131313131313131313131313131313131313131313131313131313130000251c",
         "01000c0100000000000003f30007312f3078702f32000d312f3078702f636c61696d2f331414141414141414141414141414141414141414141414141414141414141414151515151515151515151515151515151515151515151515151515151515151500000078000026980000000000000000000000000000000f000d6175746f5f617070726f766564",
-        "01000e0100000000000003f40005736572766500016d1111111111111111111111111111111111111111111111111111111111111111000000000000000300000000000000041616161616161616161616161616161616161616161616161616161616161616171717171717171717171717171717171717171717171717171717171717171700076368616e6e656c000f312f3078632f6368616e6e656c2f3100000000000000020000000000000000000000000000001e181818181818181818181818181818181818181818181818181818181818181800063078353135310003307862",
+        "01000d0100000000000003f40007312f30786e2f310005626166796d16161616161616161616161616161616161616161616161616161616161616161717171717171717171717171717171717171717171717171717171717171717000000000000002a0003516d6918181818181818181818181818181818181818181818181818181818181818181919191919191919191919191919191919191919191919191919191919191919011a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a",
+        "01000e0100000000000003f50005736572766500016d1111111111111111111111111111111111111111111111111111111111111111000000000000000300000000000000041616161616161616161616161616161616161616161616161616161616161616171717171717171717171717171717171717171717171717171717171717171700076368616e6e656c000f312f3078632f6368616e6e656c2f3100000000000000020000000000000000000000000000001e181818181818181818181818181818181818181818181818181818181818181800063078353135310003307862",
         "01012c0200000000000003f200ff10",
     ];
 

@@ -107,6 +107,13 @@ enum Command {
         #[command(subcommand)]
         command: cmd::oracle::Command,
     },
+    /// Generative art with reproducible provenance: mint, verify, show (ProvenanceNFT).
+    Nft {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::nft::Command,
+    },
     /// End-to-end demonstrations on the embedded chain.
     Demo {
         #[command(flatten)]
@@ -164,6 +171,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
             Command::Oracle { chain, command } => {
                 cmd::oracle::run(&ctx.with_chain(chain), command).await
             }
+            Command::Nft { chain, command } => cmd::nft::run(&ctx.with_chain(chain), command).await,
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
             Command::Api(c) => cmd::api::run(&ctx, c),
         }

@@ -16,6 +16,7 @@ pub mod info;
 pub mod insurance;
 pub mod market;
 pub mod models;
+pub mod nft;
 pub mod oracle;
 pub mod store;
 
@@ -32,4 +33,5 @@ pub fn router() -> OpenApiRouter<Arc<ApiState>> {
         .merge(claims::router())
         .merge(insurance::router())
         .merge(models::router())
+        .merge(nft::router())
 }

@@ -117,7 +117,7 @@ pub struct Filter {
     pub to_ms: Option<u64>,
     /// Only this kind (repeatable): inference, model_registered, data_access,
     /// training_round, oracle_report, oracle_round, payout, erasure, data_listing, data_sale,
-    /// compute_job, claim_assessment.
+    /// compute_job, claim_assessment, artwork.
     #[arg(long = "kind")]
     pub kinds: Vec<String>,
     /// Only entries about this model (id or hex version hash).

@@ -10,6 +10,7 @@ pub mod fl;
 pub mod infer;
 pub mod lineage;
 pub mod model;
+pub mod nft;
 pub mod oracle;
 pub mod oracle_net;
 pub mod store;

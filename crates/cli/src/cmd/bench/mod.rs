@@ -8,6 +8,7 @@ pub mod audit;
 pub mod chain;
 pub mod fl;
 pub mod market;
+pub mod nft;
 pub mod oracle;
 pub mod store;
 
@@ -27,6 +28,8 @@ pub enum Command {
     /// Model marketplace: voucher verification, paid audited calls through `alara serve`
     /// beside bare tract, claim gas for 1 and 10,000 calls.
     Market(market::Args),
+    /// ProvenanceNFT mint gas vs a plain ERC-721, images generated per second vs tract.
+    Nft(nft::Args),
     /// Oracle error under attack (median vs baselines vs learned), report gas, round latency.
     Oracle(oracle::Args),
 }
@@ -40,6 +43,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Store(args) => store::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
         Command::Market(args) => market::run(ctx, args).await,
+        Command::Nft(args) => nft::run(ctx, args).await,
         Command::Oracle(args) => oracle::run(ctx, args).await,
     }
 }

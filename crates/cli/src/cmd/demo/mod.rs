@@ -8,6 +8,7 @@ pub mod data;
 pub mod fl;
 pub mod insurance;
 pub mod market;
+pub mod nft;
 pub mod oracle;
 
 /// Demonstrations.
@@ -28,6 +29,9 @@ pub enum Command {
     /// dataset as a parent, served and paid per call through a channel, claimed once,
     /// the dataset's seller paid its share.
     Market(market::Args),
+    /// Generative art: generate, mint by commit-reveal, list, resell with the artist's
+    /// 10% royalty paid, and verify the provenance by regenerating the image.
+    Nft(nft::Args),
     /// The oracle network: node processes, colluding exchanges, a malicious node, one
     /// aggregate signature per report, read through Chainlink's interface.
     Oracle(oracle::Args),
@@ -73,6 +77,7 @@ pub fn demo_trails(data_dir: &std::path::Path) -> Vec<(String, std::path::PathBu
         insurance::demo_trail_dir(data_dir),
         insurance::DEMO_PASSPHRASE.into(),
     ));
+    v.push(("nft-demo".into(), nft::demo_trail_dir(data_dir), nft::DEMO_PASSPHRASE.into()));
     v
 }
 
@@ -113,6 +118,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Fl(args) => fl::run(ctx, args).await,
         Command::Insurance(args) => insurance::run(ctx, args).await,
         Command::Market(args) => market::run(ctx, args).await,
+        Command::Nft(args) => nft::run(ctx, args).await,
     }
 }
 
