@@ -51,7 +51,7 @@ pub fn entries(s: &ApiState) -> ApiResult<Vec<(String, Sourced)>> {
             let i = idx.indexed;
             let entry = alara_audit::entry::Entry::decode(&log.entry(i)?)?;
             let kind = entry.body.kind_name();
-            if lineage::KINDS.contains(&kind) || kind == "payout" {
+            if lineage::KINDS.contains(&kind) || kind == "payout" || kind == "paid_inference" {
                 idx.entries.push(Sourced { origin: origin.clone(), leaf_index: i, entry });
             }
             idx.indexed += 1;

@@ -134,16 +134,23 @@ fn chain_err(e: alara_market::Error) -> ApiError {
     }
 }
 
-/// Calls and revenue of the model with file hash `model` across every served log.
+/// Calls and revenue of the model with file hash `model` across every served log, from the
+/// logs' incremental market index (each request reads only entries appended since the
+/// last), receipts verified when `verify`.
 fn usage_across(
     s: &ApiState,
     model: Hash,
     period_ms: u64,
     verify: bool,
 ) -> ApiResult<Vec<(String, UsageReport)>> {
+    let entries = crate::routes::market::entries(s)?;
     let mut out = Vec::new();
     for named in s.trails() {
-        let r = usage::usage(&named.trail, model, period_ms, verify)
+        let rows = entries
+            .iter()
+            .filter(|(log, e)| *log == named.name && e.entry.body.kind_name() == "paid_inference")
+            .map(|(_, e)| (e.leaf_index, e.entry.clone()));
+        let r = usage::usage_of(rows, model, period_ms, verify.then_some(&*named.trail))
             .map_err(|e| ApiError::internal(format!("log {}: {e}", named.name)))?;
         if r.calls > 0 {
             out.push((named.name.clone(), r));

@@ -646,12 +646,24 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// The chain's time: its latest block's timestamp (a dev chain's clock may have been moved
+/// away from the wall clock; expiries are judged by block time).
+pub async fn chain_now(provider: &DynProvider) -> eyre::Result<u64> {
+    use alloy::providers::Provider;
+    let block = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .wrap_err("reading the latest block")?
+        .ok_or_else(|| eyre::eyre!("the chain has no latest block"))?;
+    Ok(block.header.timestamp)
+}
+
 async fn channel(
     ctx: &Context,
     market: &ModelMarket<DynProvider>,
     c: ChannelCommand,
 ) -> eyre::Result<()> {
-    let now = alara_audit::entry::now_ms() / 1000;
+    let now = chain_now(market.registry().provider()).await?;
     match c {
         ChannelCommand::Open { id, model_version, deposit, days, signer } => {
             let v = latest(market, id, model_version).await?;

@@ -32,8 +32,24 @@ fn run(data_dir: &Path, url: &str, args: &[&str]) -> Value {
     })
 }
 
+/// An `alara serve` process, killed (SIGKILL) on drop, so a failing test leaves none behind.
+struct Served(Child);
+
+impl Served {
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
 /// Starts `alara serve` and returns it with the URL it printed.
-fn serve(data_dir: &Path, url: &str) -> (Child, String) {
+fn serve(data_dir: &Path, url: &str) -> (Served, String) {
     let mut child = alara()
         .env(PASS.0, PASS.1)
         .arg("--data-dir")
@@ -47,7 +63,7 @@ fn serve(data_dir: &Path, url: &str) -> (Child, String) {
     let first = lines.next().unwrap().unwrap();
     let at = first.split("on http://").nth(1).unwrap_or_else(|| panic!("no address in {first:?}"));
     std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{}", at.trim()))
+    (Served(child), format!("http://{}", at.trim()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +115,7 @@ async fn a_kill_9_of_the_server_mid_stream_loses_no_payment() {
             "open",
             "1",
             "--deposit",
-            &(PRICE * 100).to_string(),
+            &(PRICE * 1_000_000).to_string(),
         ],
     );
     let channel = opened["channel"].as_u64().unwrap();
@@ -124,8 +140,7 @@ async fn a_kill_9_of_the_server_mid_stream_loses_no_payment() {
         (n, racing)
     });
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill9();
     let (n, client) = inflight.await.unwrap();
     answered += n;
 
@@ -138,8 +153,7 @@ async fn a_kill_9_of_the_server_mid_stream_loses_no_payment() {
         answered += 1;
     }
     let signed = client.amount();
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill9();
 
     // The log holds every call the server recorded: every answered one, and at most the
     // one recorded when the server died, which the buyer paid for and never saw.

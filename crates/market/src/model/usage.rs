@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use alara_audit::entry::EntryBody;
+use alara_audit::entry::{Entry, EntryBody};
 use alara_audit::{AuditTrail, Hash, Query};
 
 use crate::Result;
@@ -65,25 +65,41 @@ mod dec {
 /// Calls and revenue of `model` per `period_ms`, verifying every call's receipt when
 /// `verify` (against the trail's own key: a mismatch is an error, not a count).
 pub fn usage(trail: &AuditTrail, model: Hash, period_ms: u64, verify: bool) -> Result<UsageReport> {
-    let period_ms = period_ms.max(1);
     let q = Query {
         kinds: vec!["paid_inference".into()],
         model: Some(model.to_hex()),
         ..Query::default()
     };
+    let rows = trail.query(&q)?.into_iter().map(|r| (r.leaf_index, r.entry));
+    usage_of(rows, model, period_ms, verify.then_some(trail))
+}
+
+/// [`usage`] over entries already read (leaf index and entry, oldest first), e.g. from an
+/// index kept by a server; entries of other kinds or models are skipped. Receipts are
+/// verified against `verify_in` when given.
+pub fn usage_of(
+    rows: impl IntoIterator<Item = (u64, Entry)>,
+    model: Hash,
+    period_ms: u64,
+    verify_in: Option<&AuditTrail>,
+) -> Result<UsageReport> {
+    let period_ms = period_ms.max(1);
     let mut periods: BTreeMap<u64, (UsagePeriod, std::collections::HashSet<String>)> =
         BTreeMap::new();
     // The last cumulative amount of each (account, nonce).
     let mut last: HashMap<(String, u64), u128> = HashMap::new();
     let (mut calls, mut revenue, mut verified) = (0u64, 0u128, 0u64);
     let mut leaves: Option<(u64, u64)> = None;
-    for row in trail.query(&q)? {
-        let EntryBody::PaidInference(p) = &row.entry.body else { continue };
-        if verify {
-            trail.receipt(row.leaf_index)?.verify_offline(Some(trail.verifier()))?;
+    for (leaf_index, entry) in rows {
+        let EntryBody::PaidInference(p) = &entry.body else { continue };
+        if p.model.version_hash != model {
+            continue;
+        }
+        if let Some(trail) = verify_in {
+            trail.receipt(leaf_index)?.verify_offline(Some(trail.verifier()))?;
             verified += 1;
         }
-        let start = row.entry.time_ms - row.entry.time_ms % period_ms;
+        let start = entry.time_ms - entry.time_ms % period_ms;
         let (period, payers) = periods.entry(start).or_insert_with(|| {
             (
                 UsagePeriod {
@@ -109,7 +125,7 @@ pub fn usage(trail: &AuditTrail, model: Hash, period_ms: u64, verify: bool) -> R
             period.licensed_calls += 1;
         }
         calls += 1;
-        leaves = Some((leaves.map_or(row.leaf_index, |l| l.0), row.leaf_index));
+        leaves = Some((leaves.map_or(leaf_index, |l| l.0), leaf_index));
     }
     let periods = periods
         .into_values()

@@ -237,7 +237,7 @@ pub async fn run(ctx: &Context, args: Args) -> eyre::Result<()> {
         clinic_key.address(),
     );
     let deposit = price * U256::from(args.calls + 10);
-    let now = alara_audit::entry::now_ms() / 1000;
+    let now = crate::cmd::model::chain_now(&provider).await?;
     let channel = clinic_market
         .open_channel(model, version, clinic_key.address(), deposit, now + 7 * 86_400)
         .await?
