@@ -80,7 +80,8 @@ async function one(root, id, query) {
   ready('registry');
 }
 
+// `parts` are the route's parts after the page's own name: `#/registry/3` gives ['3'].
 export async function render(root, parts, query) {
-  if (parts[1]) return one(root, parts[1], query);
+  if (parts[0]) return one(root, parts[0], query);
   return list(root);
 }
