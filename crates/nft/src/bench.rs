@@ -51,7 +51,7 @@ pub async fn mint_gas<P: Provider + Clone>(p: P, minter: Address, n: u64) -> Res
         let (_, c) = nft.commit(minter, &request).await?;
         crate::chain::wait_until(
             &p,
-            c.block_number.unwrap_or_default(),
+            c.block_number.unwrap_or_default() + 1,
             std::time::Duration::from_secs(30),
         )
         .await?;
