@@ -7,8 +7,7 @@
 //!   clients, each with its own channel; every call's voucher checked, its entry durable
 //!   and its receipt returned) beside bare tract on the same model and cores;
 //! - claim gas for a voucher covering 1 and 10,000 calls with 0 and 3 parents (equal by
-//!   construction: one signature check whatever the calls);
-//! - the one-transaction-per-call alternative the seed describes, for scale.
+//!   construction: one signature check whatever the calls).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
