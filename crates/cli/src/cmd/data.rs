@@ -19,17 +19,17 @@ use crate::context::Context;
 #[derive(clap::Subcommand, Debug)]
 #[command(after_help = "A download sale, seller and buyer in one data directory:
   alara data list data.csv --price 100000000000000000 --terms 'CC BY 4.0'
-  alara --account 1 data buy 1
+  alara data --account 1 buy 1
   alara data deliver 1
-  alara --account 1 data receive 1 --out data.csv    (decrypts, checks the committed hash)
-  alara --account 1 data confirm 1
+  alara data --account 1 receive 1 --out data.csv    (decrypts, checks the committed hash)
+  alara data --account 1 confirm 1
   alara data withdraw
 Compute-to-data:
   alara data list data.csv --compute-only --price 0
   alara data jobs allow 1 --recipe logreg.json --price 20000000000000000
-  alara --account 2 data jobs request 1 --recipe logreg.json
+  alara data --account 2 jobs request 1 --recipe logreg.json
   alara data jobs run 1 --recipe logreg.json
-  alara --account 2 data jobs fetch 1 --out results/")]
+  alara data --account 2 jobs fetch 1 --out results/")]
 pub enum Command {
     /// Encrypt a file, add it to the store and list it (prints the listing id and CID).
     List {
