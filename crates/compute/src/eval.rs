@@ -53,7 +53,9 @@ impl EvalSet {
         {
             let mut reals = Vec::with_capacity(rows.len());
             for (i, row) in rows.iter().enumerate() {
-                if let Some(v) = row.iter().find(|v| v.is_nan() || v.abs() >= fixed::MAX_REAL as f32) {
+                if let Some(v) =
+                    row.iter().find(|v| v.is_nan() || v.abs() >= fixed::MAX_REAL as f32)
+                {
                     return Err(invalid(
                         "evaluation set",
                         format!(
