@@ -58,6 +58,13 @@ pub enum Error {
         /// What went wrong and what to do.
         detail: String,
     },
+    /// Another open handle (in this process or another) holds the log: two writers would
+    /// interleave their appends and their derived files, so the second open is refused.
+    #[error("audit log at {path} is in use by another process (a running `alara up`, `alara serve` or another command on the same data dir): stop it, or read the trail through its HTTP API")]
+    Busy {
+        /// Log directory.
+        path: PathBuf,
+    },
     /// Opened without its key: nothing can be appended or signed.
     #[error("this audit log was opened read-only (without its key): it cannot append or sign")]
     ReadOnly,

@@ -23,6 +23,21 @@ pub(super) const OFFSETS: &str = "offsets.bin";
 pub(super) const CHECKPOINTS: &str = "checkpoints.bin";
 pub(super) const DERIVED: &str = "derived.json";
 pub(super) const IDENTITY: &str = "log.json";
+pub(super) const LOCK: &str = "lock";
+
+/// Takes the log's exclusive lock (an advisory `flock` on `dir/lock`, released when the
+/// returned file is dropped, and by the kernel when the process dies — even by `kill -9`).
+/// Every open, read-only ones included, takes it: recovery cuts torn tails and rewrites the
+/// derived files, which must never happen under a live writer.
+pub(super) fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK);
+    let f = open_rw(&path)?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy { path: dir.to_path_buf() }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(path)(e)),
+    }
+}
 
 /// Lowest subtree height kept in `nodes.bin`: 2 hashes per 16 entries (4 bytes per entry
 /// instead of 64); lower subtrees are rehashed from at most 16 entries when a proof needs

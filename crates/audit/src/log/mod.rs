@@ -65,7 +65,9 @@ mod tests;
 
 use commit::{Committer, Unsynced};
 pub use format::NODE_FLOOR;
-use format::{read_exact_at, DerivedMark, GroupHeader, Identity, Writers, HEADER_LEN, IDENTITY};
+use format::{
+    lock, read_exact_at, DerivedMark, GroupHeader, Identity, Writers, HEADER_LEN, IDENTITY,
+};
 use nodes::{NodeFile, Readers};
 
 /// Default largest entry, in bytes.
@@ -240,6 +242,9 @@ pub struct Log {
     /// Signs checkpoints outside the committer (see [`Log::sign_checkpoint`]); `None` when
     /// opened read-only.
     signer: Option<NoteSigner>,
+    /// The directory's exclusive lock; declared last, so it is released only after
+    /// [`Log::close`] has joined the committer and the syncer.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Log {
@@ -253,8 +258,9 @@ impl Log {
     pub fn open(config: LogConfig) -> Result<Self> {
         let dir = config.dir.clone();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let lock = lock(&dir)?;
         Identity::check_or_create(&dir, &config.signer)?;
-        Self::start(config.into())
+        Self::start(config.into(), lock)
     }
 
     /// Opens the existing log in `dir` without its signing key, for reading: sizes,
@@ -271,19 +277,23 @@ impl Log {
                 ),
             });
         };
-        Self::start(Settings {
-            dir: dir.to_path_buf(),
-            verifier,
-            signer: None,
-            checkpoint_interval: Duration::ZERO,
-            max_entry_size: MAX_ENTRY_SIZE,
-            max_pending_bytes: MAX_PENDING_BYTES,
-            // Nothing is appended, so nothing needs syncing: wake rarely.
-            derived_sync_interval: Duration::from_secs(3600),
-        })
+        let lock = lock(dir)?;
+        Self::start(
+            Settings {
+                dir: dir.to_path_buf(),
+                verifier,
+                signer: None,
+                checkpoint_interval: Duration::ZERO,
+                max_entry_size: MAX_ENTRY_SIZE,
+                max_pending_bytes: MAX_PENDING_BYTES,
+                // Nothing is appended, so nothing needs syncing: wake rarely.
+                derived_sync_interval: Duration::from_secs(3600),
+            },
+            lock,
+        )
     }
 
-    fn start(config: Settings) -> Result<Self> {
+    fn start(config: Settings, lock: std::fs::File) -> Result<Self> {
         let dir = config.dir.clone();
         let writers = Writers::open(&dir)?;
         let mark = DerivedMark::trusted(&dir, &writers)?;
@@ -295,7 +305,7 @@ impl Log {
         committer.recover()?;
         committer.publish_recovered()?;
         let threads = committer.spawn(config.derived_sync_interval)?;
-        Ok(Self { shared, threads: Mutex::new(threads), signer: config.signer })
+        Ok(Self { shared, threads: Mutex::new(threads), signer: config.signer, _lock: lock })
     }
 
     /// Opened without its key ([`Log::open_read_only`]): nothing is appended or signed.

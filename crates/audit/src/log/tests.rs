@@ -253,3 +253,22 @@ fn read_only_open_reads_everything_and_writes_nothing() {
     let log = Log::open(LogConfig::new(dir.path(), signer())).unwrap();
     assert_eq!(log.size(), 3);
 }
+
+#[test]
+fn a_second_open_of_a_live_log_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(LogConfig::new(dir.path(), signer())).unwrap();
+    log.append(b"a").unwrap();
+    // A second writer would interleave appends; a reader would cut the writer's tail.
+    let second = Log::open(LogConfig::new(dir.path(), signer()));
+    assert!(matches!(second, Err(Error::Busy { .. })), "{second:?}");
+    let reader = Log::open_read_only(dir.path());
+    assert!(matches!(reader, Err(Error::Busy { .. })), "{reader:?}");
+    assert_eq!(log.size(), 1, "the refused opens changed nothing");
+    drop(log);
+    let log = Log::open(LogConfig::new(dir.path(), signer())).unwrap();
+    assert_eq!(log.entry(0).unwrap(), b"a");
+    drop(log);
+    let reader = Log::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.size(), 1);
+}

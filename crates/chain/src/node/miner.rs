@@ -398,7 +398,13 @@ impl Miner {
                 after_commit(batch, reply, r);
             }
             Msg::IncreaseTime { seconds, reply } => {
-                self.time_offset = self.time_offset.saturating_add(seconds);
+                // Blocks faster than one a second run the chain's clock ahead of the offset
+                // wall clock (each is a second past its parent): jump from the head's time,
+                // so the next block is at least `seconds` after it and a deadline that far
+                // ahead has passed.
+                let wall = (now_secs() as i64).saturating_add(self.time_offset);
+                let ahead = (self.head.timestamp as i64).saturating_sub(wall).max(0);
+                self.time_offset = self.time_offset.saturating_add(ahead).saturating_add(seconds);
                 let total = self.time_offset;
                 after_commit(batch, reply, Ok(total));
             }
@@ -640,14 +646,24 @@ impl Miner {
     /// The context of the next block, which takes a timestamp set for it.
     fn block_context(&mut self) -> BlockContext {
         let ctx = self.peek_block_context();
-        self.next_timestamp = None;
+        if self.next_timestamp.take().is_some() {
+            // As anvil does: the clock goes on from a timestamp set for a block, rather than
+            // waiting for the wall clock to catch up with it.
+            self.time_offset = (ctx.timestamp as i64).saturating_sub(now_secs() as i64);
+        }
         ctx
     }
 
-    /// The context the next block would have, changing nothing.
+    /// The context the next block would have, changing nothing. Its timestamp is the
+    /// (offset) wall clock, but always past the head's, as geth makes it (anvil lets two
+    /// blocks of one second share a timestamp): a contract that stores `block.timestamp`
+    /// would otherwise cost less in a gas estimate against a block of the head's second than
+    /// mined in the next (an SSTORE of an unchanged value is cheap), and the estimate fell
+    /// short.
     fn peek_block_context(&self) -> BlockContext {
         let wall = (now_secs() as i64).saturating_add(self.time_offset).max(0) as u64;
-        let timestamp = self.next_timestamp.unwrap_or_else(|| wall.max(self.head.timestamp));
+        let timestamp =
+            self.next_timestamp.unwrap_or_else(|| wall.max(self.head.timestamp.saturating_add(1)));
         BlockContext {
             number: self.head.number + 1,
             timestamp,

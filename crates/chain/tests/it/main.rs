@@ -6,6 +6,7 @@
 
 mod abuse;
 mod bad_input;
+mod gas;
 mod logs_cap;
 mod node_rpc;
 mod otterscan;

@@ -421,8 +421,17 @@ async fn a_restarted_server_resumes_every_channel_from_the_log() {
         a.call(&[row()]).await.unwrap();
         b.call(&[row()]).await.unwrap();
     }
+    // The old server lets go of its trail once its connections have drained (the trail's
+    // lock refuses a second open until then).
+    let old = Arc::downgrade(&s.server);
     s.task.abort();
     drop(s.server);
+    let gone = tokio::time::timeout(Duration::from_secs(30), async {
+        while old.strong_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    gone.await.expect("the stopped server still holds its trail after 30 s");
     let (server, url, task) = serve(&s.m, s.model, 1, trail(s.trail_dir.path())).await;
     let mut a2 = ChannelClient::connect(&url, a.signer().clone(), a.channel()).await.unwrap();
     a2.resume(0, a.amount(), a.last_receipt());
