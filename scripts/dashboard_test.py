@@ -3,7 +3,8 @@
 what a person would: every page renders without console errors, the audit log pages and
 searches, a real receipt verifies in the browser (VALID) and tampered ones do not (INVALID,
 naming the failing step), the FL charts carry data points when FL data exists, and the
-explorer shows a block and a transaction with its decoded call, events and internal calls.
+explorer shows a block and a transaction with its decoded call, events and internal calls,
+and the compute page shows a disputed task with its bisection game round by round.
 
     scripts/dashboard_test.py URL [--receipt FILE] [--expect-fl] [--expect-market]
                               [--screenshots DIR]
@@ -550,6 +551,57 @@ def main():
             run.shot(page, "registry")
             return f"{len(rows)} models, {total} paid calls with every receipt verified"
 
+        def compute_page():
+            code, lst = run.api("/compute")
+            check(code == 200 and lst["deployed"], f"GET /compute: {code} {lst}")
+            goto(page, run, "/compute", "compute")
+            page.wait_for_selector("#compute-tasks tbody tr")
+            shown = page.eval_on_selector_all("#compute-tasks tbody tr", "trs => trs.map(t => [Number(t.dataset.task), t.dataset.phase])")
+            want = [[t["id"], t["phase"]] for t in lst["tasks"]]
+            check(shown == want, f"the page shows tasks {shown}, the API answers {want}")
+            # The demo's disputed task: an optimistic task whose dishonest worker lost a game.
+            task = None
+            for t in lst["tasks"]:
+                code, a = run.api(f"/compute/tasks/{t['id']}")
+                check(code == 200, f"GET /compute/tasks/{t['id']}: {code} {a}")
+                if any(d["game"]["winner"] == "challenger" for d in a["disputes"]):
+                    task = a
+                    break
+            check(task, f"no task with a game resolved for the challenger (alara demo compute plays one): {want}")
+            tid = task["task"]["id"]
+            page.evaluate("() => { delete document.body.dataset.ready }")
+            page.click(f'#compute-tasks tr[data-task="{tid}"] a')
+            page.wait_for_selector('body[data-ready="compute"]', timeout=TIMEOUT_MS)
+            check(page.get_attribute("#compute-task", "data-task") == str(tid), f"task {tid} is not shown: {page.url}")
+            subs = page.eval_on_selector_all(
+                "#compute-submissions tbody tr", "trs => trs.map(t => [t.dataset.worker, t.dataset.status, t.dataset.winner === 'true'])"
+            )
+            check(subs == [[s["worker"], s["status"], s["winner"]] for s in task["submissions"]], f"submissions shown {subs}, API {task['submissions']}")
+            invalid = [w for w, st, _ in subs if st == "invalid"]
+            winners = [w for w, _, won in subs if won]
+            check(len(invalid) == 1 and len(winners) == 1 and invalid != winners, f"{len(invalid)} invalid submissions and {len(winners)} winners: {subs}")
+            games = []
+            for d in task["disputes"]:
+                gid = d["game_id"]
+                code, g = run.api(f"/compute/games/{gid}")
+                check(code == 200, f"GET /compute/games/{gid}: {code} {g}")
+                card = f'[data-game="{gid}"]'
+                page.wait_for_selector(f"{card} [data-bisection], {card} .error-box")
+                rounds = page.eval_on_selector_all(f"{card} [data-round]", "rs => rs.map(r => [Number(r.dataset.lo), Number(r.dataset.hi)])")
+                bisects = [[m["lo"], m["hi"]] for m in g["moves"] if m["kind"] == "bisect"]
+                check(len(rounds) == g["game"]["rounds"] and rounds == bisects, f"game {gid}: rounds shown {rounds}, API {g['game']['rounds']} rounds {bisects}")
+                winner = page.get_attribute(f"{card} [data-winner]", "data-winner")
+                check(winner == g["game"]["winner"], f"game {gid}: winner shown {winner!r}, API {g['game']['winner']!r}")
+                total = page.get_attribute(f"{card} [data-gas-total]", "data-gas-total")
+                check(total == str(g["gas_used_total"]), f"game {gid}: total gas shown {total}, API {g['gas_used_total']}")
+                if g["game"]["diverging_step"] is not None and g["game"]["winner"] != "none" and not g["game"]["resolved_by_timeout"]:
+                    step = page.get_attribute(f"{card} [data-step]", "data-step")
+                    check(step == str(g["game"]["diverging_step"]), f"game {gid}: one-step row {step}, diverging step {g['game']['diverging_step']}")
+                    check(page.inner_text(f"{card} [data-meaning]").startswith("The honest side"), f"game {gid}: {page.inner_text(f'{card} [data-meaning]')}")
+                games.append(f"game {gid}: {len(rounds)} rounds over {g['game']['steps']} steps, {winner} won")
+            run.shot(page, "compute")
+            return f"{len(shown)} tasks; task {tid}: {len(subs)} submissions, 1 invalid, 1 winner; " + "; ".join(games)
+
         def claims_page():
             goto(page, run, "/claims?offset=0&limit=40", "claims")
             page.wait_for_selector("#claims-table tbody tr")
@@ -631,6 +683,7 @@ def main():
         run.step("insurance: a refused cover shows the API's error", insurance_error)
         run.step("claims: held-out real claims and the contract's decisions", claims_page)
         run.step("model market: a model with its dataset parent and verified usage", registry_page)
+        run.step("compute: a disputed task, its submissions and the bisection game", compute_page)
         run.step("art: a preview the API generates, and the minted tokens", art_page)
         run.step("art: a blank prompt shows the API's error", art_error)
         run.step("error state shows the API's JSON error", error_state)

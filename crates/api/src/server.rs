@@ -43,6 +43,7 @@ use crate::state::ApiState;
         (name = "models", description = "The model marketplace: ModelRegistry models and versions with parents, shares and cards, and paid usage from the served audit logs"),
         (name = "insurance", description = "Parametric crop insurance: each season's rainfall index and a cover's payout by CropInsurance's rule"),
         (name = "nft", description = "Generative art: ProvenanceNFT tokens with their provenance, and a preview of the image a prompt and seed generate"),
+        (name = "compute", description = "Verifiable compute: ComputeMarket tasks with their phase, submissions and accuracy, and the DisputeGame bisections that settle disputed claims, move by move with their gas"),
         (name = "auth", description = "API keys and Sign-In with Ethereum (EIP-4361)"),
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail))

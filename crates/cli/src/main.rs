@@ -114,6 +114,14 @@ enum Command {
         #[command(subcommand)]
         command: cmd::nft::Command,
     },
+    /// Verifiable compute: post tasks, run workers and validators, dispute a wrong claim
+    /// down to one operator re-executed on-chain (ComputeMarket, DisputeGame).
+    Compute {
+        #[command(flatten)]
+        chain: ChainArgs,
+        #[command(subcommand)]
+        command: cmd::compute::Command,
+    },
     /// End-to-end demonstrations on the embedded chain.
     Demo {
         #[command(flatten)]
@@ -172,6 +180,9 @@ fn run(cli: Cli) -> eyre::Result<()> {
                 cmd::oracle::run(&ctx.with_chain(chain), command).await
             }
             Command::Nft { chain, command } => cmd::nft::run(&ctx.with_chain(chain), command).await,
+            Command::Compute { chain, command } => {
+                cmd::compute::run(&ctx.with_chain(chain), command).await
+            }
             Command::Bench(c) => cmd::bench::run(&ctx, c).await,
             Command::Api(c) => cmd::api::run(&ctx, c),
         }

@@ -45,6 +45,14 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// Waited too long for something on the chain (the other party of a dispute to move).
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+    },
 }
 
 /// Shorthand.

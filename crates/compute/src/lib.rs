@@ -16,13 +16,19 @@
 // it is returned rarely, on paths that end a command.
 #![allow(clippy::result_large_err)]
 
+pub mod artifact;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod bisect;
+pub mod chain;
 pub mod commit;
 pub mod error;
 pub mod eval;
 pub mod fixed;
 pub mod merkle;
 pub mod model;
+pub mod net;
+pub mod party;
 pub mod recipe;
 pub mod trace;
 

@@ -295,7 +295,7 @@ fn floats(t: &pb::TensorProto) -> std::result::Result<Vec<f32>, String> {
         return Err(format!("initializer {:?} is not float32", t.name));
     }
     if !t.raw_data.is_empty() {
-        if t.raw_data.len() % 4 != 0 {
+        if !t.raw_data.len().is_multiple_of(4) {
             return Err(format!("initializer {:?}: {} raw bytes", t.name, t.raw_data.len()));
         }
         return Ok(t

@@ -43,6 +43,11 @@ impl Recipe {
         }
     }
 
+    /// Every recipe a worker knows how to train (a task names one by its id).
+    pub fn known() -> Vec<Recipe> {
+        vec![Recipe::logistic(), Recipe::mlp(16), Recipe::mlp(8)]
+    }
+
     /// A recipe by name: `logistic` or `mlp`.
     pub fn by_name(name: &str) -> Result<Recipe> {
         match name {

@@ -381,7 +381,7 @@ fn tensor_q16(t: &pb::TensorProto) -> std::result::Result<Vec<i64>, String> {
         ));
     }
     let floats: Vec<f32> = if !t.raw_data.is_empty() {
-        if t.raw_data.len() % 4 != 0 {
+        if !t.raw_data.len().is_multiple_of(4) {
             return Err(format!(
                 "initializer {:?}: raw data of {} bytes",
                 t.name,

@@ -8,6 +8,7 @@ const PAGES = {
   fl: () => import('./pages/fl.js'),
   insurance: () => import('./pages/insurance.js'),
   claims: () => import('./pages/claims.js'),
+  compute: () => import('./pages/compute.js'),
   art: () => import('./pages/art.js'),
   market: () => import('./pages/market.js'),
   models: () => import('./pages/models.js'),

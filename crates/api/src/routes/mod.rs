@@ -11,6 +11,7 @@ use crate::state::ApiState;
 pub mod audit;
 pub mod auth;
 pub mod claims;
+pub mod compute;
 pub mod fl;
 pub mod info;
 pub mod insurance;
@@ -34,4 +35,5 @@ pub fn router() -> OpenApiRouter<Arc<ApiState>> {
         .merge(insurance::router())
         .merge(models::router())
         .merge(nft::router())
+        .merge(compute::router())
 }

@@ -134,21 +134,28 @@ fn chain_err(e: alara_market::Error) -> ApiError {
     }
 }
 
-/// Calls and revenue of the model with file hash `model` across every served log, from the
-/// logs' incremental market index (each request reads only entries appended since the
-/// last), receipts verified when `verify`.
+/// The paid-inference entries of every served log, from the logs' incremental market
+/// index (each call reads only entries appended since the last). Read once per request.
+fn paid_entries(s: &ApiState) -> ApiResult<Vec<(String, alara_market::lineage::Sourced)>> {
+    let mut entries = crate::routes::market::entries(s)?;
+    entries.retain(|(_, e)| e.entry.body.kind_name() == "paid_inference");
+    Ok(entries)
+}
+
+/// Calls and revenue of the model with file hash `model` in `entries` (from
+/// [`paid_entries`]), per log, receipts verified when `verify`.
 fn usage_across(
     s: &ApiState,
+    entries: &[(String, alara_market::lineage::Sourced)],
     model: Hash,
     period_ms: u64,
     verify: bool,
 ) -> ApiResult<Vec<(String, UsageReport)>> {
-    let entries = crate::routes::market::entries(s)?;
     let mut out = Vec::new();
     for named in s.trails() {
         let rows = entries
             .iter()
-            .filter(|(log, e)| *log == named.name && e.entry.body.kind_name() == "paid_inference")
+            .filter(|(log, _)| *log == named.name)
             .map(|(_, e)| (e.leaf_index, e.entry.clone()));
         let r = usage::usage_of(rows, model, period_ms, verify.then_some(&*named.trail))
             .map_err(|e| ApiError::internal(format!("log {}: {e}", named.name)))?;
@@ -159,8 +166,17 @@ fn usage_across(
     Ok(out)
 }
 
+/// The paid-inference entries, read off the async runtime.
+async fn paid_entries_blocking(
+    s: &Arc<ApiState>,
+) -> ApiResult<Arc<Vec<(String, alara_market::lineage::Sourced)>>> {
+    let st = s.clone();
+    Ok(Arc::new(blocking(move || paid_entries(&st)).await?))
+}
+
 async fn version_view(
     s: &Arc<ApiState>,
+    entries: &[(String, alara_market::lineage::Sourced)],
     market: &ModelMarket<DynProvider>,
     id: u64,
     v: u32,
@@ -172,9 +188,7 @@ async fn version_view(
             .ok()
             .and_then(|p| serde_json::to_value(&p.card.meta).ok())
     });
-    let st = s.clone();
-    let hash = Hash(ver.file_hash.0);
-    let usage = blocking(move || usage_across(&st, hash, u64::MAX, false)).await?;
+    let usage = usage_across(s, entries, Hash(ver.file_hash.0), u64::MAX, false)?;
     Ok(VersionView {
         version: v,
         file_sha256: hex::encode(ver.file_hash),
@@ -202,6 +216,7 @@ async fn version_view(
 
 async fn model_view(
     s: &Arc<ApiState>,
+    entries: &[(String, alara_market::lineage::Sourced)],
     market: &ModelMarket<DynProvider>,
     id: u64,
     all: bool,
@@ -210,7 +225,7 @@ async fn model_view(
     let first = if all { 1 } else { m.versions.max(1) };
     let mut detail = Vec::new();
     for v in first..=m.versions {
-        detail.push(version_view(s, market, id, v).await?);
+        detail.push(version_view(s, entries, market, id, v).await?);
     }
     Ok(ModelView {
         id,
@@ -237,9 +252,10 @@ async fn models(p: Principal, State(s): State<Arc<ApiState>>) -> ApiResult<Json<
         .await
         .map_err(|e| ApiError::chain(format!("ModelRegistry.modelCount: {e}")))?;
     let n = u64::try_from(n).unwrap_or(u64::MAX).min(MAX_MODELS);
+    let entries = paid_entries_blocking(&s).await?;
     let mut models = Vec::new();
     for id in 1..=n {
-        models.push(model_view(&s, &market, id, false).await?);
+        models.push(model_view(&s, &entries, &market, id, false).await?);
     }
     Ok(Json(Registry {
         deployed: true,
@@ -265,7 +281,8 @@ async fn model(
         return Err(ApiError::not_found("the model marketplace is not deployed on this chain")
             .hint("`alara model publish` or `alara demo market` deploys it"));
     };
-    Ok(Json(model_view(&s, &market, id, true).await?))
+    let entries = paid_entries_blocking(&s).await?;
+    Ok(Json(model_view(&s, &entries, &market, id, true).await?))
 }
 
 /// Which usage to report.
@@ -322,7 +339,11 @@ async fn model_usage(
     let ver = market.version(id, v).await.map_err(chain_err)?;
     let st = s.clone();
     let hash = Hash(ver.file_hash.0);
-    let reports = blocking(move || usage_across(&st, hash, period_ms, true)).await?;
+    let reports = blocking(move || {
+        let entries = paid_entries(&st)?;
+        usage_across(&st, &entries, hash, period_ms, true)
+    })
+    .await?;
     Ok(Json(
         reports
             .into_iter()

@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 mod claims;
+mod compute;
 mod insurance;
 mod openapi;
 mod store;

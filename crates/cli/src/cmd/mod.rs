@@ -4,6 +4,7 @@ pub mod api;
 pub mod audit;
 pub mod bench;
 pub mod chain;
+pub mod compute;
 pub mod data;
 pub mod demo;
 pub mod fl;

@@ -89,7 +89,8 @@ pub struct ApiArgs {
     #[arg(long)]
     pub no_api: bool,
     /// Run the demonstrations (audited inference, a data sale, federated rounds, the model
-    /// market) against this node before serving, so the dashboard has something to show.
+    /// market, a disputed compute task) against this node before serving, so the dashboard
+    /// has something to show.
     #[arg(long)]
     pub demo: bool,
     /// Role of API requests without a token: reader or none. Default: reader when --host
@@ -382,7 +383,7 @@ async fn run_demos(ctx: &Context, url: &str) -> eyre::Result<()> {
     // The demos' own output would mix with the summary on stdout: they run quietly.
     let mut demo_ctx = Context::new(ctx.global.clone())?.with_chain(chain);
     demo_ctx.quiet = true;
-    for name in ["audit", "data", "fl", "market"] {
+    for name in ["audit", "data", "fl", "market", "compute"] {
         eprintln!("--demo: running `alara demo {name}`");
         let parser = <crate::cmd::demo::Command as clap::Subcommand>::augment_subcommands(
             clap::Command::new("demo"),

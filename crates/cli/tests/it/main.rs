@@ -5,6 +5,7 @@
 mod api_up;
 mod audit_cli;
 mod clients;
+mod compute_cli;
 mod dashboard;
 mod demo_data;
 mod fl_cli;

@@ -6,6 +6,7 @@ use crate::context::Context;
 pub mod api;
 pub mod audit;
 pub mod chain;
+pub mod compute;
 pub mod fl;
 pub mod market;
 pub mod nft;
@@ -23,6 +24,9 @@ pub enum Command {
     Audit(audit::Args),
     /// Content store add throughput vs the SHA-256 bound, encryption, memory, market gas.
     Store(store::Args),
+    /// Verifiable compute: a dispute played to the diverging operator (rounds, gas of
+    /// every move, one-step gas), fixed-point accuracy beside tract, EZKL on the same MLP.
+    Compute(compute::Args),
     /// Federated learning accuracy, robustness, scale and settlement gas.
     Fl(fl::Args),
     /// Model marketplace: voucher verification, paid audited calls through `alara serve`
@@ -41,6 +45,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
         Command::Api(args) => api::run(ctx, args).await,
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Store(args) => store::run(ctx, args).await,
+        Command::Compute(args) => compute::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
         Command::Market(args) => market::run(ctx, args).await,
         Command::Nft(args) => nft::run(ctx, args).await,

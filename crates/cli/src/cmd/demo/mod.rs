@@ -4,6 +4,7 @@ use crate::context::Context;
 
 pub mod audit;
 pub mod claims;
+pub mod compute;
 pub mod data;
 pub mod fl;
 pub mod insurance;
@@ -19,6 +20,9 @@ pub enum Command {
     /// Claims insurance assessed by an ONNX model on real workers' compensation claims:
     /// automatic payouts, review, a rejected claim's bond, a duplicate refused.
     Claims(claims::Args),
+    /// Verifiable compute: two workers compete, one lies about its score, a validator
+    /// disputes it down to one operator re-executed on-chain, the liar is slashed.
+    Compute(compute::Args),
     /// Sell a hospital-style dataset twice: by download and by compute-to-data.
     Data(data::Args),
     /// Federated training across simulated hospitals, one settlement transaction per round.
@@ -113,6 +117,7 @@ pub async fn run(ctx: &Context, command: Command) -> eyre::Result<()> {
     match command {
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Claims(args) => claims::run(ctx, args).await,
+        Command::Compute(args) => compute::run(ctx, args).await,
         Command::Data(args) => data::run(ctx, args).await,
         Command::Oracle(args) => oracle::run(ctx, args).await,
         Command::Fl(args) => fl::run(ctx, args).await,
