@@ -368,12 +368,13 @@ pub fn describe_step(model: &FixedModel, eval: &crate::eval::EvalSet, step: u64)
     match step_kind(step, model.layer_count()) {
         StepKind::Layer { chunk, layer } => {
             let l = &model.layers[layer];
-            let rows = eval.chunks[chunk].features.rows;
+            let n = eval.chunks[chunk].features.rows;
+            let rows = if n == 1 { "1 row".to_string() } else { format!("{n} rows") };
             match l.op {
                 crate::fixed::Op::Gemm => {
-                    format!("GEMM {}×{} on {rows} rows", l.a.rows, l.a.cols)
+                    format!("GEMM {}×{} on {rows}", l.a.rows, l.a.cols)
                 }
-                op => format!("{op:?} on {rows} rows"),
+                op => format!("{op:?} on {rows}"),
             }
         }
         StepKind::Score { chunk } => {

@@ -85,6 +85,7 @@ fn the_try_it_section_runs_as_written() {
         "verifyInclusion returned true", // audit verify --onchain
         "erased ",                       // audit erase
         "inference(s)",                  // lineage of the shipped model
+        "won the reward",                // demo compute
     ] {
         assert!(stdout.contains(expected), "missing `{expected}` in\n{stdout}\nstderr:\n{stderr}");
     }
