@@ -29,6 +29,16 @@ use crate::{Error, Result};
 
 /// Decoders of a game call.
 pub const GAME_DECODERS: &[Decoder] = &[decoder::<DisputeGameErrors>];
+
+/// How long [`Game::play`] keeps retrying a refused move (reading the game again each
+/// time) before it reports the refusal: a pending move of the other party is mined within
+/// a block time.
+const REFUSED_GRACE: Duration = Duration::from_secs(30);
+
+/// Gas a reveal is sent with beyond its estimate, for the bisection it runs when the other
+/// party's reveal of the round is mined first: the interval, up to three leaves written
+/// from zero (22,100 each), the next deadline, the phase and the event.
+pub const REVEAL_BISECT_GAS: u64 = 100_000;
 /// Decoders of a market call: the market's errors, the game's (a challenge opens a game),
 /// then an ERC-20's (stakes and rewards may be tokens).
 pub const MARKET_DECODERS: &[Decoder] =
@@ -250,8 +260,19 @@ impl<P: Provider + Clone> Game<P> {
     }
 
     /// Reveals `leaf`, the sender's state leaf at the round's mid, with its proof.
+    ///
+    /// The gas estimate is made against the current state, in which the other party may not
+    /// have revealed yet; if its reveal of the round is mined first, this one also bisects
+    /// (moves the interval, stores the leaves it keeps and the next deadline), so it is sent
+    /// with [`REVEAL_BISECT_GAS`] more than the estimate.
     pub async fn reveal(&self, game: U256, leaf: B256, proof: Vec<B256>) -> Result<Tx<()>> {
-        let r = send("reveal", &self.c.reveal(game, leaf, proof), GAME_DECODERS).await?;
+        let call = self.c.reveal(game, leaf, proof);
+        let estimate = call
+            .estimate_gas()
+            .await
+            .map_err(|e| CallError::from_contract("reveal", GAME_DECODERS, e))?;
+        let call = call.gas(estimate.saturating_add(REVEAL_BISECT_GAS));
+        let r = send("reveal", &call, GAME_DECODERS).await?;
         Ok(Tx::from_receipt(&r, ()))
     }
 
@@ -385,14 +406,24 @@ impl<P: Provider + Clone> Game<P> {
     ) -> Result<Played> {
         let start = Instant::now();
         let mut moves = Vec::new();
+        let mut refused: Option<Instant> = None;
         loop {
             let next = match self.advance(game, me, trace, model, eval).await {
-                Ok(m) => m,
-                // The other party may have resolved the game between our read and our move
-                // (both may step, or both call `timeout`): then the move is refused, and the
-                // game is over.
+                Ok(m) => {
+                    refused = None;
+                    m
+                }
+                // The other party may have moved between our read and our move (both may
+                // step, or both call `timeout`), and a node that estimates against its
+                // pending block refuses a move the mined state still allows: then the game is
+                // over, or our next read sees the new state. A move refused again and again
+                // is an error.
                 Err(e) => match self.outcome(game).await? {
                     (true, winner) => Move::Resolved(winner),
+                    _ if refused.get_or_insert_with(Instant::now).elapsed() < REFUSED_GRACE => {
+                        tracing::debug!(%game, error = %e, "move refused; reading the game again");
+                        Move::Wait
+                    }
                     _ => return Err(e),
                 },
             };

@@ -69,10 +69,15 @@ async fn play_move<P: Provider + Clone>(
 ) -> Result<Option<Move>> {
     let m = match game.advance(id, me, trace, model, eval).await {
         Ok(m) => m,
-        // The other side resolved it between our read and our move.
+        // The other side moved between our read and our move: the game is over, or the
+        // next pass reads its new state and moves again (a real failure repeats, and is
+        // reported each pass).
         Err(e) => match game.outcome(id).await? {
             (true, w) => onchain::Move::Resolved(w),
-            _ => return Err(e),
+            _ => {
+                tracing::warn!(game = %id, error = %e, "move refused; trying again next pass");
+                return Ok(None);
+            }
         },
     };
     Ok(match m {
@@ -712,20 +717,37 @@ impl<P: Provider + Clone, B: Blockstore> Validator<P, B> {
     }
 }
 
-/// Fetches document `cid` from a worker's HTTP endpoint (`GET {peer}/v1/blocks/{cid}`).
+/// Fetches document `cid` from a worker's HTTP endpoint (`GET {peer}/v1/blocks/{cid}`),
+/// reading at most [`artifact::MAX_DOCUMENT`] bytes and waiting at most [`PEER_TIMEOUT`]:
+/// a peer can refuse or lie (the caller checks the bytes against the CID), but cannot make
+/// the validator hold gigabytes or wait forever.
 pub async fn fetch(peer: &str, cid: &str) -> Result<Vec<u8>> {
     let url = format!("{}/v1/blocks/{cid}", peer.trim_end_matches('/'));
     let fail = |detail: String| Error::Peer { peer: peer.to_string(), detail };
-    let resp = reqwest::get(&url).await.map_err(|e| fail(format!("GET {url}: {e}")))?;
+    let client = reqwest::Client::builder()
+        .timeout(PEER_TIMEOUT)
+        .build()
+        .map_err(|e| fail(format!("HTTP client: {e}")))?;
+    let mut resp = client.get(&url).send().await.map_err(|e| fail(format!("GET {url}: {e}")))?;
     if !resp.status().is_success() {
         return Err(fail(format!("GET {url}: HTTP {}", resp.status())));
     }
-    let bytes = resp.bytes().await.map_err(|e| fail(format!("GET {url}: {e}")))?;
-    if bytes.len() as u64 > artifact::MAX_DOCUMENT {
-        return Err(fail(format!("{cid} is larger than {} bytes", artifact::MAX_DOCUMENT)));
+    let too_large = || fail(format!("{cid} is larger than {} bytes", artifact::MAX_DOCUMENT));
+    if resp.content_length().is_some_and(|n| n > artifact::MAX_DOCUMENT) {
+        return Err(too_large());
     }
-    Ok(bytes.to_vec())
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| fail(format!("GET {url}: {e}")))? {
+        if (out.len() + chunk.len()) as u64 > artifact::MAX_DOCUMENT {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
+
+/// How long a validator waits for a peer's answer.
+pub const PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The directory a poster keeps its held-out sets in, under a data directory.
 pub fn poster_dir(data_dir: &Path) -> PathBuf {

@@ -43,20 +43,21 @@ fn seed_entry(i: u64, t0: u64) -> Entry {
         0..=6 => EntryBody::Inference(Inference {
             system: "triage-seed".into(),
             model: ModelRef {
-                id: if i % 2 == 0 { "seed-model-a.onnx" } else { "seed-model-b.onnx" }.into(),
+                id: if i.is_multiple_of(2) { "seed-model-a.onnx" } else { "seed-model-b.onnx" }
+                    .into(),
                 version_hash: h(i % 2, 1),
             },
             started_ms: time_ms - 5,
             ended_ms: time_ms,
             input: h(i, 2),
             output: h(i, 3),
-            verified_by: (i % 3 == 0).then(|| h(i, 4)),
+            verified_by: i.is_multiple_of(3).then(|| h(i, 4)),
             purpose: "screening".into(),
         }),
         7 | 8 => EntryBody::DataAccess(DataAccess {
             dataset: format!("bafyseed{}", i % 7),
             accessor: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8".into(),
-            mode: if i % 2 == 0 { "download" } else { "compute-to-data" }.into(),
+            mode: if i.is_multiple_of(2) { "download" } else { "compute-to-data" }.into(),
             purpose: "research".into(),
             subject: None,
         }),

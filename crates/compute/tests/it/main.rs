@@ -3,4 +3,7 @@
 //! contracts.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail by panicking")]
 
+mod game;
+mod market;
+mod net;
 mod runtime;

@@ -94,7 +94,7 @@ pub fn version(tag: u8) -> VersionInput {
         file_hash: B256::repeat_byte(tag),
         card_hash: B256::repeat_byte(tag.wrapping_add(0x80)),
         cid: format!("bafkreimodel{tag}"),
-        format: if tag % 2 == 0 { Format::Onnx } else { Format::Safetensors },
+        format: if tag.is_multiple_of(2) { Format::Onnx } else { Format::Safetensors },
         price_per_call: U256::from(PRICE),
         license_price: U256::from(10 * PRICE),
     }
