@@ -3,6 +3,7 @@
 
 use alara_chain::testing::TestChain;
 use alara_market::contract::{SaleState, Token};
+use alara_market::ListingTerms;
 use alloy::primitives::U256;
 
 use crate::support::*;
@@ -20,7 +21,10 @@ async fn sales_and_listings_are_read_through_a_capped_eth_get_logs() {
     chain.mine_blocks(2_500).await.unwrap();
     let m = Market::on(chain).await;
     let (seller, buyer) = (m.client(SELLER).await, m.client(BUYER).await);
-    let listing = seller.list(&terms(Token::Eth, 1_000_000)).await.unwrap().value;
+    // Every block is a second past its parent: the 1,200 blocks between the sale and its
+    // delivery take 1,200 s of chain time, so the window covers them.
+    let terms = ListingTerms { delivery_window: 3_600, ..terms(Token::Eth, 1_000_000) };
+    let listing = seller.list(&terms).await.unwrap().value;
     m.chain.mine_blocks(1_500).await.unwrap();
     let sale = buyer.buy(listing, KEY).await.unwrap().value;
     m.chain.mine_blocks(1_200).await.unwrap();

@@ -7,7 +7,7 @@
 //! max + 1, accepted at max) and `withdrawCapital` (free capital only). The gas of a status
 //! report and of a consumer's read with the check.
 
-use crate::clock::{advance, block_time};
+use crate::clock::{advance, block_time, next_second};
 use alloy::primitives::aliases::{U80, U96};
 use alloy::primitives::{Address, I256, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -261,8 +261,11 @@ async fn status_report_gas() {
         let feed = Uptime::deploy(&chain).await;
         let t = now(&feed.leader).await;
         advance(&chain, 10).await;
+        next_second(&chain).await;
         let first = feed.post(Status::Up, t).await.unwrap().gas_used;
+        next_second(&chain).await;
         let change = feed.post(Status::Down, t + 1).await.unwrap().gas_used;
+        next_second(&chain).await;
         let repeat = feed.post(Status::Down, t + 2).await.unwrap().gas_used;
         println!(
             "[{backend}] updateStatus: first {first} gas, a change {change} gas, a repeat \
