@@ -4,7 +4,7 @@
 //! on-chain median against the Rust one, and the gas of a report with f + 1 ECDSA
 //! signatures for n = 4, 10 and 31.
 
-use crate::clock::{advance, block_time};
+use crate::clock::{advance, block_time, next_second};
 use alloy::primitives::aliases::U80;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::DynProvider;
@@ -553,7 +553,10 @@ async fn report_gas_ecdsa_and_aggregate() {
         for (n, f) in [(4usize, 1u8), (10, 3), (31, 10)] {
             let vals: Vec<i128> = (0..n).map(|i| PRICE + i as i128).collect();
             let ecdsa = Feed::deploy_with(&chain, p.clone(), n, f).await;
+            // Each report in its own second on both backends (see `clock::next_second`).
+            next_second(&chain).await;
             let first = ecdsa.ok(&ecdsa.report(1, &vals)).await.gas_used;
+            next_second(&chain).await;
             let later = ecdsa.ok(&ecdsa.report(2, &vals)).await.gas_used;
             let agg = Feed::deploy_with(&chain, p.clone(), n, f).await;
             let who: Vec<usize> = (0..=usize::from(f)).collect();
@@ -561,6 +564,7 @@ async fn report_gas_ecdsa_and_aggregate() {
             for (i, round) in [1u32, 2].into_iter().enumerate() {
                 let r = agg.report(round, &vals);
                 let sig = agg.aggregate(&r, &who);
+                next_second(&chain).await;
                 let receipt = agg.send_aggregate(&r, &sig).await.unwrap();
                 gas[i] = receipt.gas_used;
             }
