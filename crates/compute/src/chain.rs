@@ -5,7 +5,7 @@
 //!
 //! Every transaction goes through [`alara_contracts::call::send`] (simulated first, reverts
 //! decoded by name) and returns a [`Tx`] with its gas. A refused call is
-//! [`Error::Contract`](crate::Error::Contract); its revert data decodes with the generated
+//! [`Error::Contract`]; its revert data decodes with the generated
 //! `ComputeMarketErrors` and `DisputeGameErrors`.
 
 use std::time::{Duration, Instant};
