@@ -5,7 +5,8 @@ pragma solidity 0.8.30;
 /// @notice An attacker for the compute market's tests: it acts as a worker through
 /// `execute` (stakes and commits, reveals, withdraws), and when armed, the next ETH it
 /// receives makes it call `target` with `data` once (e.g. `withdraw` again from inside the
-/// market's payout), recording whether that re-entry succeeded and what it reverted with.
+/// market's payout), recording whether that re-entry succeeded and what it reverted with;
+/// with `refuse(true)` it refuses every ETH payment.
 contract ReentrantWorker {
     address public target;
     bytes public data;
@@ -13,6 +14,7 @@ contract ReentrantWorker {
     uint256 public reentries;
     bool public reentrySucceeded;
     bytes public reentryRevertData;
+    bool public refusing;
 
     /// @notice Calls `to` with `callData` and `msg.value`, bubbling up a revert.
     function execute(address to, bytes calldata callData) external payable returns (bytes memory) {
@@ -32,7 +34,13 @@ contract ReentrantWorker {
         armed = true;
     }
 
+    /// @notice While `on`, every ETH sent here reverts (a payee that cannot be paid).
+    function refuse(bool on) external {
+        refusing = on;
+    }
+
     receive() external payable {
+        if (refusing) revert("refusing ETH");
         if (!armed) return;
         armed = false;
         reentries += 1;

@@ -1507,6 +1507,53 @@ fn some_token() -> Address {
 /// `receive` tries to re-enter the market (`withdraw` again, then `finalize` of a task ready
 /// to finalize): both re-entries revert with OpenZeppelin's `ReentrancyGuardReentrantCall`,
 /// and it is paid exactly its due, once.
+/// A payee whose `receive` reverts: `withdraw` fails with `TransferFailed` and the credit
+/// stays, to be withdrawn in full once it accepts ETH again. Nothing is lost either way.
+#[tokio::test]
+async fn a_payee_that_refuses_eth_keeps_its_credit() {
+    for backend in backends() {
+        let b = backend;
+        let fx = Fx::start(b).await;
+        let p = fx.ps[STRANGER].clone();
+        let payee = ReentrantWorker::deploy(p.clone()).await.unwrap();
+        let me = *payee.address();
+        let market = fx.m(STRANGER).address();
+        let exec = |data: Vec<u8>, value: U256| {
+            let call = payee.execute(market, Bytes::from(data)).value(value);
+            async move { raw("execute", call).await }
+        };
+        // Its only committer, on a task whose set is never opened: owed stake and reward.
+        let spec = fx.spec(Tier::Optimistic).await;
+        let task = fx.post(&spec).await;
+        let job = Job::honest(good(), 0x78, &fx.eval);
+        let c = fx.m(STRANGER).commitment(task, me, &job.model, job.salt).await.unwrap();
+        exec(ComputeMarket::commitCall { taskId: task, commitment: c }.abi_encode(), wei(STAKE))
+            .await
+            .unwrap();
+        fx.warp_past(spec.reveal_deadline + WINDOW).await;
+        fx.m(STRANGER).finalize(task).await.unwrap();
+        let due = wei(STAKE + REWARD);
+        assert_eq!(fx.m(STRANGER).owed(me, Address::ZERO).await.unwrap(), due, "{b}");
+
+        send("refuse", &payee.refuse(true), &[]).await.unwrap();
+        let withdraw = ComputeMarket::withdrawCall { token: Address::ZERO }.abi_encode();
+        let held = fx.market_balance().await;
+        assert_reverts!(
+            b,
+            exec(withdraw.clone(), U256::ZERO).await,
+            TransferFailed { to: me, amount: due }
+        );
+        assert_eq!(fx.m(STRANGER).owed(me, Address::ZERO).await.unwrap(), due, "{b}: kept");
+        assert_eq!(fx.market_balance().await, held, "{b}: nothing left the market");
+
+        send("refuse", &payee.refuse(false), &[]).await.unwrap();
+        let before = fx.balance(me).await;
+        exec(withdraw, U256::ZERO).await.unwrap();
+        assert_eq!(fx.balance(me).await, before + due, "{b}: paid in full");
+        assert_eq!(fx.m(STRANGER).owed(me, Address::ZERO).await.unwrap(), U256::ZERO, "{b}");
+    }
+}
+
 #[tokio::test]
 async fn a_reentrant_worker_is_paid_once() {
     for backend in backends() {
