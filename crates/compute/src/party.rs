@@ -365,12 +365,22 @@ pub struct Worker<P: Provider + Clone, B: Blockstore> {
     games: HashMap<U256, u64>,
     /// Where each commitment's salt and model are filed before the commit is sent.
     dir: Option<PathBuf>,
+    /// The first block the next scan for challenges reads (`None`: not scanned yet).
+    scanned_to: Option<u64>,
 }
 
 impl<P: Provider + Clone, B: Blockstore> Worker<P, B> {
     /// A worker with no jobs yet, keeping them in memory only.
     pub fn new(chain: Chain<P>, store: Store<B>, config: WorkerConfig) -> Self {
-        Worker { chain, store, config, jobs: BTreeMap::new(), games: HashMap::new(), dir: None }
+        Worker {
+            chain,
+            store,
+            config,
+            jobs: BTreeMap::new(),
+            games: HashMap::new(),
+            dir: None,
+            scanned_to: None,
+        }
     }
 
     /// Files each job (model CID, hash and commitment salt) in `dir` before committing, so
@@ -509,14 +519,38 @@ impl<P: Provider + Clone, B: Blockstore> Worker<P, B> {
 
     async fn defend(&mut self) -> Result<Vec<Move>> {
         let mut out = Vec::new();
-        let filter = self.chain.market.c.Challenged_filter().topic2(self.chain.me.into_word());
-        let logs = filter
-            .from_block(0)
-            .query()
+        // New challenges of this worker's claims since the last pass: from the market's
+        // deployment block on the first pass, in pages (public RPCs cap `eth_getLogs`).
+        let provider = &self.chain.provider;
+        let market = self.chain.market.address();
+        let from = match self.scanned_to {
+            Some(next) => next,
+            None => alara_contracts::deploy::first_block_with_code(provider, market).await?,
+        };
+        let head = provider
+            .get_block_number()
             .await
-            .map_err(|e| invalid("chain", format!("reading Challenged events: {e}")))?;
-        for (ev, _) in logs {
-            self.games.entry(ev.gameId).or_insert(u64::try_from(ev.taskId).unwrap_or_default());
+            .map_err(|e| invalid("chain", format!("eth_blockNumber: {e}")))?;
+        if from <= head {
+            let filter = self.chain.market.c.Challenged_filter().topic2(self.chain.me.into_word());
+            let logs = alara_contracts::logs::scan_range(
+                provider,
+                &filter.filter,
+                from,
+                head,
+                alara_contracts::logs::PAGE,
+            )
+            .await?;
+            for log in logs {
+                let ev = log
+                    .log_decode::<ComputeMarket::Challenged>()
+                    .map_err(|e| invalid("chain", format!("a Challenged event: {e}")))?
+                    .inner
+                    .data;
+                let task = u64::try_from(ev.taskId).unwrap_or_default();
+                self.games.entry(ev.gameId).or_insert(task);
+            }
+            self.scanned_to = Some(head + 1);
         }
         // A claim revealed by an earlier run: its trace is recomputed (it is deterministic).
         let tasks: Vec<u64> = self.games.values().copied().collect();
