@@ -90,10 +90,8 @@ mod tests {
 
     #[test]
     fn max_rounds_is_the_ceiling_of_log2() {
-        assert_eq!(max_rounds(1), 0);
-        assert_eq!(max_rounds(2), 1);
-        assert_eq!(max_rounds(5), 3);
-        assert_eq!(max_rounds(8), 3);
-        assert_eq!(max_rounds(9), 4);
+        for (n, r) in [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (8, 3), (9, 4), (1 << 20, 20)] {
+            assert_eq!(max_rounds(n), r, "n = {n}");
+        }
     }
 }

@@ -69,6 +69,16 @@ impl Winner {
         }
     }
 
+    /// Its name in answers and logs (as serialised).
+    pub fn name(self) -> &'static str {
+        match self {
+            Winner::None => "none",
+            Winner::Claimer => "claimer",
+            Winner::Challenger => "challenger",
+            Winner::Neither => "neither",
+        }
+    }
+
     /// The on-chain code.
     pub fn code(self) -> u8 {
         match self {
@@ -102,6 +112,16 @@ impl Phase {
             2 => Phase::Step,
             3 => Phase::Resolved,
             _ => Phase::None,
+        }
+    }
+
+    /// Its name in answers and logs (as serialised).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::None => "none",
+            Phase::Bisect => "bisect",
+            Phase::Step => "step",
+            Phase::Resolved => "resolved",
         }
     }
 }

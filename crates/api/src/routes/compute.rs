@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use alara_compute::bisect::max_rounds;
+use alara_compute::chain::{Phase, Winner};
 use alara_contracts::call::{decoder, CallError, Decoder};
 use alara_contracts::ComputeMarket::{self, ComputeMarketInstance};
 use alara_contracts::DisputeGame::{self, DisputeGameInstance};
@@ -474,33 +476,6 @@ fn topic(id: u64) -> B256 {
     B256::from(U256::from(id))
 }
 
-fn winner_name(w: u8) -> &'static str {
-    match w {
-        1 => "claimer",
-        2 => "challenger",
-        3 => "neither",
-        _ => "none",
-    }
-}
-
-fn phase_name(p: u8) -> &'static str {
-    match p {
-        1 => "bisect",
-        2 => "step",
-        3 => "resolved",
-        _ => "none",
-    }
-}
-
-/// ⌈log2 n⌉: the most bisection rounds from `(0, n)` to `hi = lo + 1`.
-fn max_rounds(n: u64) -> u32 {
-    if n <= 1 {
-        0
-    } else {
-        64 - (n - 1).leading_zeros()
-    }
-}
-
 async fn task_view(d: &Deployed, id: u64, now: u64) -> ApiResult<(TaskView, Vec<Address>)> {
     let m = &d.market;
     let t = m.task(U256::from(id)).call().await.map_err(view("task", MARKET_DECODERS))?;
@@ -561,7 +536,7 @@ fn game_view(
     now: u64,
 ) -> GameView {
     let layers = u64::from(g.layerCount);
-    let steps = u64::from(g.chunkCount) * (layers + 1);
+    let steps = alara_compute::trace::step_count(layers, u64::from(g.chunkCount));
     let converged = g.hi == g.lo + 1 && g.phase >= 2;
     let diverging_operation = converged.then(|| {
         let (c, l) = (g.lo / (layers + 1), g.lo % (layers + 1));
@@ -579,8 +554,8 @@ fn game_view(
         challenger: g.challenger.to_string(),
         claimed_correct: g.claimedCorrect,
         challenger_correct: g.challengerCorrect,
-        phase: phase_name(g.phase).into(),
-        winner: winner_name(g.winner).into(),
+        phase: Phase::from_code(g.phase).name().into(),
+        winner: Winner::from_code(g.winner).name().into(),
         resolved_by_timeout: if g.phase == 3 { ev.by_timeout } else { None },
         lo: g.lo,
         hi: g.hi,
@@ -951,11 +926,13 @@ async fn compute_game(
             let e = e.inner.data;
             m.kind = "resolved".into();
             ev.by_timeout = Some(e.byTimeout);
-            (m.winner, m.by_timeout) = (Some(winner_name(e.winner).into()), Some(e.byTimeout));
+            (m.winner, m.by_timeout) =
+                (Some(Winner::from_code(e.winner).name().into()), Some(e.byTimeout));
         } else if let Ok(e) = log.log_decode::<ComputeMarket::DisputeSettled>() {
             let e = e.inner.data;
             m.kind = "settled".into();
-            (m.winner, m.invalidated) = (Some(winner_name(e.winner).into()), Some(e.invalidated));
+            (m.winner, m.invalidated) =
+                (Some(Winner::from_code(e.winner).name().into()), Some(e.invalidated));
         } else {
             continue;
         }
@@ -970,16 +947,4 @@ async fn compute_game(
         moves,
         gas_used_total,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn max_rounds_is_the_ceiling_of_log2() {
-        for (n, r) in [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (8, 3), (9, 4), (1 << 20, 20)] {
-            assert_eq!(max_rounds(n), r, "n = {n}");
-        }
-    }
 }
